@@ -1,0 +1,11 @@
+/**
+ * The benchmark suites by name. A suite returns named figures; speeds are stated beside
+ * something measured in the same run so that ratios, not absolute numbers, carry the result.
+ */
+import { hashSuite } from './hash.js'
+
+export type Suite = () => Promise<{ [name: string]: number }>
+
+export const suites: { [name: string]: Suite } = {
+  hash: hashSuite,
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+/**
+ * `ethereumjs-snap`: the EthereumJS client CLI with the snap plugin registered.
+ * Every client flag works as in `ethereumjs`; `--sync=snap` selects snap sync.
+ */
+import { registerPlugin } from '@ethereumjs/client/dist/esm/src/plugin.js'
+
+import { SnapPlugin } from './client/plugin.js'
+
+registerPlugin(new SnapPlugin())
+// The client's CLI parses process.argv and starts the client when imported
+await import('@ethereumjs/client/dist/esm/bin/cli.js')

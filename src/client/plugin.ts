@@ -1,0 +1,44 @@
+/**
+ * The snap plugin: what the client sees of this package through the patch's plugin seam.
+ * Glue only; the sync and serving logic lives in `sync/` and `server/`.
+ */
+import { SyncMode } from '@ethereumjs/client/dist/esm/src/config.js'
+
+import { DEFAULT_SNAP_OPTIONS, parseSnapOptions, snapCliOptions } from './options.js'
+
+import type { SnapOptions } from './options.js'
+import type {
+  ClientPlugin,
+  PluginSynchronizer,
+  ProtocolHandler,
+} from '@ethereumjs/client/dist/esm/src/plugin.js'
+import type { FullEthereumService } from '@ethereumjs/client/dist/esm/src/service/fullethereumservice.js'
+import type { Options } from 'yargs'
+
+export class SnapPlugin implements ClientPlugin {
+  readonly name = 'snap'
+  readonly syncModes: string[] = [SyncMode.Snap]
+  readonly cliOptions: { [name: string]: Options } = snapCliOptions
+  private _options: SnapOptions
+
+  constructor(options: SnapOptions = DEFAULT_SNAP_OPTIONS) {
+    this._options = options
+  }
+
+  get options(): SnapOptions {
+    return this._options
+  }
+
+  init(args: { [key: string]: unknown }): void {
+    this._options = parseSnapOptions(args)
+  }
+
+  createSynchronizer(syncmode: string): PluginSynchronizer {
+    // Refuse loudly: the client must never fall back to another sync mode behind the user's back
+    throw new Error(`--sync=${syncmode}: the snap synchronizer is not implemented yet`)
+  }
+
+  createProtocolHandlers(_service: FullEthereumService): ProtocolHandler[] {
+    return []
+  }
+}
