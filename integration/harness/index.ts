@@ -1,0 +1,4 @@
+export * from './genesis.js'
+export * from './node.js'
+export * from './ports.js'
+export * from './rpc.js'

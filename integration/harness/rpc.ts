@@ -1,0 +1,26 @@
+/**
+ * Minimal JSON-RPC over HTTP for talking to client processes in tests.
+ */
+export class RpcError extends Error {
+  constructor(
+    readonly method: string,
+    readonly code: number,
+    message: string,
+  ) {
+    super(`${method}: ${message} (${code})`)
+  }
+}
+
+let nextId = 1
+
+export async function rpcCall<T = unknown>(url: string, method: string, params: unknown[] = [], timeoutMs = 10_000): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
+    signal: AbortSignal.timeout(timeoutMs),
+  })
+  const body = (await response.json()) as { result?: T; error?: { code: number; message: string } }
+  if (body.error !== undefined) throw new RpcError(method, body.error.code, body.error.message)
+  return body.result as T
+}
