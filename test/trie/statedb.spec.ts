@@ -1,0 +1,62 @@
+import { strict as assert } from 'node:assert'
+
+import { LevelDB } from '@ethereumjs/client/dist/esm/src/execution/level.js'
+import { createMPT } from '@ethereumjs/mpt'
+import { MerkleStateManager } from '@ethereumjs/statemanager'
+import { Address, ValueEncoding, bytesToHex } from '@ethereumjs/util'
+
+import { initKeccak } from '../../src/trie/keccak.js'
+import { toHex0x } from '../../src/trie/hex.js'
+import { StateWriter, codeKey, nodeKey } from '../../src/trie/statedb.js'
+
+import { ETHTEST_ROOT, loadEthtestState } from './ethtest.js'
+import { tempLevel, writeState } from './helpers.js'
+
+describe('[StateWriter]', () => {
+  before(async () => {
+    await initKeccak()
+  })
+
+  it('lays out keys as the client does: hex hash, 7-byte hashed-address prefix, c+codeHash', () => {
+    const hash = new Uint8Array(32).fill(0xab)
+    const owner = new Uint8Array(32).map((_, i) => i)
+    assert.equal(nodeKey(hash), 'ab'.repeat(32))
+    assert.equal(nodeKey(hash, owner), '00010203040506' + 'ab'.repeat(32))
+    assert.equal(codeKey(hash), '63' + 'ab'.repeat(32))
+  })
+
+  it('writes the ethtest state so that the client state manager reads it back', async () => {
+    const accounts = loadEthtestState()
+    const { db, close } = await tempLevel()
+    try {
+      const root = await writeState(new StateWriter(db, { batchSize: 500 }), accounts)
+      assert.equal(toHex0x(root), ETHTEST_ROOT)
+      // Exactly how the client's VmExecution opens its state (createMPT + LevelDB + MerkleStateManager)
+      const trie = await createMPT({ db: new LevelDB(db as never), useKeyHashing: true, valueEncoding: ValueEncoding.Bytes, root })
+      const sm = new MerkleStateManager({ trie, prefixStorageTrieKeys: true })
+      let slots = 0
+      for (const a of accounts) {
+        const address = new Address(a.address)
+        const account = await sm.getAccount(address)
+        assert.ok(account, `account ${bytesToHex(a.address)}`)
+        assert.equal(account.balance, a.body.balance)
+        assert.equal(account.nonce, a.body.nonce)
+        assert.equal(bytesToHex(account.storageRoot), bytesToHex(a.body.storageRoot))
+        if (a.code !== undefined) assert.equal(bytesToHex(await sm.getCode(address)), bytesToHex(a.code))
+        for (const [slot, value] of a.rawStorage) {
+          const got = await sm.getStorage(address, Uint8Array.from(Buffer.from(slot.slice(2), 'hex')))
+          assert.equal(bytesToHex(got), bytesToHex(value), `slot ${slot} of ${bytesToHex(a.address)}`)
+          slots++
+        }
+      }
+      assert.equal(slots, 2164)
+    } finally {
+      await close()
+    }
+  })
+
+  it('refuses code that does not hash to its code hash', () => {
+    const writer = new StateWriter({ batch: async () => {}, getMany: async () => [] })
+    assert.throws(() => writer.putCode(new Uint8Array(32), Uint8Array.of(1)), { code: 'BYTECODE_MISMATCH' })
+  })
+})
