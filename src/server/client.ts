@@ -1,0 +1,52 @@
+/**
+ * Binds the snap server to a running client: its state DB, its canonical chain, its logger.
+ */
+import { LevelStateDB } from './statedb.js'
+import { DBStateView } from './stateview.js'
+import { RecentRoots } from './recentroots.js'
+import { SnapServerHandler } from './handler.js'
+
+import type { StateDB } from './statedb.js'
+import type { CanonicalChain } from './recentroots.js'
+import type { ServeLimits } from '../wire/constants.js'
+import type { ProtocolHandler } from '@ethereumjs/client/dist/esm/src/plugin.js'
+import type { FullEthereumService } from '@ethereumjs/client/dist/esm/src/service/fullethereumservice.js'
+
+/** The client's canonical chain as {@link RecentRoots} reads it */
+export function canonicalChainOf(service: FullEthereumService): CanonicalChain {
+  return {
+    head: () => service.chain.headers.latest,
+    headerAt: (n) => service.chain.blockchain.getCanonicalHeader(n),
+  }
+}
+
+/**
+ * The state DB is opened by the CLI and handed to the execution; resolve it at the first request
+ * so that construction order inside the service does not matter.
+ */
+function lazyStateDB(service: FullEthereumService): StateDB {
+  let db: StateDB | undefined
+  return {
+    getMany(keys) {
+      if (db === undefined) {
+        const level = service.execution.stateDB
+        if (level === undefined) throw new Error('the client has no state database to serve from')
+        db = new LevelStateDB(level, service.config.useStringValueTrieDB)
+      }
+      return db.getMany(keys)
+    },
+  }
+}
+
+/** The snap/1 server handler for a client service */
+export function createSnapServer(service: FullEthereumService, limits?: ServeLimits): ProtocolHandler {
+  const roots = new RecentRoots(canonicalChainOf(service))
+  const view = new DBStateView(lazyStateDB(service), roots)
+  const logger = service.config.logger
+  return new SnapServerHandler({
+    view,
+    refreshRoots: () => roots.refresh(),
+    limits,
+    logger: logger === undefined ? undefined : { debug: (m) => logger.debug(m) },
+  })
+}

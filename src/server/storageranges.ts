@@ -1,0 +1,106 @@
+/**
+ * GetStorageRanges (snap.md §GetStorageRanges 0x02, §StorageRanges 0x03).
+ */
+import { RLP } from '@ethereumjs/rlp'
+import { KECCAK256_RLP, equalsBytes } from '@ethereumjs/util'
+
+import { HASH_LENGTH } from '../wire/constants.js'
+
+import { compareBytes, isZero, mergeProofs, softLimit } from './common.js'
+import { walkLeaves } from './rangewalk.js'
+import { lookupKey, proveKey } from './trieproof.js'
+import { MissingNodeError } from './triereader.js'
+
+import type { Budget } from './budget.js'
+import type { StateView } from './stateview.js'
+import type { TrieReader } from './triereader.js'
+import type { ServeLimits } from '../wire/constants.js'
+import type { GetStorageRangesRequest, SlotData, StorageRangesReply } from '../wire/messages.js'
+
+const EMPTY: StorageRangesReply = Object.freeze({ slots: [], proof: [] })
+const ZERO_HASH = new Uint8Array(HASH_LENGTH)
+const MAX_HASH = new Uint8Array(HASH_LENGTH).fill(0xff)
+
+/** Storage root of an account body (consensus RLP `[nonce, balance, storageRoot, codeHash]`) */
+export function storageRootOf(body: Uint8Array): Uint8Array | undefined {
+  const fields = RLP.decode(body)
+  if (!Array.isArray(fields) || fields.length !== 4) return undefined
+  const root = fields[2]
+  return root instanceof Uint8Array && root.length === HASH_LENGTH ? root : undefined
+}
+
+interface RangeResult {
+  readonly slots: SlotData[]
+  /** True when the slots are the whole trie from the zero origin (no proof needed) */
+  readonly complete: boolean
+  readonly size: number
+}
+
+/** One account's slots from `origin`; stops at `limit`, the hard byte limit or the budget */
+async function storageRange(
+  reader: TrieReader,
+  root: Uint8Array,
+  origin: Uint8Array,
+  limit: Uint8Array,
+  size: number,
+  hardLimit: number,
+  budget: Budget,
+): Promise<RangeResult> {
+  const slots: SlotData[] = []
+  let full = false
+  const end = await walkLeaves(reader, root, origin, (hash, body) => {
+    // Never cut before the first slot: a reply must carry one when one exists
+    if (full || (slots.length > 0 && (size >= hardLimit || budget.exhausted()))) return false
+    slots.push({ hash, body })
+    size += hash.length + body.length
+    full = compareBytes(hash, limit) >= 0
+    return true
+  })
+  return { slots, complete: end === 'end' && isZero(origin), size }
+}
+
+/**
+ * Storage of the requested accounts in order: complete ranges up to the soft byte limit, then
+ * at most one cut range, which carries the proofs of its origin and last slot and ends the
+ * reply. `origin`/`limit` apply to the first account only (geth: later accounts start at zero).
+ * An account without storage gets an empty list (positions stay aligned with the request); an
+ * unknown root or account gives the empty reply (snap.md §GetStorageRanges, Notes).
+ */
+export async function serveStorageRanges(
+  view: StateView,
+  req: GetStorageRangesRequest,
+  limits: ServeLimits,
+  budget: Budget,
+): Promise<StorageRangesReply> {
+  if (!view.isServedRoot(req.root)) return EMPTY
+  const soft = softLimit(req.bytes, limits.maxResponseBytes)
+  const hard = Math.floor(soft * (1 + limits.storageSlack))
+  const accountReader = view.accountReader(budget)
+  const out: SlotData[][] = []
+  let size = 0
+  try {
+    for (const [i, account] of req.accounts.slice(0, limits.maxStorageAccounts).entries()) {
+      if (out.length > 0 && (size >= soft || budget.exhausted())) break
+      const body = await lookupKey(accountReader, req.root, account)
+      const root = body === undefined ? undefined : storageRootOf(body)
+      if (root === undefined) return EMPTY
+      const origin = i === 0 ? req.origin : ZERO_HASH
+      if (equalsBytes(root, KECCAK256_RLP)) {
+        out.push([])
+        continue
+      }
+      const reader = view.storageReader(account, budget)
+      const range = await storageRange(reader, root, origin, i === 0 ? req.limit : MAX_HASH, size, hard, budget)
+      out.push(range.slots)
+      size = range.size
+      if (range.complete) continue
+      const last = range.slots[range.slots.length - 1]
+      const lastProof = last === undefined ? [] : await proveKey(reader, root, last.hash)
+      return { slots: out, proof: mergeProofs(await proveKey(reader, root, origin), lastProof) }
+    }
+    return { slots: out, proof: [] }
+  } catch (err) {
+    if (err instanceof MissingNodeError) return EMPTY
+    throw err
+  }
+}

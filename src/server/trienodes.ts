@@ -1,0 +1,90 @@
+/**
+ * GetTrieNodes (snap.md §GetTrieNodes 0x06, §TrieNodes 0x07).
+ */
+import { HASH_LENGTH } from '../wire/constants.js'
+
+import { softLimit } from './common.js'
+import { decodeCompact } from './trienode.js'
+import { lookupKey, nodeAtPath } from './trieproof.js'
+import { MissingNodeError } from './triereader.js'
+import { storageRootOf } from './storageranges.js'
+
+import type { Budget } from './budget.js'
+import type { StateView } from './stateview.js'
+import type { TrieReader } from './triereader.js'
+import type { ServeLimits } from '../wire/constants.js'
+import type { GetTrieNodesRequest, TrieNodesReply } from '../wire/messages.js'
+
+/** Nibbles of a compact-encoded partial path; `undefined` when it is not valid compact encoding */
+function pathNibbles(compact: Uint8Array): Uint8Array | undefined {
+  return decodeCompact(compact)?.nibbles
+}
+
+/**
+ * Collects nodes while the limits allow. Returns false when the reply must end here: a path
+ * that does not resolve ends it, because the reply must stay a prefix of the request in order
+ * (snap.md: "The returned nodes must be in the request order").
+ */
+class Collector {
+  readonly nodes: Uint8Array[] = []
+  private bytes = 0
+  private paths = 0
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxPaths: number,
+    private readonly budget: Budget,
+  ) {}
+
+  /** True while another path may be looked up; the first one always may */
+  open(): boolean {
+    if (this.nodes.length === 0 && this.paths === 0) return true
+    return this.bytes <= this.maxBytes && this.paths < this.maxPaths && !this.budget.exhausted()
+  }
+
+  async add(reader: TrieReader, root: Uint8Array, compact: Uint8Array): Promise<boolean> {
+    this.paths++
+    const nibbles = pathNibbles(compact)
+    const node = nibbles === undefined ? undefined : await nodeAtPath(reader, root, nibbles)
+    if (node === undefined) return false
+    this.nodes.push(node)
+    this.bytes += node.length
+    return true
+  }
+}
+
+/**
+ * Trie nodes by path: `[accPath]` addresses an account-trie node (compact path), `[accHash,
+ * slotPath...]` storage-trie nodes of the account with that 32-byte hash. Nodes in request
+ * order until the byte, lookup or time limit, or the first path that does not resolve.
+ */
+export async function serveTrieNodes(
+  view: StateView,
+  req: GetTrieNodesRequest,
+  limits: ServeLimits,
+  budget: Budget,
+): Promise<TrieNodesReply> {
+  if (!view.isServedRoot(req.root)) return { nodes: [] }
+  const accounts = view.accountReader(budget)
+  const out = new Collector(softLimit(req.bytes, limits.maxResponseBytes), limits.maxTrieNodeLookups, budget)
+  try {
+    for (const [first, ...slotPaths] of req.paths) {
+      if (!out.open()) break
+      if (slotPaths.length === 0) {
+        if (!(await out.add(accounts, req.root, first))) break
+        continue
+      }
+      if (first.length !== HASH_LENGTH) break
+      const body = await lookupKey(accounts, req.root, first)
+      const storageRoot = body === undefined ? undefined : storageRootOf(body)
+      if (storageRoot === undefined) break
+      const reader = view.storageReader(first, budget)
+      for (const path of slotPaths) {
+        if (!out.open() || !(await out.add(reader, storageRoot, path))) return { nodes: out.nodes }
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof MissingNodeError)) throw err
+  }
+  return { nodes: out.nodes }
+}
