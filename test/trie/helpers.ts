@@ -8,12 +8,12 @@ import { join } from 'node:path'
 
 import { Level } from 'level'
 
-import { encodeFullAccount, hasCode } from '../../src/trie/account.js'
+import { EMPTY_CODE_HASH, encodeFullAccount, hasCode } from '../../src/trie/account.js'
 import { toHex } from '../../src/trie/hex.js'
 import { keccak256 } from '../../src/trie/keccak.js'
 import { decodeNode } from '../../src/trie/node.js'
 import { bytesToNibbles, compareBytes } from '../../src/trie/nibbles.js'
-import { StackTrieBuilder } from '../../src/trie/stackbuilder.js'
+import { EMPTY_ROOT, StackTrieBuilder } from '../../src/trie/stackbuilder.js'
 
 import type { EthtestAccount, Leaf } from './ethtest.js'
 import type { StateWriter } from '../../src/trie/statedb.js'
@@ -118,4 +118,12 @@ export function randomLeaves(n: number, random: () => number): Leaf[] {
   }
   leaves.sort((a, b) => compareBytes(a.key, b.key))
   return leaves.filter((l, i) => i === 0 || compareBytes(leaves[i - 1].key, l.key) !== 0)
+}
+
+/** `n` random sorted leaves whose values are full account bodies (no storage, no code). */
+export function randomAccountLeaves(n: number, random: () => number): Leaf[] {
+  return randomLeaves(n, random).map((l) => ({
+    key: l.key,
+    value: encodeFullAccount({ nonce: BigInt(l.value[0]), balance: BigInt(Math.floor(random() * 2 ** 48)), storageRoot: EMPTY_ROOT, codeHash: EMPTY_CODE_HASH }),
+  }))
 }
