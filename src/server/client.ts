@@ -6,6 +6,7 @@ import { DBStateView } from './stateview.js'
 import { RecentRoots } from './recentroots.js'
 import { SnapServerHandler } from './handler.js'
 
+import type { ServeRecorder } from './handler.js'
 import type { StateDB } from './statedb.js'
 import type { CanonicalChain } from './recentroots.js'
 import type { ServeLimits } from '../wire/constants.js'
@@ -39,14 +40,18 @@ function lazyStateDB(service: FullEthereumService): StateDB {
 }
 
 /** The snap/1 server handler for a client service */
-export function createSnapServer(service: FullEthereumService, limits?: ServeLimits): ProtocolHandler {
+export function createSnapServer(
+  service: FullEthereumService,
+  options: { limits?: ServeLimits; metrics?: ServeRecorder } = {},
+): ProtocolHandler {
   const roots = new RecentRoots(canonicalChainOf(service))
   const view = new DBStateView(lazyStateDB(service), roots)
   const logger = service.config.logger
   return new SnapServerHandler({
     view,
     refreshRoots: () => roots.refresh(),
-    limits,
+    limits: options.limits,
+    metrics: options.metrics,
     logger: logger === undefined ? undefined : { debug: (m) => logger.debug(m) },
   })
 }

@@ -25,6 +25,16 @@ export interface ServedPeer {
   readonly snap?: { send(name: string, args: unknown): unknown }
 }
 
+/** Where served requests are counted (the plugin's `SnapMetrics` fits) */
+export interface ServeRecorder {
+  recordServed(
+    message: string,
+    outcome: 'answered' | 'empty' | 'rejected',
+    items: Partial<Record<'accounts' | 'slots' | 'codes' | 'nodes' | 'proofNodes', number>>,
+    bytes: number,
+  ): void
+}
+
 /** Log sink (the client's logger fits) */
 export interface ServeLogger {
   debug(message: string): void
@@ -54,6 +64,7 @@ export interface SnapServerOptions {
   readonly refreshRoots?: () => Promise<void>
   readonly limits?: ServeLimits
   readonly logger?: ServeLogger
+  readonly metrics?: ServeRecorder
 }
 
 /** Counters of what was served, for logs, metrics and tests */
@@ -64,22 +75,43 @@ export interface ServeStats {
   failed: number
 }
 
+const sum = (list: Uint8Array[]) => list.reduce((n, b) => n + b.length, 0)
+
+type ServedItems = Parameters<ServeRecorder['recordServed']>[2]
+
+/** A reply ready for the client's encoder, with what it carries (for metrics) */
+export interface ServedReply {
+  readonly args: object
+  readonly items: ServedItems
+  readonly bytes: number
+}
+
 /** Runs one validated request against the state view under a fresh budget */
-export async function serveRequest(view: StateView, req: SnapRequest, limits: ServeLimits): Promise<object> {
+export async function serveRequest(view: StateView, req: SnapRequest, limits: ServeLimits): Promise<ServedReply> {
   const maxLoads = req.kind === 'GetTrieNodes' ? limits.maxTrieNodeLookups : Number.POSITIVE_INFINITY
   const budget = Budget.fromNow(maxLoads, limits.timeBudgetMs)
   switch (req.kind) {
     case 'GetAccountRange': {
-      const reply = await serveAccountRange(view, req, limits, budget)
+      const { accounts, proof } = await serveAccountRange(view, req, limits, budget)
       // The client's encoder takes the body's fields and slims them (accountBodyToSlim)
-      return { accounts: reply.accounts.map((a) => ({ hash: a.hash, body: RLP.decode(a.body) })), proof: reply.proof }
+      const args = { accounts: accounts.map((a) => ({ hash: a.hash, body: RLP.decode(a.body) })), proof }
+      const bytes = accounts.reduce((n, a) => n + a.hash.length + a.body.length, 0) + sum(proof)
+      return { args, items: { accounts: accounts.length, proofNodes: proof.length }, bytes }
     }
-    case 'GetStorageRanges':
-      return serveStorageRanges(view, req, limits, budget)
-    case 'GetByteCodes':
-      return serveByteCodes(view, req, limits, budget)
-    case 'GetTrieNodes':
-      return serveTrieNodes(view, req, limits, budget)
+    case 'GetStorageRanges': {
+      const reply = await serveStorageRanges(view, req, limits, budget)
+      const slots = reply.slots.flat()
+      const bytes = slots.reduce((n, x) => n + x.hash.length + x.body.length, 0) + sum(reply.proof)
+      return { args: reply, items: { slots: slots.length, proofNodes: reply.proof.length }, bytes }
+    }
+    case 'GetByteCodes': {
+      const reply = await serveByteCodes(view, req, limits, budget)
+      return { args: reply, items: { codes: reply.codes.length }, bytes: sum(reply.codes) }
+    }
+    case 'GetTrieNodes': {
+      const reply = await serveTrieNodes(view, req, limits, budget)
+      return { args: reply, items: { nodes: reply.nodes.length }, bytes: sum(reply.nodes) }
+    }
   }
 }
 
@@ -112,6 +144,7 @@ export class SnapServerHandler {
     if (!parsed.ok) {
       this.stats.malformed++
       this.options.logger?.debug(`snap: malformed ${name} from ${peer.id}: ${parsed.reason}`)
+      this.options.metrics?.recordServed(name, 'rejected', {}, 0)
       if (parsed.reqId !== undefined) this.reply(peer, name, { reqId: parsed.reqId, ...EMPTY_REPLY[name] })
       return
     }
@@ -119,14 +152,16 @@ export class SnapServerHandler {
     const run = this.scheduler.submit(peer.id, () => this.serve(request))
     if (run === undefined) {
       this.stats.dropped++
+      this.options.metrics?.recordServed(name, 'rejected', {}, 0)
       this.options.logger?.debug(`snap: dropped ${name} from ${peer.id}: too many queued requests`)
       return
     }
-    const reply = await run
-    if (this.running) this.reply(peer, name, { reqId: request.reqId, ...reply })
+    const { args, items, bytes } = await run
+    this.options.metrics?.recordServed(name, bytes === 0 ? 'empty' : 'answered', items, bytes)
+    if (this.running) this.reply(peer, name, { reqId: request.reqId, ...args })
   }
 
-  private async serve(request: SnapRequest): Promise<object> {
+  private async serve(request: SnapRequest): Promise<ServedReply> {
     try {
       await this.options.refreshRoots?.()
       const reply = await serveRequest(this.options.view, request, this.limits)
@@ -135,7 +170,7 @@ export class SnapServerHandler {
     } catch (err) {
       this.stats.failed++
       this.options.logger?.debug(`snap: ${request.kind} failed: ${(err as Error).message}`)
-      return EMPTY_REPLY[request.kind]
+      return { args: EMPTY_REPLY[request.kind], items: {}, bytes: 0 }
     }
   }
 

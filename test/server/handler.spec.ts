@@ -118,6 +118,20 @@ describe('[SnapServerHandler]', () => {
     assert.ok(h.stats.dropped >= 50 - 1 - limits.maxQueuedPerPeer)
   })
 
+  it('records each request with its outcome, items and bytes', async () => {
+    const recordServed = sinon.stub()
+    const h = new SnapServerHandler({ view: s.view, metrics: { recordServed } })
+    const { peer } = fakePeer()
+    await h.handle({ name: 'GetByteCodes', data: { reqId: 1n, hashes: s.codeHashes, bytes: 100n } }, peer)
+    await h.handle({ name: 'GetByteCodes', data: { reqId: 2n, hashes: [], bytes: 100n } }, peer)
+    await h.handle({ name: 'GetByteCodes', data: { reqId: 3n, hashes: 'x', bytes: 100n } }, peer)
+    assert.deepEqual(recordServed.args, [
+      ['GetByteCodes', 'answered', { codes: 1 }, 2],
+      ['GetByteCodes', 'empty', { codes: 0 }, 0],
+      ['GetByteCodes', 'rejected', {}, 0],
+    ])
+  })
+
   it('stops answering after stop()', async () => {
     const { peer, send } = fakePeer()
     const h = handler()
