@@ -19,6 +19,7 @@ import { keccak256 } from 'ethereum-cryptography/keccak.js'
 import { MemoryLevel } from 'memory-level'
 
 import { LevelStateDB } from '../../src/server/statedb.js'
+import { verifyRange as verifyTrieRange } from '../../src/trie/rangeproof.js'
 import { DBStateView } from '../../src/server/stateview.js'
 
 import type { StateView } from '../../src/server/stateview.js'
@@ -85,8 +86,10 @@ export async function buildState(specs: AccountSpec[], servedRoots?: Uint8Array[
 }
 
 /**
- * Requester-side verification of a range reply (`@ethereumjs/mpt`'s verifier; issue 4's
- * `src/trie/rangeproof.ts` replaces it when it lands). Returns whether more keys follow.
+ * Requester-side verification of a range reply with the project's verifier (`src/trie/rangeproof.ts`,
+ * issue 4), cross-checked by `@ethereumjs/mpt`'s `verifyMerkleRangeProof` when the range is small
+ * enough for it (it `put`s every leaf). Throws unless the reply is exactly the trie's keys from the
+ * origin on; returns whether more keys follow.
  */
 export async function verifyRange(
   root: Uint8Array,
@@ -94,10 +97,19 @@ export async function verifyRange(
   keys: Uint8Array[],
   values: Uint8Array[],
   proof: Uint8Array[],
+  limit?: Uint8Array,
 ): Promise<boolean> {
-  if (proof.length === 0) return verifyMerkleRangeProof(root, null, null, keys, values, null)
-  if (keys.length === 0) return verifyMerkleRangeProof(root, origin, null, [], [], proof)
-  return verifyMerkleRangeProof(root, origin, keys[keys.length - 1], keys, values, proof)
+  const { more } = verifyTrieRange({ root, origin, limit, keys, values, proof })
+  if (keys.length <= 2000) {
+    const mptMore =
+      proof.length === 0
+        ? await verifyMerkleRangeProof(root, null, null, keys, values, null)
+        : keys.length === 0
+          ? await verifyMerkleRangeProof(root, origin, null, [], [], proof)
+          : await verifyMerkleRangeProof(root, origin, keys[keys.length - 1], keys, values, proof)
+    if (mptMore !== more) throw new Error(`verifiers disagree on more: ours ${more}, mpt ${mptMore}`)
+  }
+  return more
 }
 
 /** Storage root of a full account body */
