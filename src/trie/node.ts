@@ -63,6 +63,16 @@ function writeRef(out: Uint8Array, pos: number, ref: Uint8Array): number {
   return pos + ref.length
 }
 
+/** RLP of a list of byte strings (faster than the generic encoder for account bodies). */
+export function encodeStringList(items: Uint8Array[]): Uint8Array {
+  let payload = 0
+  for (const item of items) payload += stringLength(item)
+  const out = new Uint8Array(headerLength(payload) + payload)
+  let pos = writeHeader(out, 0, payload, 0xc0, 0xf7)
+  for (const item of items) pos = writeString(out, pos, item)
+  return out
+}
+
 /** RLP of a leaf node holding `value`, whose remaining path is `nibbles[start..]`. */
 export function encodeLeaf(nibbles: Uint8Array, start: number, value: Uint8Array): Uint8Array {
   const path = encodeCompact(nibbles, start, true)

@@ -5,7 +5,7 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 
-import { decodeSlimAccount, encodeFullAccount } from './account.js'
+import { slimToFull } from './account.js'
 import { TrieVerifyError } from './errors.js'
 import { toHex0x } from './hex.js'
 import { keccak256 } from './keccak.js'
@@ -41,8 +41,13 @@ export function verifyAccountRange(input: AccountRangeInput): AccountRangeResult
   if (input.hashes.length !== input.bodies.length) {
     throw new TrieVerifyError('LENGTH_MISMATCH', `${input.hashes.length} hashes, ${input.bodies.length} bodies`)
   }
-  const accounts = input.bodies.map((body, i) => decodeSlimAccount(body, i))
-  const values = accounts.map(encodeFullAccount)
+  const accounts: AccountBody[] = []
+  const values: Uint8Array[] = []
+  for (let i = 0; i < input.bodies.length; i++) {
+    const { body, full } = slimToFull(input.bodies[i], i)
+    accounts.push(body)
+    values.push(full)
+  }
   const { more, nodes } = verifyRange({ ...input, keys: input.hashes, values })
   return { more, accounts, nodes }
 }
