@@ -3,9 +3,11 @@
  * something measured in the same run so that ratios, not absolute numbers, carry the result.
  */
 import { hashSuite } from './hash.js'
+import { trieSuite } from './trie.js'
 
 export type Suite = () => Promise<{ [name: string]: number }>
 
 export const suites: { [name: string]: Suite } = {
   hash: hashSuite,
+  trie: trieSuite,
 }
