@@ -12,7 +12,7 @@
  * not timed: making the leaves and reading the proofs, which are the server's side.
  */
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -43,8 +43,23 @@ interface ChildResult {
   buildSeconds: number
   nodes: number
   peakRssBytes: number
+  peakRssAnonBytes: number
+  peakHeapUsedBytes: number
   putSeconds: number
   putLeaves: number
+}
+
+/**
+ * Peaks of the process's own memory, sampled once per range. maxRSS also counts the file pages that
+ * LevelDB maps to read its tables (the proofs are read from the source DB), which grow with the DB;
+ * RssAnon (/proc/self/status) and the V8 heap are what the builder itself holds.
+ */
+const peaks = { anon: 0, heap: 0 }
+
+function samplePeaks(): void {
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))
+  if (m !== null) peaks.anon = Math.max(peaks.anon, Number(m[1]) * 1024)
+  peaks.heap = Math.max(peaks.heap, process.memoryUsage().heapUsed)
 }
 
 /** Leaf `i` of `n`: keys strictly increasing (top 8 bytes spread evenly), the rest pseudo-random. */
@@ -63,7 +78,10 @@ async function buildSource(db: Level<string, Uint8Array>, n: number): Promise<Ui
   for (let i = 0; i < n; i++) {
     const l = leaf(i, n)
     builder.addLeaf(l.key, encodeFullAccount(l.body))
-    if (i % RANGE === 0) await writer.flushIfFull()
+    if (i % RANGE === 0) {
+      await writer.flushIfFull()
+      samplePeaks()
+    }
   }
   const root = builder.finish()
   await writer.flush()
@@ -107,6 +125,7 @@ async function syncFromSource(source: Level<string, Uint8Array>, target: Level<s
     writer.putNodes(result.nodes)
     await writer.flushIfFull()
     seconds += (performance.now() - start) / 1000
+    samplePeaks()
   }
   const start = performance.now()
   await writer.flush()
@@ -137,7 +156,7 @@ async function child(n: number, withPut: boolean): Promise<ChildResult> {
     const peakRssBytes = process.resourceUsage().maxRSS * 1024
     const putLeaves = withPut ? Math.min(PUT_LEAVES, n) : 0
     const putSeconds = withPut ? await mptPut(target, n, putLeaves) : 0
-    return { leaves: n, buildSeconds, nodes, peakRssBytes, putSeconds, putLeaves }
+    return { leaves: n, buildSeconds, nodes, peakRssBytes, peakRssAnonBytes: peaks.anon, peakHeapUsedBytes: peaks.heap, putSeconds, putLeaves }
   } finally {
     await source.close()
     await target.close()
@@ -167,6 +186,10 @@ export async function trieSuite(): Promise<{ [name: string]: number }> {
     peakRssBytes1M: one.peakRssBytes,
     peakRssBytes2M: two.peakRssBytes,
     peakRss2MOver1M: two.peakRssBytes / one.peakRssBytes,
+    peakRssAnonBytes1M: one.peakRssAnonBytes,
+    peakRssAnonBytes2M: two.peakRssAnonBytes,
+    peakHeapUsedBytes1M: one.peakHeapUsedBytes,
+    peakHeapUsedBytes2M: two.peakHeapUsedBytes,
   }
 }
 

@@ -24,6 +24,12 @@ import { toHex0x } from './hex.js'
 export interface NodeRecord {
   hash: Uint8Array
   rlp: Uint8Array
+  /**
+   * No proof sibling lies below it: its whole subtree is in the same verdict. Nodes on the range's
+   * edge paths are not complete (their outside siblings may not be stored yet); a syncer that wants
+   * "stored means subtree stored" (so that healing can skip stored subtrees) keeps only complete ones.
+   */
+  complete: boolean
 }
 
 /** A range response to check against a root. Keys are 32-byte hashes; values are trie values. */
@@ -75,7 +81,7 @@ export function checkKeys(input: RangeInput): void {
 
 function buildRoot(refsLeft: { path: Uint8Array; ref: Uint8Array }[], input: RangeInput, refsRight: typeof refsLeft) {
   const nodes: NodeRecord[] = []
-  const builder = new StackTrieBuilder({ sink: (hash, rlp) => nodes.push({ hash, rlp }) })
+  const builder = new StackTrieBuilder({ sink: (hash, rlp, complete) => nodes.push({ hash, rlp, complete }) })
   try {
     for (const r of refsLeft) builder.addRef(r.path, r.ref)
     for (let i = 0; i < input.keys.length; i++) builder.addLeaf(input.keys[i], input.values[i])

@@ -13,8 +13,12 @@ import { keccak256 } from './keccak.js'
 import { bytesToNibbles, commonPrefixLength } from './nibbles.js'
 import { EMPTY_NODE, encodeBranch, encodeExtension, encodeLeaf } from './node.js'
 
-/** Receives each finished node that is stored under its hash (RLP of 32 bytes or more, and the root). */
-export type NodeSink = (hash: Uint8Array, rlp: Uint8Array) => void
+/**
+ * Receives each finished node that is stored under its hash (RLP of 32 bytes or more, and the root).
+ * `complete` is true when no ref lies below the node: its whole subtree was built here and emitted, so
+ * a writer that stores only complete nodes keeps "a stored node has its whole subtree stored" true.
+ */
+export type NodeSink = (hash: Uint8Array, rlp: Uint8Array, complete: boolean) => void
 
 /** Options of a `StackTrieBuilder`, fixed at construction. */
 export interface StackTrieOptions {
@@ -51,6 +55,8 @@ interface Frame {
   depth: number
   children: (Uint8Array | undefined)[]
   first: boolean
+  // A ref lies somewhere below
+  refs: boolean
 }
 
 /** Builds a trie root from sorted leaves and refs, emitting finished nodes to a sink. */
@@ -114,10 +120,10 @@ export class StackTrieBuilder {
 
   // A trie of one item: the root is that leaf (or the ref, under an extension if it is deeper)
   private finishSingle(item: Item): Uint8Array {
-    if (item.value !== undefined) return this.emit(encodeLeaf(item.path, 0, item.value), true, true, true)
+    if (item.value !== undefined) return this.emit(encodeLeaf(item.path, 0, item.value), true, true, true, true)
     const ref = item.ref as Uint8Array
     if (item.path.length === 0) return ref.length === 32 ? ref : keccak256(ref)
-    return this.emit(encodeExtension(item.path, 0, item.path.length, ref), true, true, true)
+    return this.emit(encodeExtension(item.path, 0, item.path.length, ref), true, true, true, false)
   }
 
   /**
@@ -130,15 +136,16 @@ export class StackTrieBuilder {
     if (top === undefined || top.depth < h) top = this.open(h)
     top.children[item.path[h]] = this.itemRef(item, h + 1, final)
     if (item.first) top.first = true
+    if (item.ref !== undefined) top.refs = true
     while (top.depth > nextCp) {
       this.stack.pop()
       const below = this.stack[this.stack.length - 1]
       const parentDepth = Math.max(below?.depth ?? -1, nextCp)
       const isRoot = parentDepth < 0
-      let ref = this.emit(encodeBranch(top.children), final, top.first, isRoot && top.depth === 0)
+      let ref = this.emit(encodeBranch(top.children), final, top.first, isRoot && top.depth === 0, !top.refs)
       if (parentDepth + 1 < top.depth) {
         const ext = encodeExtension(item.path, parentDepth + 1, top.depth, ref)
-        ref = this.emit(ext, final, top.first, isRoot)
+        ref = this.emit(ext, final, top.first, isRoot, !top.refs)
       }
       if (isRoot) {
         this.root = ref
@@ -148,6 +155,7 @@ export class StackTrieBuilder {
       const parent = below !== undefined && below.depth === parentDepth ? below : this.open(parentDepth)
       parent.children[item.path[parentDepth]] = ref
       if (top.first) parent.first = true
+      if (top.refs) parent.refs = true
       this.release(top)
       top = parent
     }
@@ -155,28 +163,29 @@ export class StackTrieBuilder {
 
   // The ref of an item hung at depth `start`: its leaf, its ref, or an extension down to its ref
   private itemRef(item: Item, start: number, final: boolean): Uint8Array {
-    if (item.value !== undefined) return this.emit(encodeLeaf(item.path, start, item.value), final, item.first, false)
+    if (item.value !== undefined) return this.emit(encodeLeaf(item.path, start, item.value), final, item.first, false, true)
     const ref = item.ref as Uint8Array
     if (start === item.path.length) return ref
-    return this.emit(encodeExtension(item.path, start, item.path.length, ref), final, item.first, false)
+    return this.emit(encodeExtension(item.path, start, item.path.length, ref), final, item.first, false, false)
   }
 
-  private emit(rlp: Uint8Array, onRightEdge: boolean, onLeftEdge: boolean, isRoot: boolean): Uint8Array {
+  private emit(rlp: Uint8Array, onRightEdge: boolean, onLeftEdge: boolean, isRoot: boolean, complete: boolean): Uint8Array {
     // Nodes under 32 bytes live inside their parent; the root is always stored by hash, as mpt does
     if (rlp.length < 32 && !isRoot) return rlp
     const hash = keccak256(rlp)
     const sink = this.opts.sink
     if (sink !== undefined && !(this.opts.openLeft === true && onLeftEdge) && !(this.opts.openRight === true && onRightEdge)) {
-      sink(hash, rlp)
+      sink(hash, rlp, complete)
       this.emitted++
     }
     return hash
   }
 
   private open(depth: number): Frame {
-    const frame = this.pool.pop() ?? { depth, children: new Array<Uint8Array | undefined>(16), first: false }
+    const frame = this.pool.pop() ?? { depth, children: new Array<Uint8Array | undefined>(16), first: false, refs: false }
     frame.depth = depth
     frame.first = false
+    frame.refs = false
     this.stack.push(frame)
     return frame
   }

@@ -50,6 +50,9 @@ export interface StateStore {
   getMany(keys: string[], opts: typeof STATE_ENCODINGS): Promise<(Uint8Array | undefined)[]>
 }
 
+/** The part of the state DB that `StateWriter` needs: batched writes only. */
+export type StateBatchStore = Pick<StateStore, 'batch'>
+
 /** DB key of a node: `owner` is the account hash for a storage-trie node, undefined for the account trie. */
 export function nodeKey(hash: Uint8Array, owner?: Uint8Array): string {
   if (owner === undefined) return toHex(hash)
@@ -72,7 +75,7 @@ export interface StateWriterOptions {
 
 /** Collects node and code puts and writes them to the state DB in batches. */
 export class StateWriter {
-  private readonly db: StateStore
+  private readonly db: StateBatchStore
   private readonly batchSize: number
   private ops: StatePut[] = []
   /** Nodes queued so far. */
@@ -80,7 +83,7 @@ export class StateWriter {
   /** Codes queued so far. */
   codes = 0
 
-  constructor(db: StateStore, opts: StateWriterOptions = {}) {
+  constructor(db: StateBatchStore, opts: StateWriterOptions = {}) {
     this.db = db
     this.batchSize = opts.batchSize ?? 10_000
   }
@@ -91,9 +94,12 @@ export class StateWriter {
     this.nodes++
   }
 
-  /** Queues verified nodes, e.g. a range verdict's `nodes`. */
-  putNodes(nodes: NodeRecord[], owner?: Uint8Array): void {
-    for (const n of nodes) this.putNode(n.hash, n.rlp, owner)
+  /**
+   * Queues verified nodes, e.g. a range verdict's `nodes`; with `completeOnly`, only those whose whole
+   * subtree is in the list (see `NodeRecord.complete`).
+   */
+  putNodes(nodes: NodeRecord[], owner?: Uint8Array, opts: { completeOnly?: boolean } = {}): void {
+    for (const n of nodes) if (n.complete || opts.completeOnly !== true) this.putNode(n.hash, n.rlp, owner)
   }
 
   /** A sink that queues a `StackTrieBuilder`'s nodes for `owner`'s trie. */

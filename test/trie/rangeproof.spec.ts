@@ -6,6 +6,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { encodeFullAccount, encodeSlimAccount } from '../../src/trie/account.js'
 import { toHex0x } from '../../src/trie/hex.js'
 import { initKeccak } from '../../src/trie/keccak.js'
+import { decodeNode } from '../../src/trie/node.js'
 import { verifyRange } from '../../src/trie/rangeproof.js'
 import { verifyAccountRange, verifyBytecodes, verifyStorageRange } from '../../src/trie/responses.js'
 
@@ -160,6 +161,19 @@ describe('[verifyRange]', () => {
       for (const n of verdict.nodes) assert.ok(f.nodes.has(Buffer.from(n.hash).toString('hex')), 'every built node is a node of the trie')
     })
   }
+
+  it('marks as complete exactly the nodes whose whole subtree the range built', () => {
+    const verdict = verifyRange(honest(f, f.leaves[50].key, 50, 100))
+    const built = new Map(verdict.nodes.map((n) => [Buffer.from(n.hash).toString('hex'), n]))
+    const subtreeBuilt = (rlp: Uint8Array): boolean => {
+      const node = decodeNode(rlp)
+      const refs = node.kind === 'branch' ? node.children : node.kind === 'extension' ? [node.child] : []
+      return refs.every((r) => r === undefined || (r.length < 32 ? subtreeBuilt(r) : built.has(Buffer.from(r).toString('hex')) && subtreeBuilt(built.get(Buffer.from(r).toString('hex'))!.rlp)))
+    }
+    const complete = verdict.nodes.filter((n) => n.complete)
+    assert.ok(complete.length > 40 && complete.length < verdict.nodes.length)
+    for (const n of verdict.nodes) assert.equal(subtreeBuilt(n.rlp), n.complete)
+  })
 
   it('accepts a one-key trie with and without proof', () => {
     const leaves = randomLeaves(1, rng(3))

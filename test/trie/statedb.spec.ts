@@ -56,7 +56,7 @@ describe('[StateWriter]', () => {
   })
 
   it('refuses code that does not hash to its code hash', () => {
-    const writer = new StateWriter({ batch: async () => {}, getMany: async () => [] })
+    const writer = new StateWriter({ batch: async () => {} })
     assert.throws(() => writer.putCode(new Uint8Array(32), Uint8Array.of(1)), { code: 'BYTECODE_MISMATCH' })
   })
 })
