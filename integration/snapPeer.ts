@@ -12,6 +12,7 @@ import { hexToBytes, intToBytes } from '@ethereumjs/util'
 import { SnapRequester } from '../src/wire/requester.js'
 
 import type { SnapTransport } from '../src/wire/requester.js'
+import type { Common } from '@ethereumjs/common'
 import type { Peer as Devp2pPeer } from '@ethereumjs/devp2p'
 import type { NestedUint8Array } from '@ethereumjs/rlp'
 
@@ -46,12 +47,24 @@ export async function chainInfo(
   return { genesis, genesisHash: g.hash, headNumber: BigInt(head.number), headTimestamp: BigInt(head.timestamp) }
 }
 
-/** Connects to `enode` (enode://id@127.0.0.1:port) and completes the eth handshake */
-export async function connectSnap(enode: string, chain: ChainInfo, timeoutMs = 20_000): Promise<SnapConnection> {
-  const match = /^enode:\/\/([0-9a-f]{128})@(127\.\d+\.\d+\.\d+):(\d+)$/.exec(enode)
-  if (match === null) throw new Error(`not a loopback enode: ${enode}`)
+/** The handshake's chain parameters when there is no geth genesis (a bench server) */
+export interface CommonChain {
+  common: Common
+  genesisHash: string
+}
+
+function commonOf(chain: ChainInfo | CommonChain): Common {
+  if ('common' in chain) return chain.common
   const common = createCommonFromGethGenesis(chain.genesis, { chain: 'snaptest', genesisHash: hexToBytes(chain.genesisHash as `0x${string}`) })
   common.setHardforkBy({ blockNumber: chain.headNumber, timestamp: chain.headTimestamp })
+  return common
+}
+
+/** Connects to `enode` (enode://id@127.0.0.1:port) and completes the eth handshake */
+export async function connectSnap(enode: string, chain: ChainInfo | CommonChain, timeoutMs = 20_000): Promise<SnapConnection> {
+  const match = /^enode:\/\/([0-9a-f]{128})@(127\.\d+\.\d+\.\d+):(\d+)$/.exec(enode)
+  if (match === null) throw new Error(`not a loopback enode: ${enode}`)
+  const common = commonOf(chain)
   const rlpx = new RLPx(randomBytes(32), {
     dpt: null,
     maxPeers: 1,

@@ -3,11 +3,13 @@
  * something measured in the same run so that ratios, not absolute numbers, carry the result.
  */
 import { hashSuite } from './hash.js'
+import { serveSuite } from './serve.js'
 import { trieSuite } from './trie.js'
 
 export type Suite = () => Promise<{ [name: string]: number }>
 
 export const suites: { [name: string]: Suite } = {
   hash: hashSuite,
+  serve: serveSuite,
   trie: trieSuite,
 }

@@ -1,0 +1,238 @@
+/**
+ * Serving snap/1: accounts and slots per second served over loopback RLPx by our server (in its
+ * own process, bench/suites/serve-node.ts), for a state of 100k accounts and 500k slots, beside
+ * the same state read in key order from LevelDB in the same run:
+ * - `dbReadLeavesPerSec`: a flat key-ordered table of the same leaves (what a flat snapshot
+ *   would give a server), read with an iterator; the ceiling of any key-ordered read.
+ * - `trieWalkLeavesPerSec`: our range walk (`walkLeaves`) over the trie nodes in the state DB,
+ *   in process, no network: what serving from the trie costs before the wire.
+ * The served rates include the server's walk and proofs, the client's encoder, RLPx framing and
+ * snappy, loopback, and the requester's decoding; not the requester's proof verification.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { Common, Mainnet } from '@ethereumjs/common'
+import { RLP } from '@ethereumjs/rlp'
+import { bigIntToBytes, bytesToHex, concatBytes, setLengthLeft } from '@ethereumjs/util'
+import { Level } from 'level'
+
+import { freePort } from '../../integration/harness/ports.js'
+import { nextHash } from '../../integration/snapCrawl.js'
+import { connectSnap } from '../../integration/snapPeer.js'
+import { Budget } from '../../src/server/budget.js'
+import { walkLeaves } from '../../src/server/rangewalk.js'
+import { LevelStateDB } from '../../src/server/statedb.js'
+import { DBStateView } from '../../src/server/stateview.js'
+import { EMPTY_CODE_HASH, encodeFullAccount } from '../../src/trie/account.js'
+import { initKeccak, keccak256 } from '../../src/trie/keccak.js'
+import { compareBytes } from '../../src/trie/nibbles.js'
+import { EMPTY_ROOT, StackTrieBuilder } from '../../src/trie/stackbuilder.js'
+import { StateWriter } from '../../src/trie/statedb.js'
+
+import { BENCH_GENESIS_HASH } from './serve-node.js'
+
+import type { SnapRequester } from '../../src/wire/requester.js'
+
+const ACCOUNTS = 100_000
+// 500k slots: 100 contracts of 4,000 slots (cut across replies) and 1,000 of 100 (batched)
+const CONTRACTS: { count: number; slots: number }[] = [
+  { count: 100, slots: 4000 },
+  { count: 1000, slots: 100 },
+]
+const REPLY_BYTES = 512n * 1024n // what geth's syncer asks for
+const ZERO = new Uint8Array(32)
+const MAX = new Uint8Array(32).fill(0xff)
+
+type Db = Level<Uint8Array | string, Uint8Array>
+
+const word = (n: number) => setLengthLeft(bigIntToBytes(BigInt(n)), 32)
+const sortedHashes = (n: number, salt: number) =>
+  Array.from({ length: n }, (_, i) => keccak256(concatBytes(word(salt), word(i)))).sort(compareBytes)
+
+/** Builds one storage trie into the state DB and the flat table; returns its root */
+async function buildStorage(writer: StateWriter, flat: Db, owner: Uint8Array, slots: number, salt: number): Promise<Uint8Array> {
+  const builder = new StackTrieBuilder({ sink: writer.sink(owner) })
+  const batch = flat.batch()
+  for (const [i, key] of sortedHashes(slots, salt).entries()) {
+    const value = RLP.encode(bigIntToBytes(BigInt(i + 1)))
+    builder.addLeaf(key, value)
+    batch.put(concatBytes(Uint8Array.of(0x73), owner, key), value)
+  }
+  await batch.write()
+  await writer.flushIfFull()
+  return builder.finish()
+}
+
+/** The benchmark state: storage tries first (their roots go into the accounts), then the account trie */
+async function buildState(state: Db, flat: Db): Promise<{ root: Uint8Array; slots: number }> {
+  const writer = new StateWriter(state as never)
+  const hashes = sortedHashes(ACCOUNTS, 1 << 30)
+  const owners = CONTRACTS.flatMap((c) => Array.from({ length: c.count }, () => c.slots))
+  const roots: Uint8Array[] = []
+  let slots = 0
+  for (let i = 0; i < hashes.length; i++) {
+    // Contracts spread evenly over the key space
+    const contract = i % Math.floor(ACCOUNTS / owners.length) === 0 ? owners[i / Math.floor(ACCOUNTS / owners.length)] : undefined
+    roots.push(contract === undefined ? EMPTY_ROOT : await buildStorage(writer, flat, hashes[i], contract, i))
+    slots += contract ?? 0
+  }
+  const builder = new StackTrieBuilder({ sink: writer.sink() })
+  const batch = flat.batch()
+  for (const [i, hash] of hashes.entries()) {
+    const body = encodeFullAccount({ nonce: BigInt(i), balance: BigInt(i) * 10n ** 15n, storageRoot: roots[i], codeHash: EMPTY_CODE_HASH })
+    builder.addLeaf(hash, body)
+    batch.put(concatBytes(Uint8Array.of(0x61), hash), body)
+    await writer.flushIfFull()
+  }
+  await batch.write()
+  const root = builder.finish()
+  await writer.flush()
+  return { root, slots }
+}
+
+/** Leaves per second reading the flat table in key order */
+async function flatReadRate(flat: Db): Promise<number> {
+  const start = performance.now()
+  let n = 0
+  const it = flat.iterator({ keyEncoding: 'view', valueEncoding: 'view' })
+  for (let entries = await it.nextv(1000); entries.length > 0; entries = await it.nextv(1000)) n += entries.length
+  await it.close()
+  return n / ((performance.now() - start) / 1000)
+}
+
+/** Leaves per second walking the account trie and every storage trie from the state DB */
+async function trieWalkRate(state: Db, root: Uint8Array): Promise<number> {
+  const view = new DBStateView(new LevelStateDB(state as never), { has: () => true })
+  const budget = Budget.unlimited()
+  const start = performance.now()
+  const owners: [Uint8Array, Uint8Array][] = []
+  let n = 0
+  await walkLeaves(view.accountReader(budget), root, ZERO, (key, body) => {
+    const storageRoot = (RLP.decode(body) as Uint8Array[])[2]
+    if (compareBytes(storageRoot, EMPTY_ROOT) !== 0) owners.push([key, storageRoot])
+    n++
+    return true
+  })
+  for (const [owner, storageRoot] of owners) {
+    await walkLeaves(view.storageReader(owner, budget), storageRoot, ZERO, () => ++n > 0)
+  }
+  return n / ((performance.now() - start) / 1000)
+}
+
+/** Downloads every account (no verification); returns the storage-bearing ones */
+async function serveAccounts(requester: SnapRequester, root: Uint8Array) {
+  const owners: Uint8Array[] = []
+  let count = 0
+  for (let origin: Uint8Array = ZERO; ; ) {
+    const reply = await requester.getAccountRange({ root, origin, limit: MAX, bytes: REPLY_BYTES })
+    for (const a of reply.accounts) {
+      if (compareBytes((RLP.decode(a.body) as Uint8Array[])[2], EMPTY_ROOT) !== 0) owners.push(a.hash)
+    }
+    count += reply.accounts.length
+    // No proof: the whole trie came in one reply; otherwise the bench knows how many there are
+    if (reply.proof.length === 0 || reply.accounts.length === 0 || count >= ACCOUNTS) break
+    origin = nextHash(reply.accounts[reply.accounts.length - 1].hash)
+  }
+  return { count, owners }
+}
+
+/** Downloads the storage of `owners` in batches, continuing cut contracts (no verification) */
+async function serveSlots(requester: SnapRequester, root: Uint8Array, owners: Uint8Array[], perContract: Map<string, number>) {
+  const pending = [...owners]
+  let origin: Uint8Array = ZERO
+  let count = 0
+  while (pending.length > 0) {
+    const reply = await requester.getStorageRanges({ root, accounts: pending.slice(0, 128), origin, limit: MAX, bytes: REPLY_BYTES })
+    if (reply.slots.length === 0) throw new Error('empty storage reply')
+    let done = 0
+    for (const [i, range] of reply.slots.entries()) {
+      count += range.length
+      const id = bytesToHex(pending[i])
+      const got = (perContract.get(id) ?? 0) + range.length
+      perContract.set(id, got)
+      const cut = i === reply.slots.length - 1 && reply.proof.length > 0
+      if (cut) {
+        origin = nextHash(range[range.length - 1].hash)
+        break
+      }
+      origin = ZERO
+      done++
+    }
+    pending.splice(0, done)
+  }
+  return count
+}
+
+function startServer(stateDir: string, root: Uint8Array, port: number) {
+  const script = fileURLToPath(new URL('./serve-node.ts', import.meta.url))
+  const child = spawn(process.execPath, ['--import', 'tsx', script, stateDir, bytesToHex(root), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const enode = new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      const line = d.toString().split('\n').find((l) => l.startsWith('enode://'))
+      if (line !== undefined) resolve(line.trim())
+    })
+    child.once('exit', (code) => reject(new Error(`bench server exited (${code})`)))
+  })
+  const stop = () => new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve()
+    child.once('exit', () => resolve())
+    child.kill('SIGTERM')
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref()
+  })
+  return { enode, stop }
+}
+
+export async function serveSuite(): Promise<{ [name: string]: number }> {
+  await initKeccak()
+  const dir = mkdtempSync(join(tmpdir(), 'snap-bench-serve-'))
+  let server: ReturnType<typeof startServer> | undefined
+  try {
+    const state: Db = new Level(join(dir, 'state'), { keyEncoding: 'utf8', valueEncoding: 'view' })
+    const flat: Db = new Level(join(dir, 'flat'), { keyEncoding: 'view', valueEncoding: 'view' })
+    await Promise.all([state.open(), flat.open()])
+    const built = performance.now()
+    const { root, slots } = await buildState(state, flat)
+    const buildSeconds = (performance.now() - built) / 1000
+    const dbReadLeavesPerSec = await flatReadRate(flat)
+    const trieWalkLeavesPerSec = await trieWalkRate(state, root)
+    await Promise.all([state.close(), flat.close()])
+
+    server = startServer(join(dir, 'state'), root, await freePort())
+    const peer = await connectSnap(await server.enode, { common: new Common({ chain: Mainnet }), genesisHash: BENCH_GENESIS_HASH })
+    try {
+      let start = performance.now()
+      const accounts = await serveAccounts(peer.requester, root)
+      const accountSeconds = (performance.now() - start) / 1000
+      const perContract = new Map<string, number>()
+      start = performance.now()
+      const served = await serveSlots(peer.requester, root, accounts.owners, perContract)
+      const slotSeconds = (performance.now() - start) / 1000
+      if (accounts.count !== ACCOUNTS || served !== slots) {
+        throw new Error(`served ${accounts.count} accounts and ${served} slots, expected ${ACCOUNTS} and ${slots}`)
+      }
+      const servedAccountsPerSec = accounts.count / accountSeconds
+      const servedSlotsPerSec = served / slotSeconds
+      return {
+        accounts: accounts.count,
+        slots: served,
+        buildSeconds,
+        servedAccountsPerSec,
+        servedSlotsPerSec,
+        dbReadLeavesPerSec,
+        trieWalkLeavesPerSec,
+        servedAccountsOverDbRead: servedAccountsPerSec / dbReadLeavesPerSec,
+        servedSlotsOverDbRead: servedSlotsPerSec / dbReadLeavesPerSec,
+        trieWalkOverDbRead: trieWalkLeavesPerSec / dbReadLeavesPerSec,
+      }
+    } finally {
+      await peer.close()
+    }
+  } finally {
+    await server?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
