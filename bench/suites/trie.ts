@@ -62,23 +62,43 @@ function samplePeaks(): void {
   peaks.heap = Math.max(peaks.heap, process.memoryUsage().heapUsed)
 }
 
-/** Leaf `i` of `n`: keys strictly increasing (top 8 bytes spread evenly), the rest pseudo-random. */
-function leaf(i: number, n: number): { key: Uint8Array; body: AccountBody } {
-  const key = new Uint8Array(32)
-  const top = (BigInt(i) << 64n) / BigInt(n)
-  new DataView(key.buffer).setBigUint64(0, top)
-  key.set(keccak256(new Uint8Array(new Float64Array([i]).buffer)).subarray(0, 24), 8)
-  const balance = BigInt(1 + ((i * 2654435761) % 1e9)) * 1_000_000_000n
-  return { key, body: { nonce: BigInt(i % 1000), balance, storageRoot: EMPTY_ROOT, codeHash: EMPTY_CODE_HASH } }
+/**
+ * The leaves, in key order, streamed: keys are sorted uniform random 256-bit values (the top 64 bits
+ * a running sum of exponential gaps, the rest random), so the trie has the shape of a real hashed
+ * state (~1.4 nodes per leaf) without ever holding or sorting the leaves. Deterministic per `n`.
+ */
+function* leafStream(n: number): Generator<{ key: Uint8Array; body: AccountBody }> {
+  let seed = n >>> 0
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) >>> 0
+    let t = Math.imul(seed ^ (seed >>> 15), seed | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  // Mean gap slightly under 2^64/n so that the sum stays below 2^64 (a clamp guards the tail)
+  const gap = 2 ** 64 / (n + 10 * Math.sqrt(n) + 10)
+  let top = 0
+  let prev = -1n
+  for (let i = 0; i < n; i++) {
+    top += -Math.log(1 - random()) * gap
+    let t = BigInt(Math.floor(Math.min(top, 2 ** 64 - 2 ** 12)))
+    if (t <= prev) t = prev + 1n
+    prev = t
+    const key = new Uint8Array(32)
+    new DataView(key.buffer).setBigUint64(0, t)
+    for (let b = 8; b < 32; b += 4) new DataView(key.buffer).setUint32(b, Math.floor(random() * 2 ** 32))
+    const balance = BigInt(1 + Math.floor(random() * 1e9)) * 1_000_000_000n
+    yield { key, body: { nonce: BigInt(i % 1000), balance, storageRoot: EMPTY_ROOT, codeHash: EMPTY_CODE_HASH } }
+  }
 }
 
 async function buildSource(db: Level<string, Uint8Array>, n: number): Promise<Uint8Array> {
   const writer = new StateWriter(db)
   const builder = new StackTrieBuilder({ sink: writer.sink() })
-  for (let i = 0; i < n; i++) {
-    const l = leaf(i, n)
+  let i = 0
+  for (const l of leafStream(n)) {
     builder.addLeaf(l.key, encodeFullAccount(l.body))
-    if (i % RANGE === 0) {
+    if (i++ % RANGE === 0) {
       await writer.flushIfFull()
       samplePeaks()
     }
@@ -109,11 +129,12 @@ async function prove(db: Level<string, Uint8Array>, root: Uint8Array, key: Uint8
 async function syncFromSource(source: Level<string, Uint8Array>, target: Level<string, Uint8Array>, root: Uint8Array, n: number): Promise<{ nodes: number; seconds: number }> {
   const writer = new StateWriter(target)
   let seconds = 0
+  const stream = leafStream(n)
   for (let from = 0; from < n; from += RANGE) {
     const hashes: Uint8Array[] = []
     const bodies: Uint8Array[] = []
     for (let i = from; i < Math.min(n, from + RANGE); i++) {
-      const l = leaf(i, n)
+      const l = stream.next().value as { key: Uint8Array; body: AccountBody }
       hashes.push(l.key)
       bodies.push(encodeSlimAccount(l.body))
     }
@@ -136,9 +157,10 @@ async function syncFromSource(source: Level<string, Uint8Array>, target: Level<s
 async function mptPut(target: Level<string, Uint8Array>, n: number, count: number): Promise<number> {
   // As the client opens its state trie, with the same (WASM) keccak; keys are already hashed
   const trie = await createMPT({ db: new LevelDB(target as never), valueEncoding: ValueEncoding.Bytes, useKeyHashingFunction: keccak256 })
+  const stream = leafStream(n)
   const start = performance.now()
   for (let i = 0; i < count; i++) {
-    const l = leaf(i, n)
+    const l = stream.next().value as { key: Uint8Array; body: AccountBody }
     await trie.put(l.key, encodeFullAccount(l.body))
   }
   return (performance.now() - start) / 1000
