@@ -30,6 +30,7 @@ import { DBStateView } from '../../src/server/stateview.js'
 import { EMPTY_CODE_HASH, encodeFullAccount } from '../../src/trie/account.js'
 import { initKeccak, keccak256 } from '../../src/trie/keccak.js'
 import { compareBytes } from '../../src/trie/nibbles.js'
+import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
 import { EMPTY_ROOT, StackTrieBuilder } from '../../src/trie/stackbuilder.js'
 import { StateWriter } from '../../src/trie/statedb.js'
 
@@ -44,6 +45,8 @@ const CONTRACTS: { count: number; slots: number }[] = [
   { count: 1000, slots: 100 },
 ]
 const REPLY_BYTES = 512n * 1024n // what geth's syncer asks for
+// Requests in flight on the one connection: the server serves two per peer at a time
+const STREAMS = DEFAULT_SERVE_LIMITS.maxConcurrentPerPeer
 const ZERO = new Uint8Array(32)
 const MAX = new Uint8Array(32).fill(0xff)
 
@@ -123,21 +126,37 @@ async function trieWalkRate(state: Db, root: Uint8Array): Promise<number> {
   return n / ((performance.now() - start) / 1000)
 }
 
-/** Downloads every account (no verification); returns the storage-bearing ones */
-async function serveAccounts(requester: SnapRequester, root: Uint8Array) {
-  const owners: Uint8Array[] = []
-  let count = 0
-  for (let origin: Uint8Array = ZERO; ; ) {
-    const reply = await requester.getAccountRange({ root, origin, limit: MAX, bytes: REPLY_BYTES })
-    for (const a of reply.accounts) {
-      if (compareBytes((RLP.decode(a.body) as Uint8Array[])[2], EMPTY_ROOT) !== 0) owners.push(a.hash)
-    }
-    count += reply.accounts.length
-    // No proof: the whole trie came in one reply; otherwise the bench knows how many there are
-    if (reply.proof.length === 0 || reply.accounts.length === 0 || count >= ACCOUNTS) break
-    origin = nextHash(reply.accounts[reply.accounts.length - 1].hash)
+/** Splits the hash space into `n` equal intervals: [origin, limit] pairs */
+function intervals(n: number): [Uint8Array, Uint8Array][] {
+  const step = (1n << 256n) / BigInt(n)
+  const at = (v: bigint) => setLengthLeft(bigIntToBytes(v), 32)
+  return Array.from({ length: n }, (_, i) => [at(step * BigInt(i)), i === n - 1 ? MAX : at(step * BigInt(i + 1) - 1n)])
+}
+
+/** Downloads the accounts of one interval (no verification) */
+async function serveInterval(requester: SnapRequester, root: Uint8Array, from: Uint8Array, limit: Uint8Array) {
+  const accounts: { hash: Uint8Array; body: Uint8Array }[] = []
+  for (let origin = from; ; ) {
+    const reply = await requester.getAccountRange({ root, origin, limit, bytes: REPLY_BYTES })
+    // The first account past the limit ends the interval (it belongs to the next one)
+    const inside = reply.accounts.filter((a) => compareBytes(a.hash, limit) <= 0)
+    accounts.push(...inside)
+    if (inside.length < reply.accounts.length || reply.accounts.length === 0 || reply.proof.length === 0) return accounts
+    const last = inside[inside.length - 1].hash
+    if (compareBytes(last, limit) >= 0) return accounts
+    origin = nextHash(last)
   }
-  return { count, owners }
+}
+
+/**
+ * Downloads every account (no verification), in `streams` intervals at once as a syncer does
+ * (one request per interval in flight); returns the count and the storage-bearing accounts
+ */
+async function serveAccounts(requester: SnapRequester, root: Uint8Array, streams: number) {
+  const parts = await Promise.all(intervals(streams).map(([from, limit]) => serveInterval(requester, root, from, limit)))
+  const accounts = parts.flat()
+  const owners = accounts.filter((a) => compareBytes((RLP.decode(a.body) as Uint8Array[])[2], EMPTY_ROOT) !== 0).map((a) => a.hash)
+  return { count: accounts.length, owners }
 }
 
 /** Downloads the storage of `owners` in batches, continuing cut contracts (no verification) */
@@ -205,11 +224,14 @@ export async function serveSuite(): Promise<{ [name: string]: number }> {
     const peer = await connectSnap(await server.enode, { common: new Common({ chain: Mainnet }), genesisHash: BENCH_GENESIS_HASH })
     try {
       let start = performance.now()
-      const accounts = await serveAccounts(peer.requester, root)
+      const accounts = await serveAccounts(peer.requester, root, STREAMS)
       const accountSeconds = (performance.now() - start) / 1000
       const perContract = new Map<string, number>()
       start = performance.now()
-      const served = await serveSlots(peer.requester, root, accounts.owners, perContract)
+      const half = Math.ceil(accounts.owners.length / STREAMS)
+      const parts = Array.from({ length: STREAMS }, (_, i) => accounts.owners.slice(i * half, (i + 1) * half))
+      const counts = await Promise.all(parts.map((owners) => serveSlots(peer.requester, root, owners, perContract)))
+      const served = counts.reduce((a, b) => a + b, 0)
       const slotSeconds = (performance.now() - start) / 1000
       if (accounts.count !== ACCOUNTS || served !== slots) {
         throw new Error(`served ${accounts.count} accounts and ${served} slots, expected ${ACCOUNTS} and ${slots}`)
