@@ -188,7 +188,11 @@ async function serveSlots(requester: SnapRequester, root: Uint8Array, owners: Ui
 
 function startServer(stateDir: string, root: Uint8Array, port: number) {
   const script = fileURLToPath(new URL('./serve-node.ts', import.meta.url))
-  const child = spawn(process.execPath, ['--import', 'tsx', script, stateDir, bytesToHex(root), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // SNAP_BENCH_PROFILE=<dir>: write the server's CPU profile there
+  const profile = process.env.SNAP_BENCH_PROFILE
+  const flags = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]
+  const args = [...flags, '--import', 'tsx', script, stateDir, bytesToHex(root), String(port)]
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   const enode = new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
       const line = d.toString().split('\n').find((l) => l.startsWith('enode://'))
