@@ -10,6 +10,9 @@
  * first 50k leaves only (figure `mptPutLeavesTimed`), into the same target DB after the build.
  * Timed for the build: verification (slim decode, proof walk, build, root check) and the DB writes;
  * not timed: making the leaves and reading the proofs, which are the server's side.
+ * Memory: `peakRssBytes1M`/`2M` are the children's maxRSS (the issue's figure); it includes LevelDB's
+ * memory-mapped table files, which grow with the DBs, so `peakRssAnonBytes*` (anonymous RSS) and
+ * `peakHeapUsedBytes*` (V8 heap), sampled per range, show what the builder itself holds.
  */
 import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'

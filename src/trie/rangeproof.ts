@@ -1,14 +1,16 @@
 /**
  * Range-proof verification for snap/1 account and storage ranges, fused with trie building.
  *
- * Why not `@ethereumjs/mpt`'s `verifyMerkleRangeProof`: it inserts every leaf with `put` into an
- * in-memory trie (measured ~3k leaves/s on this machine kind, against ~35k+ for a sorted pass) and its
- * nodes are thrown away, so a syncer would hash every node twice. It also takes `lastKey` from the
- * caller rather than deriving the edges the snap/1 way (origin and last returned key), and its
- * errors are untyped strings. This verifier instead walks the proof along the two edges, collects the
- * sibling subtrees outside the range as (path, hash) refs, and streams refs + leaves + refs through
- * the sorted `StackTrieBuilder`: the result must hash to the root. Each node is hashed once, and
- * since every ref is a real sibling, every node built is a real node of the trie, ready to store.
+ * Why not `@ethereumjs/mpt`'s `verifyMerkleRangeProof`: checked against our cases it is correct (the whole
+ * trie without proof, a last range, an empty range past the end when `lastKey` is null, an empty range
+ * hiding keys rejected), but an empty range given as (origin, origin) is rejected ("firstKey should be
+ * less than lastKey"), it inserts every leaf with `put` into an in-memory trie (measured ~3.1-3.3k
+ * leaves/s on 500- and 2000-leaf ranges, this machine kind), its nodes are thrown away so that a
+ * syncer would hash everything twice, and its errors are untyped strings. This verifier instead walks
+ * the proof along the two edges, collects the sibling subtrees outside the range as (path, hash) refs,
+ * and streams refs + leaves + refs through the sorted `StackTrieBuilder`: the result must hash to the
+ * root. Each node is hashed once, and since every ref is a real sibling, every node built is a real
+ * node of the trie, ready to store.
  *
  * Cases (snap/1, `caps/snap.md`): no proof = the whole trie; an empty range with a proof = proof of
  * absence of the origin with nothing at or after it (including the range past the end of the trie,

@@ -41,7 +41,10 @@ export interface WalkStats {
 
 /** Options of a `StateWalker`, fixed at construction. */
 export interface WalkOptions {
-  /** Resume: skip account-trie subtrees wholly before this nibble path. */
+  /**
+   * Resume: skip account-trie subtrees wholly before this nibble path; an account whose key equals
+   * it is walked (again), so passing an interrupted walk's `cursor` repeats at most one account.
+   */
   from?: Uint8Array
   /** Recently seen code hashes remembered to skip re-reading shared code. Why 4096: ~300 KB of keys. */
   codeCacheSize?: number
