@@ -75,6 +75,9 @@ describe('[StackTrieBuilder]', () => {
       }
       const written = writer.nodes
       await writer.flush()
+      for await (const [key] of db.iterator({ keyEncoding: 'utf8', valueEncoding: 'view' })) {
+        assert.ok(source.nodes.has(key), `chunk wrote ${key}, which is not a node of the trie`)
+      }
       // Heal: fetch what the walker reports from the source, until nothing is missing
       let rounds = 0
       for (;;) {
