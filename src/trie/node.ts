@@ -7,7 +7,7 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 
-import { decodeCompact, encodeCompact } from './nibbles.js'
+import { decodeCompact } from './nibbles.js'
 
 /** A decoded node. Branch children are refs (`undefined` for an empty slot). */
 export type TrieNode =
@@ -73,24 +73,43 @@ export function encodeStringList(items: Uint8Array[]): Uint8Array {
   return out
 }
 
+// Length of the hex-prefix path nibbles[start..end) as an RLP string item
+function compactItemLength(nibbles: Uint8Array, start: number, end: number): number {
+  const len = end - start
+  const bytes = (len >> 1) + 1
+  // A single byte below 0x80 is its own RLP: an odd one-nibble leaf path (0x3n) or an empty path
+  return bytes === 1 ? 1 : bytes + 1
+}
+
+// Writes the hex-prefix path nibbles[start..end) as an RLP string item, without a temporary array
+function writeCompact(out: Uint8Array, pos: number, nibbles: Uint8Array, start: number, end: number, isLeaf: boolean): number {
+  const len = end - start
+  const odd = len & 1
+  const bytes = (len >> 1) + 1
+  if (bytes > 1) out[pos++] = 0x80 + bytes
+  const flag = (isLeaf ? 2 : 0) + odd
+  let i = start
+  out[pos++] = odd === 1 ? (flag << 4) | nibbles[i++] : flag << 4
+  for (; i < end; i += 2) out[pos++] = (nibbles[i] << 4) | nibbles[i + 1]
+  return pos
+}
+
 /** RLP of a leaf node holding `value`, whose remaining path is `nibbles[start..]`. */
 export function encodeLeaf(nibbles: Uint8Array, start: number, value: Uint8Array): Uint8Array {
-  const path = encodeCompact(nibbles, start, true)
-  const payload = stringLength(path) + stringLength(value)
+  const payload = compactItemLength(nibbles, start, nibbles.length) + stringLength(value)
   const out = new Uint8Array(headerLength(payload) + payload)
   let pos = writeHeader(out, 0, payload, 0xc0, 0xf7)
-  pos = writeString(out, pos, path)
+  pos = writeCompact(out, pos, nibbles, start, nibbles.length, true)
   writeString(out, pos, value)
   return out
 }
 
 /** RLP of an extension node over path `nibbles[start..end)` pointing at `child` (a ref). */
 export function encodeExtension(nibbles: Uint8Array, start: number, end: number, child: Uint8Array): Uint8Array {
-  const path = encodeCompact(nibbles.subarray(0, end), start, false)
-  const payload = stringLength(path) + refLength(child)
+  const payload = compactItemLength(nibbles, start, end) + refLength(child)
   const out = new Uint8Array(headerLength(payload) + payload)
   let pos = writeHeader(out, 0, payload, 0xc0, 0xf7)
-  pos = writeString(out, pos, path)
+  pos = writeCompact(out, pos, nibbles, start, end, false)
   writeRef(out, pos, child)
   return out
 }
