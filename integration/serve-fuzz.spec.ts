@@ -129,9 +129,9 @@ function sendRaw(conn: SnapConnection, code: number, body: Uint8Array): void {
 }
 
 describe('[snap server] fuzz', function () {
-  const dir = mkdtempSync(join(tmpdir(), 'ejs-snap-serve-fuzz-'))
   const devnet = generateDevnet({ accounts: 2000, contracts: 10, slotsPerContract: 100, period: 1, seed: 'fuzz' })
-  const files = writeDevnet(devnet, dir)
+  // Made in before(), so that a run that filters this suite out leaves no temp dir behind
+  let dir: string | undefined
   let node: ClientNode
   let honest: SnapConnection
   let info: ChainInfo
@@ -139,6 +139,8 @@ describe('[snap server] fuzz', function () {
   const hostile: SnapConnection[] = []
 
   before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ejs-snap-serve-fuzz-'))
+    const files = writeDevnet(devnet, dir)
     node = await ClientNode.start({ name: 'serve-fuzz', genesisFile: files.genesisFile, signerKeyFile: files.keyFile })
     await node.waitForHeight(1n)
     info = await chainInfo((m, p) => node.rpc(m, p), devnet.genesis as never)
@@ -150,7 +152,7 @@ describe('[snap server] fuzz', function () {
     await honest?.close()
     await Promise.all(hostile.map((c) => c.close()))
     await node?.destroy()
-    rmSync(dir, { recursive: true, force: true })
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   })
 
   /** A hostile connection, replaced when the node drops it */
