@@ -15,15 +15,19 @@ import type { TrieReader } from './triereader.js'
 import type { ServeLimits } from '../wire/constants.js'
 import type { GetTrieNodesRequest, TrieNodesReply } from '../wire/messages.js'
 
+const EMPTY = new Uint8Array()
+
 /** Nibbles of a compact-encoded partial path; `undefined` when it is not valid compact encoding */
 function pathNibbles(compact: Uint8Array): Uint8Array | undefined {
   return decodeCompact(compact)?.nibbles
 }
 
 /**
- * Collects nodes while the limits allow. Returns false when the reply must end here: a path
- * that does not resolve ends it, because the reply must stay a prefix of the request in order
- * (snap.md: "The returned nodes must be in the request order").
+ * Collects nodes while the limits allow, in request order (snap.md: "The returned nodes must be
+ * in the request order"). A path that does not end at a node of an existing trie (into a leaf's
+ * key, past a leaf, longer than 64 nibbles, not compact-encoded) gets an empty item in its place,
+ * as geth answers and as its devp2p snap test suite expects of a server; a node missing from the
+ * DB ends the reply (that state is not fully here).
  */
 class Collector {
   readonly nodes: Uint8Array[] = []
@@ -42,21 +46,21 @@ class Collector {
     return this.bytes <= this.maxBytes && this.paths < this.maxPaths && !this.budget.exhausted()
   }
 
-  async add(reader: TrieReader, root: Uint8Array, compact: Uint8Array): Promise<boolean> {
+  /** Adds the node at a compact path, or the empty placeholder; throws MissingNodeError */
+  async add(reader: TrieReader, root: Uint8Array, compact: Uint8Array): Promise<void> {
     this.paths++
     const nibbles = pathNibbles(compact)
-    const node = nibbles === undefined ? undefined : await nodeAtPath(reader, root, nibbles)
-    if (node === undefined) return false
+    const node = (nibbles === undefined ? undefined : await nodeAtPath(reader, root, nibbles)) ?? EMPTY
     this.nodes.push(node)
     this.bytes += node.length
-    return true
   }
 }
 
 /**
  * Trie nodes by path: `[accPath]` addresses an account-trie node (compact path), `[accHash,
  * slotPath...]` storage-trie nodes of the account with that 32-byte hash. Nodes in request
- * order until the byte, lookup or time limit, or the first path that does not resolve.
+ * order until the byte, lookup or time limit; a set whose account is unknown (or whose first
+ * element is not a 32-byte hash) ends the reply, so that it stays a prefix of the request.
  */
 export async function serveTrieNodes(
   view: StateView,
@@ -71,7 +75,7 @@ export async function serveTrieNodes(
     for (const [first, ...slotPaths] of req.paths) {
       if (!out.open()) break
       if (slotPaths.length === 0) {
-        if (!(await out.add(accounts, req.root, first))) break
+        await out.add(accounts, req.root, first)
         continue
       }
       if (first.length !== HASH_LENGTH) break
@@ -80,7 +84,8 @@ export async function serveTrieNodes(
       if (storageRoot === undefined) break
       const reader = view.storageReader(first, budget)
       for (const path of slotPaths) {
-        if (!out.open() || !(await out.add(reader, storageRoot, path))) return { nodes: out.nodes }
+        if (!out.open()) return { nodes: out.nodes }
+        await out.add(reader, storageRoot, path)
       }
     }
   } catch (err) {

@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert'
 
-import { serveAccountRange } from '../../src/server/accountrange.js'
+import { bytesToUnprefixedHex } from '@ethereumjs/util'
+
+import { serveAccountRange, slimLength } from '../../src/server/accountrange.js'
 import { Budget } from '../../src/server/budget.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
 
@@ -14,7 +16,7 @@ interface Case {
   /** Request fields from the state (defaults: served root, zero origin, max limit, 2 MiB) */
   req: (s: TestState) => Partial<GetAccountRangeRequest>
   /** Expected account hashes, from the sorted account hashes of the state */
-  keys: (all: Uint8Array[]) => Uint8Array[]
+  keys: (all: Uint8Array[], s: TestState) => Uint8Array[]
   /** Expected number of proof nodes: 'none' or 'some' */
   proof: 'none' | 'some'
   /** Whether the verifier must report more accounts after the reply */
@@ -31,20 +33,29 @@ const request = (s: TestState, over: Partial<GetAccountRangeRequest>): GetAccoun
   ...over,
 })
 
+/** The accounts a reply holds under a byte limit: up to and including the first to pass it, counted slim */
+function cut(hashes: Uint8Array[], s: TestState, bytes: number): Uint8Array[] {
+  let size = 0
+  for (let i = 0; i < hashes.length; i++) {
+    size += 32 + slimLength(s.bodies.get(bytesToUnprefixedHex(hashes[i]))!)
+    if (size > bytes) return hashes.slice(0, i + 1)
+  }
+  return hashes
+}
+
 const cases: Case[] = [
   { name: 'full range from zero: every account, no proof', req: () => ({}), keys: (a) => a, proof: 'none', more: false },
   {
-    name: 'byte limit cuts the range: proofs of origin and last',
+    name: 'byte limit cuts the range after the first account past it: proofs of origin and last',
     req: () => ({ bytes: 3000n }),
-    // 32 B hash + 70..72 B body: the 30th account is the first to pass 3000 B, and is included
-    keys: (a) => a.slice(0, 30),
+    keys: (a, s) => cut(a, s, 3000),
     proof: 'some',
     more: true,
   },
   {
     name: 'origin is an existing key',
     req: (s) => ({ origin: s.accountHashes[10], bytes: 500n }),
-    keys: (a) => a.slice(10, 15),
+    keys: (a, s) => cut(a.slice(10), s, 500),
     proof: 'some',
     more: true,
   },
@@ -110,7 +121,7 @@ describe('[serveAccountRange]', () => {
       const req = request(state, c.req(state))
       const reply = await serveAccountRange(state.view, req, DEFAULT_SERVE_LIMITS, Budget.unlimited())
       const keys = reply.accounts.map((a) => a.hash)
-      assert.deepEqual(hex(keys), hex(c.keys(state.accountHashes)))
+      assert.deepEqual(hex(keys), hex(c.keys(state.accountHashes, state)))
       assert.equal(reply.proof.length > 0, c.proof === 'some', 'proof presence')
       const more = await verifyRange(req.root, req.origin, keys, reply.accounts.map((a) => a.body), reply.proof)
       if (c.more !== undefined) assert.equal(more, c.more, 'more accounts after the range')

@@ -40,6 +40,8 @@ export interface TestState {
   /** Code hashes of accounts with code */
   codeHashes: Uint8Array[]
   codes: Map<string, Uint8Array>
+  /** Full account bodies by account hash hex (before storage and code are set) */
+  bodies: Map<string, Uint8Array>
 }
 
 function address(i: number): Address {
@@ -57,10 +59,13 @@ export async function buildState(specs: AccountSpec[], servedRoots?: Uint8Array[
   const sm = new MerkleStateManager({ trie, prefixStorageTrieKeys: true })
   const slotHashes = new Map<string, Uint8Array[]>()
   const codes = new Map<string, Uint8Array>()
+  const bodies = new Map<string, Uint8Array>()
   await sm.checkpoint()
   for (const [i, spec] of specs.entries()) {
     const addr = address(i)
-    await sm.putAccount(addr, createAccount({ nonce: BigInt(i), balance: BigInt(i + 1) }))
+    const account = createAccount({ nonce: BigInt(i), balance: BigInt(i + 1) })
+    await sm.putAccount(addr, account)
+    bodies.set(bytesToUnprefixedHex(keccak256(addr.bytes)), account.serialize())
     if (spec.code !== undefined) {
       await sm.putCode(addr, spec.code)
       codes.set(bytesToUnprefixedHex(keccak256(spec.code)), spec.code)
@@ -82,7 +87,7 @@ export async function buildState(specs: AccountSpec[], servedRoots?: Uint8Array[
     has: (r: Uint8Array) => served.has(bytesToUnprefixedHex(r)),
   })
   const codeHashes = [...codes.keys()].map((h) => Uint8Array.from(Buffer.from(h, 'hex')))
-  return { root, view, level, accountHashes, slotHashes, codeHashes, codes }
+  return { root, view, level, accountHashes, slotHashes, codeHashes, codes, bodies }
 }
 
 /**
