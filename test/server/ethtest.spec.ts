@@ -187,20 +187,22 @@ describe('[snap server] ethtest head state', () => {
     }
 
     const codeHashes = () => accounts.filter((a) => a.code !== undefined && a.code !== '0x').map((a) => hx(a.codeHash))
-    const codeCases: [string, () => Uint8Array[], bigint, number][] = [
+    // geth's allHashes[0] is a small code; here: the smallest one, so that four copies fit in 1000 bytes
+    const smallest = () => hx([...accounts].filter((a) => (a.code?.length ?? 0) > 2).sort((a, b) => a.code!.length - b.code!.length)[0].codeHash)
+    const codeCases: [string, () => Uint8Array[], bigint, number | 'all'][] = [
       ['state roots as code hashes', () => [root], 10000n, 0],
       ['the empty root', () => [KECCAK256_RLP], 10000n, 0],
       ['the empty code hash', () => [KECCAK256_NULL], 10000n, 1],
       ['the empty code hash three times', () => [KECCAK256_NULL, KECCAK256_NULL, KECCAK256_NULL], 10000n, 3],
-      ['all codes', codeHashes, 100000n, 6],
+      ['all codes', codeHashes, 100000n, 'all'],
       ['all codes, 1 byte', codeHashes, 1n, 1],
       ['all codes, 0 bytes', codeHashes, 0n, 1],
-      ['one code four times', () => Array(4).fill(codeHashes()[0]), 1000n, 4],
+      ['one code four times', () => Array(4).fill(smallest()), 1000n, 4],
     ]
     for (const [name, hashes, bytes, count] of codeCases) {
       it(`bytecodes: ${name} -> ${count}`, async () => {
         const reply = await serveByteCodes(view, { kind: 'GetByteCodes', reqId: 1n, hashes: hashes(), bytes }, DEFAULT_SERVE_LIMITS, Budget.unlimited())
-        assert.equal(reply.codes.length, count)
+        assert.equal(reply.codes.length, count === 'all' ? codeHashes().length : count)
       })
     }
 
