@@ -133,13 +133,29 @@ describe('[snap server] ethtest chain (600 blocks, post-merge)', function () {
     assert.deepEqual(reply.nodes.map((n) => bytesToHex(keccak256(n))), [bytesToHex(root), contract.root])
   })
 
+  // Expected values from go-ethereum's devp2p snap test suite for this chain (snap.go at 02b73d4)
   it('serves the roots of blocks 473..600 and nothing older or unknown', async () => {
-    const served = await peer.requester.getAccountRange({ root: await rootAt(473), origin: ZERO, limit: MAX, bytes: 1000n })
-    assert.ok(served.accounts.length > 0, 'block 473 is served')
-    const old = await rootAt(472)
-    const tooOld = await peer.requester.getAccountRange({ root: old, origin: ZERO, limit: MAX, bytes: 1000n })
-    assert.deepEqual(tooOld, { accounts: [], proof: [] }, `block 472 (${bytesToUnprefixedHex(old)}) is not served`)
+    const old = await peer.requester.getAccountRange({ root: await rootAt(473), origin: ZERO, limit: MAX, bytes: 4000n })
+    assert.equal(old.accounts.length, 68, 'block 473 (head - 127) is served')
+    assert.equal(bytesToHex(old.accounts[67].hash), '0x683b6c03cc32afe5db8cb96050f711fdaff8f8ff44c7587a9a848f921d02815e')
+    const tooOld = await rootAt(472)
+    const none = await peer.requester.getAccountRange({ root: tooOld, origin: ZERO, limit: MAX, bytes: 1000n })
+    assert.deepEqual(none, { accounts: [], proof: [] }, `block 472 (${bytesToUnprefixedHex(tooOld)}) is not served`)
+    const genesis = await peer.requester.getAccountRange({ root: await rootAt(0), origin: ZERO, limit: MAX, bytes: 4000n })
+    assert.deepEqual(genesis, { accounts: [], proof: [] }, 'the genesis root is not served')
     const unknown = await peer.requester.getAccountRange({ root: keccak256(root), origin: ZERO, limit: MAX, bytes: 1000n })
     assert.deepEqual(unknown, { accounts: [], proof: [] })
+  })
+
+  it('serves trie nodes at the root of block 599; a set whose account is not a hash ends the reply', async () => {
+    const parent = await rootAt(599)
+    const reply = await peer.requester.getTrieNodes({ root: parent, paths: [[new Uint8Array([0])], [new Uint8Array([1]), new Uint8Array([0])]], bytes: 5000n })
+    assert.deepEqual(reply.nodes.map((n) => bytesToHex(keccak256(n))), [bytesToHex(parent)])
+  })
+
+  it('is still up and serving after the run', async () => {
+    assert.equal(node.exitedWith, undefined)
+    const reply = await peer.requester.getByteCodes({ hashes: [], bytes: 1n })
+    assert.deepEqual(reply.codes, [])
   })
 })
