@@ -9,14 +9,21 @@ import { join } from 'node:path'
 
 import { CLI, freePort, generateDevnet, writeDevnet } from './harness/index.js'
 
+import type { DevnetFiles } from './harness/index.js'
+
 function runCli(args: string[], timeout = 90_000) {
   const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout })
   return { status: result.status, output: `${result.stdout}${result.stderr}` }
 }
 
 describe('[ethereumjs-snap CLI]', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ejs-snap-cli-'))
-  const files = writeDevnet(generateDevnet({ accounts: 10, contracts: 2, slotsPerContract: 2 }), dir)
+  let dir: string
+  let files: DevnetFiles
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ejs-snap-cli-'))
+    files = writeDevnet(generateDevnet({ accounts: 10, contracts: 2, slotsPerContract: 2 }), dir)
+  })
 
   after(() => rmSync(dir, { recursive: true, force: true }))
 

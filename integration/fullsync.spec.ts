@@ -9,12 +9,19 @@ import { join } from 'node:path'
 
 import { ClientNode, generateDevnet, writeDevnet } from './harness/index.js'
 
+import type { DevnetFiles } from './harness/index.js'
+
 describe('[full sync between two processes]', function () {
-  const dir = mkdtempSync(join(tmpdir(), 'ejs-snap-fullsync-'))
   const devnet = generateDevnet({ accounts: 200, contracts: 20, slotsPerContract: 5, period: 1 })
-  const files = writeDevnet(devnet, dir)
+  let dir: string
+  let files: DevnetFiles
   let a: ClientNode | undefined
   let b: ClientNode | undefined
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ejs-snap-fullsync-'))
+    files = writeDevnet(devnet, dir)
+  })
 
   after(async () => {
     await Promise.all([a?.destroy(), b?.destroy()])

@@ -8,10 +8,17 @@ import { join } from 'node:path'
 
 import { ClientNode, freePort, generateDevnet, writeDevnet } from './harness/index.js'
 
+import type { DevnetFiles } from './harness/index.js'
+
 describe('[Prometheus metrics]', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ejs-snap-metrics-'))
-  const files = writeDevnet(generateDevnet({ accounts: 10, contracts: 1, slotsPerContract: 1 }), dir)
+  let dir: string
+  let files: DevnetFiles
   let node: ClientNode | undefined
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ejs-snap-metrics-'))
+    files = writeDevnet(generateDevnet({ accounts: 10, contracts: 1, slotsPerContract: 1 }), dir)
+  })
 
   after(async () => {
     await node?.destroy()

@@ -12,6 +12,8 @@ import { bigIntToUnpaddedBytes, hexToBytes } from '@ethereumjs/util'
 // @ts-expect-error snappyjs (devp2p's compressor) ships no types
 import * as snappy from 'snappyjs'
 
+import { nestedRlp } from '../test/helpers/hostile.js'
+
 import { ClientNode, generateDevnet, writeDevnet } from './harness/index.js'
 import { crawlAccounts } from './snapCrawl.js'
 import { chainInfo, connectSnap } from './snapPeer.js'
@@ -104,22 +106,6 @@ class Fuzzer {
     if (this.rand() < 0.1) mutated.push(this.item())
     return { code, payload: mutated as NestedUint8Array }
   }
-}
-
-/** `[[[...]]]` nested `depth` deep as raw RLP, built without recursion (RLP.encode would overflow) */
-function nestedRlp(depth: number): Uint8Array {
-  let inner = new Uint8Array([0x80])
-  for (let i = 0; i < depth; i++) {
-    const len = inner.length
-    const lenBytes: number[] = []
-    for (let l = len; l > 0; l = Math.floor(l / 256)) lenBytes.unshift(l & 0xff)
-    const head = len <= 55 ? [0xc0 + len] : [0xf7 + lenBytes.length, ...lenBytes]
-    const out = new Uint8Array(head.length + len)
-    out.set(head)
-    out.set(inner, head.length)
-    inner = out
-  }
-  return inner
 }
 
 /** Sends bytes as a snap message body without encoding them (a hostile peer's view of the wire) */

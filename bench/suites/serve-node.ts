@@ -13,7 +13,7 @@ import { bytesToUnprefixedHex, equalsBytes, hexToBytes, intToBytes } from '@ethe
 import { Level } from 'level'
 
 import { SnapServerHandler } from '../../src/server/handler.js'
-import { LevelStateDB } from '../../src/server/statedb.js'
+import { LevelStateReader } from '../../src/trie/reader.js'
 import { DBStateView } from '../../src/server/stateview.js'
 
 import type { Peer } from '@ethereumjs/devp2p'
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const root = hexToBytes(rootHex as `0x${string}`)
   const level = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
   await level.open()
-  const view = new DBStateView(new LevelStateDB(level as never), { has: (r) => equalsBytes(r, root) })
+  const view = new DBStateView(new LevelStateReader(level as never), { has: (r) => equalsBytes(r, root) })
   const handler = new SnapServerHandler({ view })
   const codec = new SnapProtocol({ config: {} as never, chain: {} as never })
   const byCode = new Map(codec.messages.map((m) => [m.code, m]))

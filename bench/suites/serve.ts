@@ -24,8 +24,8 @@ import { freePort } from '../../integration/harness/ports.js'
 import { nextHash } from '../../integration/snapCrawl.js'
 import { connectSnap } from '../../integration/snapPeer.js'
 import { Budget } from '../../src/server/budget.js'
-import { walkLeaves } from '../../src/server/rangewalk.js'
-import { LevelStateDB } from '../../src/server/statedb.js'
+import { walkLeaves } from '../../src/trie/leafwalk.js'
+import { LevelStateReader } from '../../src/trie/reader.js'
 import { DBStateView } from '../../src/server/stateview.js'
 import { EMPTY_CODE_HASH, encodeFullAccount } from '../../src/trie/account.js'
 import { initKeccak, keccak256 } from '../../src/trie/keccak.js'
@@ -109,7 +109,7 @@ async function flatReadRate(flat: Db): Promise<number> {
 
 /** Leaves per second walking the account trie and every storage trie from the state DB */
 async function trieWalkRate(state: Db, root: Uint8Array): Promise<number> {
-  const view = new DBStateView(new LevelStateDB(state as never), { has: () => true })
+  const view = new DBStateView(new LevelStateReader(state as never), { has: () => true })
   const budget = Budget.unlimited()
   const start = performance.now()
   const owners: [Uint8Array, Uint8Array][] = []

@@ -107,8 +107,14 @@ export function generateDevnet(spec: DevnetSpec): Devnet {
   return { genesis, signerKey: bytesToUnprefixedHex(signerKeyBytes), signerAddress, accounts, contracts }
 }
 
+/** Where a devnet was written: the `--gethGenesis` file and the signer's `--unlock` key file */
+export interface DevnetFiles {
+  genesisFile: string
+  keyFile: string
+}
+
 /** Writes `<name>.json` and `<name>.key` into dir; returns their paths */
-export function writeDevnet(devnet: Devnet, dir: string, name = 'devnet'): { genesisFile: string; keyFile: string } {
+export function writeDevnet(devnet: Devnet, dir: string, name = 'devnet'): DevnetFiles {
   const genesisFile = join(dir, `${name}.json`)
   const keyFile = join(dir, `${name}.key`)
   writeFileSync(genesisFile, JSON.stringify(devnet.genesis))

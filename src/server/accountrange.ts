@@ -1,13 +1,14 @@
 /**
  * GetAccountRange (snap.md §GetAccountRange 0x00, §AccountRange 0x01).
  */
-import { RLP } from '@ethereumjs/rlp'
-import { KECCAK256_NULL, KECCAK256_RLP, equalsBytes } from '@ethereumjs/util'
 
-import { compareBytes, isZero, mergeProofs, softLimit } from './common.js'
-import { walkLeaves } from './rangewalk.js'
-import { proveKey } from './trieproof.js'
-import { MissingNodeError } from './triereader.js'
+import { decodeFullAccount, encodeSlimAccount } from '../trie/account.js'
+import { compareBytes } from '../trie/nibbles.js'
+import { walkLeaves } from '../trie/leafwalk.js'
+import { proveKey } from '../trie/prove.js'
+import { MissingNodeError } from '../trie/reader.js'
+
+import { isZero, mergeProofs, softLimit } from './common.js'
 
 import type { Budget } from './budget.js'
 import type { StateView } from './stateview.js'
@@ -21,13 +22,8 @@ const EMPTY: AccountRangeReply = Object.freeze({ accounts: [], proof: [] })
  * storage root and the empty code hash are sent as empty strings, 32 bytes shorter each.
  */
 export function slimLength(body: Uint8Array): number {
-  const [nonce, balance, root, codeHash] = RLP.decode(body) as Uint8Array[]
-  const slimRoot = equalsBytes(root, KECCAK256_RLP) ? EMPTY_BYTES : root
-  const slimCode = equalsBytes(codeHash, KECCAK256_NULL) ? EMPTY_BYTES : codeHash
-  return RLP.encode([nonce, balance, slimRoot, slimCode]).length
+  return encodeSlimAccount(decodeFullAccount(body)).length
 }
-
-const EMPTY_BYTES = new Uint8Array()
 
 /**
  * Accounts from `origin` in hash order until the byte limit, `limit` (the first account at or

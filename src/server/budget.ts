@@ -2,7 +2,7 @@
  * The work budget of one request: DB node loads and wall-clock time. Serving functions check it
  * between items and cut the reply (still valid: a shorter range with its proofs) when it is spent.
  */
-import type { LoadCounter } from './triereader.js'
+import type { LoadCounter } from '../trie/reader.js'
 
 export class Budget implements LoadCounter {
   loads = 0

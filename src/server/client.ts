@@ -1,13 +1,14 @@
 /**
  * Binds the snap server to a running client: its state DB, its canonical chain, its logger.
  */
-import { LevelStateDB } from './statedb.js'
+import { LevelStateReader } from '../trie/reader.js'
+
 import { DBStateView } from './stateview.js'
 import { RecentRoots } from './recentroots.js'
 import { SnapServerHandler } from './handler.js'
 
 import type { ServeRecorder } from './handler.js'
-import type { StateDB } from './statedb.js'
+import type { StateReadStore } from '../trie/reader.js'
 import type { CanonicalChain } from './recentroots.js'
 import type { ServeLimits } from '../wire/constants.js'
 import type { ProtocolHandler } from '@ethereumjs/client/dist/esm/src/plugin.js'
@@ -25,14 +26,14 @@ export function canonicalChainOf(service: FullEthereumService): CanonicalChain {
  * The state DB is opened by the CLI and handed to the execution; resolve it at the first request
  * so that construction order inside the service does not matter.
  */
-function lazyStateDB(service: FullEthereumService): StateDB {
-  let db: StateDB | undefined
+function lazyStateDB(service: FullEthereumService): StateReadStore {
+  let db: StateReadStore | undefined
   return {
     getMany(keys) {
       if (db === undefined) {
         const level = service.execution.stateDB
         if (level === undefined) throw new Error('the client has no state database to serve from')
-        db = new LevelStateDB(level, service.config.useStringValueTrieDB)
+        db = new LevelStateReader(level, service.config.useStringValueTrieDB)
       }
       return db.getMany(keys)
     },

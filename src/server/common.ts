@@ -3,16 +3,6 @@
  */
 import { bytesToUnprefixedHex } from '@ethereumjs/util'
 
-/** Compares two byte strings lexicographically (32-byte hashes: as 256-bit numbers) */
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    const d = a[i] - b[i]
-    if (d !== 0) return d
-  }
-  return a.length - b.length
-}
-
 export function isZero(bytes: Uint8Array): boolean {
   for (const b of bytes) if (b !== 0) return false
   return true

@@ -2,11 +2,10 @@
  * The narrow view of local state that the serving functions read: which roots are served, trie
  * readers for the account trie and storage tries, and contract code.
  */
-import { NodeCache, TrieReader } from './triereader.js'
-import { codeKey, storagePrefixHex } from './statedb.js'
+import { NodeCache, TrieReader } from '../trie/reader.js'
+import { codeKey } from '../trie/statedb.js'
 
-import type { StateDB } from './statedb.js'
-import type { LoadCounter } from './triereader.js'
+import type { LoadCounter, StateReadStore } from '../trie/reader.js'
 
 export interface StateView {
   /** True when `root` is a state root we serve (one of the recent canonical blocks') */
@@ -30,10 +29,10 @@ export interface ServedRoots {
  */
 export const DEFAULT_NODE_CACHE_SIZE = 16384
 
-/** A {@link StateView} over a {@link StateDB} in the client's key layout */
+/** A {@link StateView} over the state DB, in the client's key layout */
 export class DBStateView implements StateView {
   constructor(
-    private readonly db: StateDB,
+    private readonly db: StateReadStore,
     private readonly roots: ServedRoots,
     private readonly cache = new NodeCache(DEFAULT_NODE_CACHE_SIZE),
   ) {}
@@ -47,7 +46,7 @@ export class DBStateView implements StateView {
   }
 
   storageReader(accountHash: Uint8Array, counter: LoadCounter): TrieReader {
-    return new TrieReader(this.db, this.cache, counter, storagePrefixHex(accountHash))
+    return new TrieReader(this.db, this.cache, counter, accountHash)
   }
 
   async getCodes(hashes: Uint8Array[], counter: LoadCounter): Promise<(Uint8Array | undefined)[]> {

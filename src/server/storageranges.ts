@@ -1,19 +1,21 @@
 /**
  * GetStorageRanges (snap.md §GetStorageRanges 0x02, §StorageRanges 0x03).
  */
-import { RLP } from '@ethereumjs/rlp'
 import { KECCAK256_RLP, equalsBytes } from '@ethereumjs/util'
 
 import { HASH_LENGTH } from '../wire/constants.js'
 
-import { compareBytes, isZero, mergeProofs, softLimit } from './common.js'
-import { walkLeaves } from './rangewalk.js'
-import { lookupKey, proveKey } from './trieproof.js'
-import { MissingNodeError } from './triereader.js'
+import { decodeFullAccount } from '../trie/account.js'
+import { compareBytes } from '../trie/nibbles.js'
+import { walkLeaves } from '../trie/leafwalk.js'
+import { lookupKey, proveKey } from '../trie/prove.js'
+import { MissingNodeError } from '../trie/reader.js'
+
+import { isZero, mergeProofs, softLimit } from './common.js'
 
 import type { Budget } from './budget.js'
 import type { StateView } from './stateview.js'
-import type { TrieReader } from './triereader.js'
+import type { TrieReader } from '../trie/reader.js'
 import type { ServeLimits } from '../wire/constants.js'
 import type { GetStorageRangesRequest, SlotData, StorageRangesReply } from '../wire/messages.js'
 
@@ -23,10 +25,11 @@ const MAX_HASH = new Uint8Array(HASH_LENGTH).fill(0xff)
 
 /** Storage root of an account body (consensus RLP `[nonce, balance, storageRoot, codeHash]`) */
 export function storageRootOf(body: Uint8Array): Uint8Array | undefined {
-  const fields = RLP.decode(body)
-  if (!Array.isArray(fields) || fields.length !== 4) return undefined
-  const root = fields[2]
-  return root instanceof Uint8Array && root.length === HASH_LENGTH ? root : undefined
+  try {
+    return decodeFullAccount(body).storageRoot
+  } catch {
+    return undefined
+  }
 }
 
 interface RangeResult {

@@ -3,15 +3,16 @@
  */
 import { HASH_LENGTH } from '../wire/constants.js'
 
+import { decodeCompact } from '../trie/nibbles.js'
+import { lookupKey, nodeAtPath } from '../trie/prove.js'
+import { MissingNodeError } from '../trie/reader.js'
+
 import { softLimit } from './common.js'
-import { decodeCompact } from './trienode.js'
-import { lookupKey, nodeAtPath } from './trieproof.js'
-import { MissingNodeError } from './triereader.js'
 import { storageRootOf } from './storageranges.js'
 
 import type { Budget } from './budget.js'
 import type { StateView } from './stateview.js'
-import type { TrieReader } from './triereader.js'
+import type { TrieReader } from '../trie/reader.js'
 import type { ServeLimits } from '../wire/constants.js'
 import type { GetTrieNodesRequest, TrieNodesReply } from '../wire/messages.js'
 
@@ -19,7 +20,11 @@ const EMPTY = new Uint8Array()
 
 /** Nibbles of a compact-encoded partial path; `undefined` when it is not valid compact encoding */
 function pathNibbles(compact: Uint8Array): Uint8Array | undefined {
-  return decodeCompact(compact)?.nibbles
+  try {
+    return decodeCompact(compact).nibbles
+  } catch {
+    return undefined
+  }
 }
 
 /**

@@ -3,6 +3,9 @@
  * elements are 0..15; a 32-byte key is a 64-nibble path.
  */
 
+/** Nibbles in a path to a leaf: state and storage trie keys are 32-byte hashes. */
+export const KEY_NIBBLES = 64
+
 /** The 64 nibbles of a key (or any byte string), high nibble first. */
 export function bytesToNibbles(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(bytes.length * 2)

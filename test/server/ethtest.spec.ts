@@ -27,7 +27,7 @@ import { serveAccountRange } from '../../src/server/accountrange.js'
 import { serveTrieNodes } from '../../src/server/trienodes.js'
 import { Budget } from '../../src/server/budget.js'
 import { serveByteCodes } from '../../src/server/bytecodes.js'
-import { LevelStateDB } from '../../src/server/statedb.js'
+import { LevelStateReader } from '../../src/trie/reader.js'
 import { DBStateView } from '../../src/server/stateview.js'
 import { serveStorageRanges } from '../../src/server/storageranges.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
@@ -89,7 +89,7 @@ describe('[snap server] ethtest head state', () => {
     await sm.commit()
     await sm.flush()
     assert.equal(bytesToHex(await sm.getStateRoot()), bytesToHex(root), 'the dump rebuilds to the block 600 root')
-    view = new DBStateView(new LevelStateDB(level as never), { has: (r) => bytesToHex(r) === bytesToHex(root) })
+    view = new DBStateView(new LevelStateReader(level as never), { has: (r) => bytesToHex(r) === bytesToHex(root) })
   })
 
   it('serves every account, in pages and whole, each page proved', async () => {

@@ -18,7 +18,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { keccak256 } from 'ethereum-cryptography/keccak.js'
 import { MemoryLevel } from 'memory-level'
 
-import { LevelStateDB } from '../../src/server/statedb.js'
+import { LevelStateReader } from '../../src/trie/reader.js'
 import { verifyRange as verifyTrieRange } from '../../src/trie/rangeproof.js'
 import { DBStateView } from '../../src/server/stateview.js'
 
@@ -83,7 +83,7 @@ export async function buildState(specs: AccountSpec[], servedRoots?: Uint8Array[
   const root = await sm.getStateRoot()
   const accountHashes = sortBytes(specs.map((_, i) => keccak256(address(i).bytes)))
   const served = new Set((servedRoots ?? [root]).map(bytesToUnprefixedHex))
-  const view = new DBStateView(new LevelStateDB(level as never), {
+  const view = new DBStateView(new LevelStateReader(level as never), {
     has: (r: Uint8Array) => served.has(bytesToUnprefixedHex(r)),
   })
   const codeHashes = [...codes.keys()].map((h) => Uint8Array.from(Buffer.from(h, 'hex')))

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert'
 import { bytesToUnprefixedHex } from '@ethereumjs/util'
 
 import { Budget } from '../../src/server/budget.js'
-import { lookupKey } from '../../src/server/trieproof.js'
+import { lookupKey } from '../../src/trie/prove.js'
 import { serveStorageRanges } from '../../src/server/storageranges.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
 

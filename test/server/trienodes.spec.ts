@@ -5,8 +5,9 @@ import { RLP } from '@ethereumjs/rlp'
 import { bytesToUnprefixedHex, equalsBytes } from '@ethereumjs/util'
 
 import { Budget } from '../../src/server/budget.js'
-import { lookupKey } from '../../src/server/trieproof.js'
-import { decodeNode } from '../../src/server/trienode.js'
+import { encodeCompact } from '../../src/trie/nibbles.js'
+import { decodeNode } from '../../src/trie/node.js'
+import { lookupKey } from '../../src/trie/prove.js'
 import { serveTrieNodes } from '../../src/server/trienodes.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
 
@@ -14,19 +15,16 @@ import { buildState, plusOne, storageRootOfBody } from './fixtures.js'
 
 import type { TestState } from './fixtures.js'
 
-/** Compact (hex-prefix) encoding of a nibble path, extension flavour */
+/** Compact (hex-prefix) encoding of a nibble path, as GetTrieNodes carries it */
 function compact(nibbles: number[]): Uint8Array {
-  const odd = nibbles.length % 2 === 1
-  const out = [odd ? 0x10 | nibbles[0] : 0x00]
-  for (let i = odd ? 1 : 0; i < nibbles.length; i += 2) out.push((nibbles[i] << 4) | nibbles[i + 1])
-  return Uint8Array.from(out)
+  return encodeCompact(Uint8Array.from(nibbles), 0, false)
 }
 
 /** The first child nibble of a branch node, as a path step */
 function firstChild(encoded: Uint8Array): number {
   const node = decodeNode(encoded)
   assert.equal(node.kind, 'branch')
-  return node.kind === 'branch' ? node.children.findIndex((c) => c?.kind === 'hash') : -1
+  return node.kind === 'branch' ? node.children.findIndex((c) => c?.length === 32) : -1
 }
 
 describe('[serveTrieNodes]', () => {

@@ -10,6 +10,7 @@ import * as snappy from 'snappyjs'
 
 // @ts-expect-error plain JS file added by our patch, no types
 import * as guard from '../../node_modules/@ethereumjs/devp2p/dist/esm/rlpx/messageguard.js'
+import { nestedRlp } from '../helpers/hostile.js'
 
 const { rlpDepthExceeds, snappyDecodedLength, MAX_RLP_DEPTH, MAX_MESSAGE_SIZE } = guard as {
   rlpDepthExceeds(input: Uint8Array, max?: number): boolean
@@ -18,29 +19,13 @@ const { rlpDepthExceeds, snappyDecodedLength, MAX_RLP_DEPTH, MAX_MESSAGE_SIZE } 
   MAX_MESSAGE_SIZE: number
 }
 
-/** `[[[...[0x80]...]]]` nested `depth` deep, built without recursion */
-function nested(depth: number): Uint8Array {
-  let inner = new Uint8Array([0x80])
-  for (let i = 0; i < depth; i++) {
-    const len = inner.length
-    const lenBytes: number[] = []
-    for (let l = len; l > 0; l = Math.floor(l / 256)) lenBytes.unshift(l & 0xff)
-    const head = len <= 55 ? [0xc0 + len] : [0xf7 + lenBytes.length, ...lenBytes]
-    const out = new Uint8Array(head.length + len)
-    out.set(head)
-    out.set(inner, head.length)
-    inner = out
-  }
-  return inner
-}
-
 describe('[devp2p message guard]', () => {
   const cases: [string, Uint8Array, boolean][] = [
     ['a flat snap request', RLP.encode([1, new Uint8Array(32), [new Uint8Array(32)], 1000]), false],
-    ['a legacy receipt (7 levels, the deepest devp2p message)', nested(7), false],
-    ['exactly the maximum depth', nested(MAX_RLP_DEPTH), false],
-    ['one level too deep', nested(MAX_RLP_DEPTH + 1), true],
-    ['100,000 levels (390 KB)', nested(100_000), true],
+    ['a legacy receipt (7 levels, the deepest devp2p message)', nestedRlp(7), false],
+    ['exactly the maximum depth', nestedRlp(MAX_RLP_DEPTH), false],
+    ['one level too deep', nestedRlp(MAX_RLP_DEPTH + 1), true],
+    ['100,000 levels (390 KB)', nestedRlp(100_000), true],
     ['a wide 10 MB message of shallow items', RLP.encode(Array.from({ length: 20_000 }, () => [[[new Uint8Array(500)]]])), false],
     ['a long string, not a list', RLP.encode(new Uint8Array(70_000)), false],
     ['garbage lengths', Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), false],

@@ -1,41 +1,24 @@
 /**
- * Walks the leaves of a trie in key order from an origin key, reading nodes from the DB as it
- * goes (never the whole trie): the children of a branch are fetched in one batched read, which
- * is what makes the walk competitive with a flat key-ordered table (see docs/serving.md).
+ * Walks the leaves of a trie in key order from an origin key, reading nodes from the DB as it goes
+ * (never the whole trie): the children of a branch are fetched in one batched read, which is what
+ * makes the walk competitive with a flat key-ordered table (see docs/serving.md).
  */
-import { MAX_PATH_NIBBLES } from '../wire/constants.js'
+import { KEY_NIBBLES, bytesToNibbles, nibblesToBytes } from './nibbles.js'
+import { NodeDecodeError } from './node.js'
+import { MissingNodeError, isHashRef } from './reader.js'
 
-import { BadNodeError } from './trienode.js'
-import { MissingNodeError } from './triereader.js'
-
-import type { ChildRef, TrieNode } from './trienode.js'
-import type { TrieReader } from './triereader.js'
+import type { TrieNode } from './node.js'
+import type { TrieReader } from './reader.js'
 
 /**
  * Receives each leaf; returns false to refuse it and stop. A visitor that is full refuses the
  * next leaf rather than stopping after the last one it takes, so that an `end` result proves
- * no leaf is left (the "whole trie, no proof" rule needs that).
+ * no leaf is left (the "whole trie, no proof" rule of snap/1 needs that).
  */
 export type LeafVisitor = (key: Uint8Array, value: Uint8Array) => boolean
 
 /** How a walk ended: `end` when no leaf remains after the last one visited */
 export type WalkEnd = 'end' | 'stopped'
-
-/** Splits bytes into nibbles (high nibble first) */
-export function toNibbles(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(bytes.length * 2)
-  for (let i = 0; i < bytes.length; i++) {
-    out[2 * i] = bytes[i] >> 4
-    out[2 * i + 1] = bytes[i] & 0x0f
-  }
-  return out
-}
-
-function nibblesToKey(nibbles: Uint8Array): Uint8Array {
-  const out = new Uint8Array(nibbles.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = (nibbles[2 * i] << 4) | nibbles[2 * i + 1]
-  return out
-}
 
 /** Compares `a` with `b[offset .. offset + a.length]` */
 function compareAt(a: Uint8Array, b: Uint8Array, offset: number): number {
@@ -48,7 +31,7 @@ function compareAt(a: Uint8Array, b: Uint8Array, offset: number): number {
 
 class Walk {
   // Path of the current node; a key is 64 nibbles, leaf paths never extend beyond
-  private readonly path = new Uint8Array(MAX_PATH_NIBBLES)
+  private readonly path = new Uint8Array(KEY_NIBBLES)
 
   constructor(
     private readonly reader: TrieReader,
@@ -69,40 +52,40 @@ class Walk {
   }
 
   private leaf(rest: Uint8Array, value: Uint8Array, depth: number, onEdge: boolean): boolean {
-    if (depth + rest.length !== MAX_PATH_NIBBLES) throw new BadNodeError('leaf key is not 32 bytes')
+    if (depth + rest.length !== KEY_NIBBLES) throw new NodeDecodeError('leaf key is not 32 bytes')
     if (onEdge && compareAt(rest, this.origin, depth) < 0) return true
     this.path.set(rest, depth)
-    return this.visit(nibblesToKey(this.path), value)
+    return this.visit(nibblesToBytes(this.path), value)
   }
 
-  private async extension(rest: Uint8Array, ref: ChildRef, depth: number, onEdge: boolean): Promise<boolean> {
-    if (depth + rest.length >= MAX_PATH_NIBBLES) throw new BadNodeError('extension too long')
+  private async extension(rest: Uint8Array, ref: Uint8Array, depth: number, onEdge: boolean): Promise<boolean> {
+    if (depth + rest.length >= KEY_NIBBLES) throw new NodeDecodeError('extension too long')
     const cmp = onEdge ? compareAt(rest, this.origin, depth) : 1
     if (cmp < 0) return true // whole subtree left of the origin
     const child = await this.reader.resolve(ref)
     if (child === undefined) throw new MissingNodeError('extension child')
     this.path.set(rest, depth)
-    return this.node(child, depth + rest.length, cmp === 0)
+    return this.node(child.node, depth + rest.length, cmp === 0)
   }
 
-  private async branch(children: (ChildRef | undefined)[], depth: number, onEdge: boolean): Promise<boolean> {
-    if (depth >= MAX_PATH_NIBBLES) throw new BadNodeError('branch below key length')
+  private async branch(children: (Uint8Array | undefined)[], depth: number, onEdge: boolean): Promise<boolean> {
+    if (depth >= KEY_NIBBLES) throw new NodeDecodeError('branch below key length')
     const start = onEdge ? this.origin[depth] : 0
     // Read every hashed child right of the origin in one batch
     const hashed: Uint8Array[] = []
     for (let i = start; i < 16; i++) {
       const ref = children[i]
-      if (ref?.kind === 'hash') hashed.push(ref.hash)
+      if (ref !== undefined && isHashRef(ref)) hashed.push(ref)
     }
     const loaded = await this.reader.load(hashed)
     let next = 0
     for (let i = start; i < 16; i++) {
       const ref = children[i]
       if (ref === undefined) continue
-      const child = ref.kind === 'inline' ? ref.node : loaded[next++]?.node
+      const child = isHashRef(ref) ? loaded[next++] : await this.reader.resolve(ref)
       if (child === undefined) throw new MissingNodeError('branch child')
       this.path[depth] = i
-      if (!(await this.node(child, depth + 1, onEdge && i === start))) return false
+      if (!(await this.node(child.node, depth + 1, onEdge && i === start))) return false
     }
     return true
   }
@@ -120,6 +103,6 @@ export async function walkLeaves(
 ): Promise<WalkEnd> {
   const top = await reader.loadOne(root)
   if (top === undefined) throw new MissingNodeError('root')
-  const ended = await new Walk(reader, toNibbles(origin), visit).node(top.node, 0, true)
+  const ended = await new Walk(reader, bytesToNibbles(origin), visit).node(top.node, 0, true)
   return ended ? 'end' : 'stopped'
 }

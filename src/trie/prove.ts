@@ -1,22 +1,18 @@
 /**
- * Descents along one key or path of a trie: Merkle proofs of a key (present or absent), single
- * leaf lookups, and the node at a partial path (GetTrieNodes).
+ * Descents along one key or path of a trie in the DB: Merkle proofs of a key (present or absent),
+ * single leaf lookups, and the node at a partial path (GetTrieNodes).
  */
-import { MAX_PATH_NIBBLES } from '../wire/constants.js'
+import { KEY_NIBBLES, bytesToNibbles } from './nibbles.js'
+import { MissingNodeError, isHashRef } from './reader.js'
 
-import { encodeInline } from './trienode.js'
-import { MissingNodeError } from './triereader.js'
-import { toNibbles } from './rangewalk.js'
-
-import type { ChildRef, TrieNode } from './trienode.js'
-import type { TrieReader } from './triereader.js'
+import type { LoadedNode, TrieReader } from './reader.js'
 
 /** Where a descent along `nibbles` stopped */
 interface Descent {
   /** Encodings of the stored (hashed) nodes passed, root first */
   readonly proof: Uint8Array[]
   /** The node the path ends at, if the path ends exactly at a node boundary */
-  readonly node?: { readonly node: TrieNode; readonly encoded: Uint8Array }
+  readonly node?: LoadedNode
   /** Leaf value when the full key was found */
   readonly value?: Uint8Array
 }
@@ -27,18 +23,18 @@ function startsWith(nibbles: Uint8Array, at: number, prefix: Uint8Array): boolea
   return true
 }
 
-async function follow(reader: TrieReader, ref: ChildRef, proof: Uint8Array[]) {
-  if (ref.kind === 'inline') return { node: ref.node, encoded: encodeInline(ref.raw) }
-  const loaded = await reader.loadOne(ref.hash)
+/** Resolves a child and adds it to the proof if it is stored by hash (embedded nodes are in their parent) */
+async function follow(reader: TrieReader, ref: Uint8Array, proof: Uint8Array[]): Promise<LoadedNode> {
+  const loaded = await reader.resolve(ref)
   if (loaded === undefined) throw new MissingNodeError('node on path')
-  proof.push(loaded.encoded)
+  if (isHashRef(ref)) proof.push(loaded.encoded)
   return loaded
 }
 
 /** Descends from `root` along `nibbles`; throws {@link MissingNodeError} on a missing node */
 async function descend(reader: TrieReader, root: Uint8Array, nibbles: Uint8Array): Promise<Descent> {
   const proof: Uint8Array[] = []
-  let current = await follow(reader, { kind: 'hash', hash: root }, proof)
+  let current = await follow(reader, root, proof)
   let at = 0
   for (;;) {
     if (at === nibbles.length) return { proof, node: current }
@@ -65,16 +61,12 @@ async function descend(reader: TrieReader, root: Uint8Array, nibbles: Uint8Array
  * the key's value or its absence (snap.md §AccountRange: "even if it does not exist")
  */
 export async function proveKey(reader: TrieReader, root: Uint8Array, key: Uint8Array): Promise<Uint8Array[]> {
-  return (await descend(reader, root, toNibbles(key))).proof
+  return (await descend(reader, root, bytesToNibbles(key))).proof
 }
 
 /** Value stored under a 32-byte key, `undefined` when absent */
-export async function lookupKey(
-  reader: TrieReader,
-  root: Uint8Array,
-  key: Uint8Array,
-): Promise<Uint8Array | undefined> {
-  return (await descend(reader, root, toNibbles(key))).value
+export async function lookupKey(reader: TrieReader, root: Uint8Array, key: Uint8Array): Promise<Uint8Array | undefined> {
+  return (await descend(reader, root, bytesToNibbles(key))).value
 }
 
 /**
@@ -82,12 +74,8 @@ export async function lookupKey(
  * at a node boundary (inside an extension's or leaf's key, or past a leaf). Embedded nodes are
  * returned in their RLP form, as their parent holds them.
  */
-export async function nodeAtPath(
-  reader: TrieReader,
-  root: Uint8Array,
-  nibbles: Uint8Array,
-): Promise<Uint8Array | undefined> {
-  if (nibbles.length > MAX_PATH_NIBBLES) return undefined
+export async function nodeAtPath(reader: TrieReader, root: Uint8Array, nibbles: Uint8Array): Promise<Uint8Array | undefined> {
+  if (nibbles.length > KEY_NIBBLES) return undefined
   const found = await descend(reader, root, nibbles)
   return found.node?.encoded
 }
