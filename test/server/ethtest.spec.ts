@@ -32,6 +32,8 @@ import { DBStateView } from '../../src/server/stateview.js'
 import { serveStorageRanges } from '../../src/server/storageranges.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
 
+import { ETHTEST_DIR } from '../trie/ethtest.js'
+
 import { MAX, ZERO, plusOne, verifyRange } from './fixtures.js'
 
 import type { StateView } from '../../src/server/stateview.js'
@@ -64,11 +66,10 @@ function snapPath(key: Uint8Array, length: number): Uint8Array {
   return compact([...nibbles, 0])
 }
 
-const DATA = join(import.meta.dirname, '../../../shared/data/ethtest')
 const hx = (s: string) => hexToBytes((s.startsWith('0x') ? s : `0x${s}`) as `0x${string}`)
 
 describe('[snap server] ethtest head state', () => {
-  const dump = JSON.parse(readFileSync(join(DATA, 'headstate.json'), 'utf8')) as { root: string; accounts: { [a: string]: DumpAccount } }
+  const dump = JSON.parse(readFileSync(join(ETHTEST_DIR, 'headstate.json'), 'utf8')) as { root: string; accounts: { [a: string]: DumpAccount } }
   const accounts = Object.values(dump.accounts)
   const root = hx(dump.root)
   let view: StateView

@@ -15,8 +15,8 @@ import { initKeccak, keccak256 } from '../../src/trie/keccak.js'
 import { decodeNode } from '../../src/trie/node.js'
 import { STATE_ENCODINGS, StateWriter, nodeKey } from '../../src/trie/statedb.js'
 
-import { ETHTEST_ROOT, loadEthtestState } from './ethtest.js'
-import { writeState } from './helpers.js'
+import { ETHTEST_ROOT, loadEthtestState } from '../trie/ethtest.js'
+import { writeState } from '../trie/helpers.js'
 
 /** Writes a `chain` DB with one head block, in @ethereumjs/blockchain's key layout. */
 async function writeChainHead(chainDir: string, header: Uint8Array[]): Promise<void> {
