@@ -12,7 +12,7 @@ import { bigIntToUnpaddedBytes, hexToBytes } from '@ethereumjs/util'
 // @ts-expect-error snappyjs (devp2p's compressor) ships no types
 import * as snappy from 'snappyjs'
 
-import { nestedRlp } from '../test/helpers/hostile.js'
+import { nestedRlp, wideRlp } from '../test/helpers/hostile.js'
 
 import { ClientNode, generateDevnet, writeDevnet } from './harness/index.js'
 import { crawlAccounts } from './snapCrawl.js'
@@ -184,6 +184,18 @@ describe('[snap server] fuzz', function () {
       sendRaw(conn, 0, bomb)
       await honestCheck()
     }
+    assert.equal(node.exitedWith, undefined)
+  })
+
+  it('refuses a wide request (15 MB, 15M one-byte items) before decoding it', async () => {
+    // Decoding it would take ~30 s and 3 GB: the devp2p guard must refuse it by size and item count
+    const wide = wideRlp(15_000_000)
+    const conn = await attacker()
+    const started = Date.now()
+    sendRaw(conn, 6, wide)
+    await honestCheck()
+    await node.waitFor(async () => conn.disconnected(), { what: 'the wide request\'s sender to be dropped', timeoutMs: 30_000 })
+    console.log(`      wide request: peer dropped, honest peer answered after ${Date.now() - started} ms`)
     assert.equal(node.exitedWith, undefined)
   })
 

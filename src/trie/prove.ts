@@ -2,8 +2,9 @@
  * Descents along one key or path of a trie in the DB: Merkle proofs of a key (present or absent),
  * single leaf lookups, and the node at a partial path (GetTrieNodes).
  */
-import { KEY_NIBBLES, bytesToNibbles } from './nibbles.js'
+import { KEY_NIBBLES, bytesToNibbles, compareBytes } from './nibbles.js'
 import { MissingNodeError, isHashRef } from './reader.js'
+import { EMPTY_ROOT } from './stackbuilder.js'
 
 import type { LoadedNode, TrieReader } from './reader.js'
 
@@ -34,6 +35,8 @@ async function follow(reader: TrieReader, ref: Uint8Array, proof: Uint8Array[]):
 /** Descends from `root` along `nibbles`; throws {@link MissingNodeError} on a missing node */
 async function descend(reader: TrieReader, root: Uint8Array, nibbles: Uint8Array): Promise<Descent> {
   const proof: Uint8Array[] = []
+  // The empty trie has no stored node: every key is absent, no path leads to a node
+  if (compareBytes(root, EMPTY_ROOT) === 0) return { proof }
   let current = await follow(reader, root, proof)
   let at = 0
   for (;;) {

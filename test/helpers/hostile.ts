@@ -17,3 +17,13 @@ export function nestedRlp(depth: number): Uint8Array {
   }
   return inner
 }
+
+/** A flat RLP list of `items` one-byte strings: cheap to send, slow to decode (a few µs per item) */
+export function wideRlp(items: number): Uint8Array {
+  const lenBytes: number[] = []
+  for (let l = items; l > 0; l = Math.floor(l / 256)) lenBytes.unshift(l & 0xff)
+  const head = items <= 55 ? [0xc0 + items] : [0xf7 + lenBytes.length, ...lenBytes]
+  const out = new Uint8Array(head.length + items).fill(0x01)
+  out.set(head)
+  return out
+}

@@ -36,6 +36,7 @@ describe('[serveTrieNodes]', () => {
     contract = s.accountHashes.find((h) => s.slotHashes.has(bytesToUnprefixedHex(h)))!
     storageRoot = storageRootOfBody((await lookupKey(s.view.accountReader(Budget.unlimited()), s.root, contract))!)
   })
+  const noStorage = () => s.accountHashes.find((h) => !s.slotHashes.has(bytesToUnprefixedHex(h)))!
   const serve = (paths: Uint8Array[][], bytes = 500_000n, root?: Uint8Array) =>
     serveTrieNodes(s.view, { kind: 'GetTrieNodes', reqId: 1n, root: root ?? s.root, paths, bytes }, DEFAULT_SERVE_LIMITS, Budget.unlimited())
 
@@ -74,6 +75,7 @@ describe('[serveTrieNodes]', () => {
     ['invalid compact encoding', () => [[compact([])], [Uint8Array.from([0x45, 0x00])]], ['root', 'empty']],
     ['storage path into nothing', () => [[contract, compact(Array(30).fill(2)), compact([])]], ['empty', 'root']],
     ['unknown account for storage paths: ends the reply', () => [[compact([])], [plusOne(contract), compact([])], [compact([])]], ['root']],
+    ['storage paths of an account without storage: empty items, the reply goes on', () => [[noStorage(), compact([0])], [compact([])], [contract, compact([])]], ['empty', 'root', 'root']],
     ['account hash of the wrong length: ends the reply', () => [[compact([])], [contract.subarray(0, 31), compact([])]], ['root']],
   ]
   for (const [name, paths, want] of cases) {

@@ -1,6 +1,8 @@
 /**
- * The RLP nesting guard added to `@ethereumjs/devp2p` by patches/@ethereumjs+devp2p+10.0.0.patch
- * (the package's exports map hides the file, so it is imported by path).
+ * The message guards added to `@ethereumjs/devp2p` by patches/@ethereumjs+devp2p+10.0.0.patch: RLP
+ * nesting depth and decompressed size in rlpx, request size and item count in the snap protocol
+ * (imported by path: the package's exports map hides the files, and under tsx the package name
+ * resolves to its unpatched TypeScript source).
  */
 import { strict as assert } from 'node:assert'
 
@@ -10,10 +12,13 @@ import * as snappy from 'snappyjs'
 
 // @ts-expect-error plain JS file added by our patch, no types
 import * as guard from '../../node_modules/@ethereumjs/devp2p/dist/esm/rlpx/messageguard.js'
-import { nestedRlp } from '../helpers/hostile.js'
+// The dist file itself: under tsx the package name resolves to devp2p's unpatched TypeScript source
+import { MAX_SNAP_REQUEST_BYTES, MAX_SNAP_REQUEST_ITEMS, SNAP } from '../../node_modules/@ethereumjs/devp2p/dist/esm/protocol/snap.js'
+import { nestedRlp, wideRlp } from '../helpers/hostile.js'
 
-const { rlpDepthExceeds, snappyDecodedLength, MAX_RLP_DEPTH, MAX_MESSAGE_SIZE } = guard as {
+const { rlpDepthExceeds, rlpItemsExceed, snappyDecodedLength, MAX_RLP_DEPTH, MAX_MESSAGE_SIZE } = guard as {
   rlpDepthExceeds(input: Uint8Array, max?: number): boolean
+  rlpItemsExceed(input: Uint8Array, max: number): boolean
   snappyDecodedLength(input: Uint8Array): number
   MAX_RLP_DEPTH: number
   MAX_MESSAGE_SIZE: number
@@ -41,5 +46,36 @@ describe('[devp2p message guard]', () => {
     // A 5-byte preamble claiming 2^32 bytes is over the limit; an unterminated one is malformed
     assert.ok(snappyDecodedLength(Uint8Array.from([0x80, 0x80, 0x80, 0x80, 0x10])) > MAX_MESSAGE_SIZE)
     assert.equal(snappyDecodedLength(Uint8Array.from([0x80, 0x80])), -1)
+  })
+
+  it('counts the items of a message without decoding it, at any depth', () => {
+    assert.equal(rlpItemsExceed(wideRlp(20_000), 20_000), true, '20,000 strings and the list')
+    assert.equal(rlpItemsExceed(wideRlp(19_999), 20_000), false)
+    assert.equal(rlpItemsExceed(RLP.encode([1, [2, [3, new Uint8Array(100)]]]), 7), false, "7 items")
+    assert.equal(rlpItemsExceed(RLP.encode([1, [2, [3, new Uint8Array(100)]]]), 6), true)
+  })
+
+  describe('snap requests are refused before decoding when too large', () => {
+    const honest = RLP.encode([1, new Uint8Array(32), Array.from({ length: 1024 }, () => [new Uint8Array(33)]), 500_000])
+    const cases: [string, number, Uint8Array, boolean][] = [
+      ['an honest GetTrieNodes of 1024 full paths', 6, honest, false],
+      ['a request of more items than the limit', 6, wideRlp(MAX_SNAP_REQUEST_ITEMS + 1), true],
+      ['a request larger than the byte limit', 4, RLP.encode([1, [new Uint8Array(MAX_SNAP_REQUEST_BYTES)], 1]), true],
+      ['a large reply is not a request', 1, RLP.encode([1, [new Uint8Array(MAX_SNAP_REQUEST_BYTES)], []]), false],
+    ]
+    for (const [name, code, data, refused] of cases) {
+      it(`${name}: ${refused ? 'refused' : 'decoded'}`, () => {
+        const snap = new SNAP(1, { _socket: {} } as never, () => {})
+        const seen: unknown[] = []
+        snap.events.on('message', (c: unknown) => seen.push(c))
+        if (refused) {
+          assert.throws(() => snap._handleMessage(code as never, data), /invalid snap request/)
+          assert.equal(seen.length, 0)
+        } else {
+          snap._handleMessage(code as never, data)
+          assert.deepEqual(seen, [code])
+        }
+      })
+    }
   })
 })
