@@ -14,13 +14,19 @@ import type { ServeLimits } from '../wire/constants.js'
 import type { ProtocolHandler } from '@ethereumjs/client/dist/esm/src/plugin.js'
 import type { FullEthereumService } from '@ethereumjs/client/dist/esm/src/service/fullethereumservice.js'
 
-/** The client's canonical chain as {@link RecentRoots} reads it */
+/**
+ * The client's canonical chain as {@link RecentRoots} reads it: the head is the last block the VM
+ * executed (the `vm` iterator head), since the state of blocks only imported is not in the DB yet.
+ */
 export function canonicalChainOf(service: FullEthereumService): CanonicalChain {
   return {
-    head: () => service.chain.headers.latest,
+    head: async () => (await service.chain.blockchain.getIteratorHead('vm')).header,
     headerAt: (n) => service.chain.blockchain.getCanonicalHeader(n),
   }
 }
+
+/** Why 500 ms: the head read takes the blockchain lock, which block import holds for whole batches */
+const HEAD_CHECK_INTERVAL_MS = 500
 
 /**
  * The state DB is opened by the CLI and handed to the execution; resolve it at the first request
@@ -45,7 +51,7 @@ export function createSnapServer(
   service: FullEthereumService,
   options: { limits?: ServeLimits; metrics?: ServeRecorder } = {},
 ): ProtocolHandler {
-  const roots = new RecentRoots(canonicalChainOf(service))
+  const roots = new RecentRoots(canonicalChainOf(service), { checkIntervalMs: HEAD_CHECK_INTERVAL_MS })
   const view = new DBStateView(lazyStateDB(service), roots)
   const logger = service.config.logger
   return new SnapServerHandler({

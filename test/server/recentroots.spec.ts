@@ -20,7 +20,7 @@ function header(fork: string, n: bigint): HeaderLike {
 function chain(height: bigint, fork = 'a', forkAt = 0n): CanonicalChain & { reads: number } {
   const c = {
     reads: 0,
-    head: () => header(height >= forkAt ? fork : 'a', height),
+    head: async () => header(height >= forkAt ? fork : 'a', height),
     headerAt: async (n: bigint) => {
       c.reads++
       return header(n >= forkAt ? fork : 'a', n)
@@ -62,5 +62,42 @@ describe('[RecentRoots]', () => {
     const reads = c.reads
     await Promise.all([roots.refresh(), roots.refresh()])
     assert.equal(c.reads, reads)
+  })
+
+  it('follows new blocks with one header read each', async () => {
+    let c = chain(600n)
+    const roots = new RecentRoots({ head: () => c.head(), headerAt: (n) => c.headerAt(n) })
+    await roots.refresh()
+    assert.equal(c.reads, 127)
+    c = chain(601n)
+    await roots.refresh()
+    assert.equal(c.reads, 1, 'only the parent of the new head, which matches the window')
+    assert.ok(roots.has(root('a', 601n)) && roots.has(root('a', 474n)))
+    assert.ok(!roots.has(root('a', 473n)), 'the oldest block left the window')
+  })
+
+  it('looks at the head at most once per check interval', async () => {
+    let now = 0
+    let c = chain(600n)
+    const roots = new RecentRoots({ head: () => c.head(), headerAt: (n) => c.headerAt(n) }, { checkIntervalMs: 500, clock: () => now })
+    await roots.refresh()
+    c = chain(601n)
+    now = 499
+    await roots.refresh()
+    assert.ok(!roots.has(root('a', 601n)), 'not looked at yet')
+    now = 1000
+    await roots.refresh()
+    assert.ok(roots.has(root('a', 601n)))
+  })
+
+  it('a head that went back (reorg to a shorter chain) is followed', async () => {
+    let c = chain(600n)
+    const roots = new RecentRoots({ head: () => c.head(), headerAt: (n) => c.headerAt(n) })
+    await roots.refresh()
+    c = chain(598n, 'b', 590n)
+    await roots.refresh()
+    assert.ok(!roots.has(root('a', 600n)) && !roots.has(root('a', 595n)))
+    assert.ok(roots.has(root('b', 598n)) && roots.has(root('a', 589n)) && roots.has(root('a', 471n)))
+    assert.ok(!roots.has(root('a', 470n)))
   })
 })
