@@ -11,6 +11,7 @@ import { bytesToHex, bytesToUnprefixedHex, hexToBytes, setLengthLeft } from '@et
 import { keccak256 } from 'ethereum-cryptography/keccak.js'
 
 import { verifyRange } from '../src/trie/rangeproof.js'
+import { verifyAccountRange } from '../src/trie/responses.js'
 
 import { ClientNode } from './harness/index.js'
 import { chainInfo, connectSnap } from './snapPeer.js'
@@ -69,7 +70,7 @@ describe('[snap server] ethtest chain (600 blocks, post-merge)', function () {
     const keys = reply.accounts.map((a) => a.hash)
     assert.deepEqual(keys.map(bytesToHex), sorted(accounts.map((a) => a.key)))
     assert.equal(reply.proof.length, 0)
-    assert.equal(verifyRange({ root, origin: ZERO, keys, values: reply.accounts.map((a) => a.body), proof: [] }).more, false)
+    assert.equal(verifyAccountRange({ root, origin: ZERO, hashes: keys, bodies: reply.accounts.map((a) => a.slimBody), proof: [] }).more, false)
   })
 
   it('pages through the head state in small ranges, each one proved', async () => {
@@ -78,7 +79,7 @@ describe('[snap server] ethtest chain (600 blocks, post-merge)', function () {
     for (let page = 0; page < 200; page++) {
       const reply = await peer.requester.getAccountRange({ root, origin, limit: MAX, bytes: 1000n })
       const keys = reply.accounts.map((a) => a.hash)
-      const { more } = verifyRange({ root, origin, keys, values: reply.accounts.map((a) => a.body), proof: reply.proof })
+      const { more } = verifyAccountRange({ root, origin, hashes: keys, bodies: reply.accounts.map((a) => a.slimBody), proof: reply.proof })
       seen.push(...keys.map(bytesToHex))
       if (!more) break
       const next = setLengthLeft(hexToBytes(`0x${(BigInt(bytesToHex(keys[keys.length - 1])) + 1n).toString(16)}`), 32)

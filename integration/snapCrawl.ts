@@ -2,11 +2,12 @@
  * Downloads a whole state from one snap peer, verifying every range on the way: the honest
  * requester the integration tests, the fuzz test and the serve benchmark share.
  */
-import { RLP } from '@ethereumjs/rlp'
 import { KECCAK256_RLP, bytesToHex, equalsBytes } from '@ethereumjs/util'
 
 import { verifyRange } from '../src/trie/rangeproof.js'
+import { verifyAccountRange } from '../src/trie/responses.js'
 
+import type { AccountBody } from '../src/trie/account.js'
 import type { SnapRequester } from '../src/wire/requester.js'
 
 const ZERO = new Uint8Array(32)
@@ -19,34 +20,24 @@ export function nextHash(h: Uint8Array): Uint8Array {
   return out
 }
 
-export interface CrawlResult {
-  /** Account hashes (0x hex) in key order */
-  accounts: string[]
-  /** Storage slots per account hash (0x hex), in key order */
-  slots: Map<string, string[]>
-  codeHashes: Set<string>
-  accountRequests: number
-  storageRequests: number
-}
-
 /** Every account of the state at `root`, in ranges of about `bytes`, each verified */
 export async function crawlAccounts(
   requester: SnapRequester,
   root: Uint8Array,
   bytes: bigint,
-): Promise<{ hashes: Uint8Array[]; bodies: Uint8Array[]; requests: number }> {
+): Promise<{ hashes: Uint8Array[]; accounts: AccountBody[]; requests: number }> {
   const hashes: Uint8Array[] = []
-  const bodies: Uint8Array[] = []
+  const accounts: AccountBody[] = []
   let origin: Uint8Array = ZERO
   for (let requests = 1; ; requests++) {
     const reply = await requester.getAccountRange({ root, origin, limit: MAX, bytes })
     const keys = reply.accounts.map((a) => a.hash)
-    const values = reply.accounts.map((a) => a.body)
     if (keys.length === 0 && reply.proof.length === 0) throw new Error(`empty reply for root ${bytesToHex(root)}`)
-    const { more } = verifyRange({ root, origin, keys, values, proof: reply.proof })
+    const bodies = reply.accounts.map((a) => a.slimBody)
+    const verified = verifyAccountRange({ root, origin, hashes: keys, bodies, proof: reply.proof })
     hashes.push(...keys)
-    bodies.push(...values)
-    if (!more) return { hashes, bodies, requests }
+    accounts.push(...verified.accounts)
+    if (!verified.more) return { hashes, accounts, requests }
     origin = nextHash(keys[keys.length - 1])
   }
 }
@@ -88,8 +79,3 @@ export async function crawlStorage(
   return { slots, requests }
 }
 
-/** Storage root and code hash of a consensus-RLP account body */
-export function accountFields(body: Uint8Array): { storageRoot: Uint8Array; codeHash: Uint8Array } {
-  const [, , storageRoot, codeHash] = RLP.decode(body) as Uint8Array[]
-  return { storageRoot, codeHash }
-}

@@ -135,7 +135,7 @@ function intervals(n: number): [Uint8Array, Uint8Array][] {
 
 /** Downloads the accounts of one interval (no verification) */
 async function serveInterval(requester: SnapRequester, root: Uint8Array, from: Uint8Array, limit: Uint8Array) {
-  const accounts: { hash: Uint8Array; body: Uint8Array }[] = []
+  const accounts: { hash: Uint8Array; slimBody: Uint8Array }[] = []
   for (let origin = from; ; ) {
     const reply = await requester.getAccountRange({ root, origin, limit, bytes: REPLY_BYTES })
     // The first account past the limit ends the interval (it belongs to the next one)
@@ -155,7 +155,8 @@ async function serveInterval(requester: SnapRequester, root: Uint8Array, from: U
 async function serveAccounts(requester: SnapRequester, root: Uint8Array, streams: number) {
   const parts = await Promise.all(intervals(streams).map(([from, limit]) => serveInterval(requester, root, from, limit)))
   const accounts = parts.flat()
-  const owners = accounts.filter((a) => compareBytes((RLP.decode(a.body) as Uint8Array[])[2], EMPTY_ROOT) !== 0).map((a) => a.hash)
+  // Slim bodies: an empty storage root is sent as an empty string
+  const owners = accounts.filter((a) => (RLP.decode(a.slimBody) as Uint8Array[])[2].length !== 0).map((a) => a.hash)
   return { count: accounts.length, owners }
 }
 

@@ -1,18 +1,18 @@
 /**
  * Requester-side snap/1 codec: requests to the RLP item lists of snap.md §Protocol Messages,
- * replies from them into typed shapes (account bodies un-slimmed to their consensus RLP so they
- * can be checked against the trie). Replies are validated structurally: a peer's garbage
+ * replies from them into typed shapes (account bodies stay slim, as sent: the range verifier
+ * checks and expands them). Replies are validated structurally: a peer's garbage
  * becomes an error, never a wrongly-typed value.
  */
 import { RLP } from '@ethereumjs/rlp'
-import { KECCAK256_NULL, KECCAK256_RLP, bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
+import { bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
 
 import { HASH_LENGTH, SnapMessageCode } from './constants.js'
 
 import type {
-  AccountData,
-  AccountRangeReply,
   ByteCodesReply,
+  ReceivedAccountRange,
+  SlimAccountData,
   SlotData,
   SnapRequest,
   StorageRangesReply,
@@ -59,13 +59,6 @@ function hash(item: Item | undefined, what: string): Uint8Array {
   return b
 }
 
-/** Slim account (snap.md §AccountRange: "Account body in slim format") to consensus RLP */
-export function slimToFullAccount(item: Item): Uint8Array {
-  const [nonce, balance, root, codeHash] = list(item, 'account body').map((f) => bytes(f, 'account field'))
-  if (codeHash === undefined) throw new BadReplyError('account body: not 4 fields')
-  return RLP.encode([nonce, balance, root.length === 0 ? KECCAK256_RLP : root, codeHash.length === 0 ? KECCAK256_NULL : codeHash])
-}
-
 /** Reply id, then the rest of the reply's items */
 export function replyId(payload: Item): bigint {
   const id = bytes(list(payload, 'reply')[0], 'reqId')
@@ -73,12 +66,14 @@ export function replyId(payload: Item): bigint {
   return bytesToBigInt(id)
 }
 
-export function decodeAccountRange(payload: Item): AccountRangeReply {
+/** An AccountRange reply; bodies stay slim, as sent (see {@link SlimAccountData}) */
+export function decodeAccountRange(payload: Item): ReceivedAccountRange {
   const [, accounts, proof] = list(payload, 'AccountRange')
   return {
-    accounts: list(accounts, 'accounts').map((a, i): AccountData => {
+    accounts: list(accounts, 'accounts').map((a, i): SlimAccountData => {
       const [h, body] = list(a, `accounts[${i}]`)
-      return { hash: hash(h, 'account hash'), body: slimToFullAccount(body) }
+      // The client's decoder hands the body over as decoded RLP: re-encode it to the bytes sent
+      return { hash: hash(h, 'account hash'), slimBody: RLP.encode(list(body, 'account body')) }
     }),
     proof: list(proof, 'proof').map((n) => bytes(n, 'proof node')),
   }

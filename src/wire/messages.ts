@@ -67,6 +67,22 @@ export interface AccountRangeReply {
   readonly proof: Uint8Array[]
 }
 
+/**
+ * One account of a received AccountRange: its hash and the body exactly as sent, in slim form.
+ * The requester does not expand it: the range verifier (`trie/responses.ts`) checks the slim
+ * encoding strictly and turns it into the full body in one place.
+ */
+export interface SlimAccountData {
+  readonly hash: Uint8Array
+  readonly slimBody: Uint8Array
+}
+
+/** snap.md §AccountRange (0x01), as received by a requester */
+export interface ReceivedAccountRange {
+  readonly accounts: SlimAccountData[]
+  readonly proof: Uint8Array[]
+}
+
 /** snap.md §StorageRanges (0x03) */
 export interface StorageRangesReply {
   readonly slots: SlotData[][]

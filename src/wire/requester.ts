@@ -14,13 +14,13 @@ import {
 import { SnapMessageCode } from './constants.js'
 
 import type {
-  AccountRangeReply,
   ByteCodesReply,
   GetAccountRangeRequest,
   GetByteCodesRequest,
   GetStorageRangesRequest,
   GetTrieNodesRequest,
   SnapRequest,
+  ReceivedAccountRange,
   StorageRangesReply,
   TrieNodesReply,
 } from './messages.js'
@@ -56,7 +56,7 @@ export class SnapRequester {
     transport.onMessage((code, payload) => this.deliver(code, payload))
   }
 
-  async getAccountRange(req: Without<GetAccountRangeRequest>): Promise<AccountRangeReply> {
+  async getAccountRange(req: Without<GetAccountRangeRequest>): Promise<ReceivedAccountRange> {
     return decodeAccountRange(await this.request({ kind: 'GetAccountRange', reqId: 0n, ...req }))
   }
 
