@@ -12,6 +12,7 @@ export type ServeOutcome = 'answered' | 'empty' | 'rejected'
 /** What a snap response carries */
 export type ServedItem = 'accounts' | 'slots' | 'codes' | 'nodes' | 'proofNodes'
 
+/** The plugin's counters; the snap server records into them (it fits `ServeRecorder`) */
 export class SnapMetrics {
   readonly serveRequests = new Counter({
     name: 'snap_serve_requests_total',

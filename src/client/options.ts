@@ -9,6 +9,7 @@ export interface SnapOptions {
   readonly serve: boolean
 }
 
+/** Defaults, as `--help` shows them */
 export const DEFAULT_SNAP_OPTIONS: SnapOptions = Object.freeze({ serve: true })
 
 /** yargs definitions, keyed by option name */

@@ -19,6 +19,10 @@ import type { FullEthereumService } from '@ethereumjs/client/dist/esm/src/servic
 import type { Registry } from 'prom-client'
 import type { Options } from 'yargs'
 
+/**
+ * The plugin registered with the client: the `snap` sync mode, the `--snapServe` option, the
+ * snap/1 server as a protocol handler, and the plugin's Prometheus metrics.
+ */
 export class SnapPlugin implements ClientPlugin {
   readonly name = 'snap'
   readonly syncModes: string[] = [SyncMode.Snap]

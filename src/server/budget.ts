@@ -4,6 +4,7 @@
  */
 import type { LoadCounter } from '../trie/reader.js'
 
+/** What one request may still spend: DB node loads and time; serving cuts the reply when spent */
 export class Budget implements LoadCounter {
   loads = 0
 

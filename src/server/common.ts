@@ -3,6 +3,7 @@
  */
 import { bytesToUnprefixedHex } from '@ethereumjs/util'
 
+/** True when every byte is zero (the all-zero origin asks for a trie from its start) */
 export function isZero(bytes: Uint8Array): boolean {
   for (const b of bytes) if (b !== 0) return false
   return true

@@ -57,6 +57,7 @@ const EMPTY_REPLY: { [name in RequestName]: object } = {
   GetTrieNodes: { nodes: [] },
 }
 
+/** What a {@link SnapServerHandler} is built from */
 export interface SnapServerOptions {
   /** Local state; its served roots must be current (see {@link RecentRoots}) */
   readonly view: StateView
@@ -138,7 +139,7 @@ export class SnapServerHandler {
 
   /** Answers one request; never throws (a failure becomes an empty reply) */
   async handle(message: { name: string; data: unknown }, peer: ServedPeer): Promise<void> {
-    if (!this.running || !(message.name in REPLY_NAME)) return
+    if (!this.running || !Object.hasOwn(REPLY_NAME, message.name)) return
     const name = message.name as RequestName
     const parsed = parseSnapRequest(name, message.data)
     if (!parsed.ok) {

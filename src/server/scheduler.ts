@@ -18,6 +18,10 @@ interface PeerQueue {
   readonly waiting: Job[]
 }
 
+/**
+ * Runs serving jobs under the concurrency caps: a few at once in total and per peer, peers taken
+ * in turn (least recently served first), a bounded queue per peer beyond which jobs are refused.
+ */
 export class ServeScheduler {
   private readonly peers = new Map<string, PeerQueue>()
   private running = 0

@@ -7,6 +7,7 @@ import { codeKey } from '../trie/statedb.js'
 
 import type { LoadCounter, StateReadStore } from '../trie/reader.js'
 
+/** The state a serving function reads (see the module comment) */
 export interface StateView {
   /** True when `root` is a state root we serve (one of the recent canonical blocks') */
   isServedRoot(root: Uint8Array): boolean

@@ -41,6 +41,7 @@ export function encodeRequest(req: SnapRequest): { code: number; payload: Item[]
   }
 }
 
+/** A reply that is not of the shape snap/1 defines: the peer sent garbage */
 export class BadReplyError extends Error {}
 
 function bytes(item: Item | undefined, what: string): Uint8Array {
@@ -59,7 +60,7 @@ function hash(item: Item | undefined, what: string): Uint8Array {
   return b
 }
 
-/** Reply id, then the rest of the reply's items */
+/** The request id a reply carries (its first item), bounded to uint64 */
 export function replyId(payload: Item): bigint {
   const id = bytes(list(payload, 'reply')[0], 'reqId')
   if (id.length > 8) throw new BadReplyError('reqId: wider than uint64')
@@ -79,6 +80,7 @@ export function decodeAccountRange(payload: Item): ReceivedAccountRange {
   }
 }
 
+/** A StorageRanges reply: one slot list per requested account, and the proof of the last one */
 export function decodeStorageRanges(payload: Item): StorageRangesReply {
   const [, slots, proof] = list(payload, 'StorageRanges')
   return {
@@ -92,10 +94,12 @@ export function decodeStorageRanges(payload: Item): StorageRangesReply {
   }
 }
 
+/** A ByteCodes reply, codes in the order the peer sent them */
 export function decodeByteCodes(payload: Item): ByteCodesReply {
   return { codes: list(list(payload, 'ByteCodes')[1], 'codes').map((c) => bytes(c, 'code')) }
 }
 
+/** A TrieNodes reply, nodes in the order the peer sent them */
 export function decodeTrieNodes(payload: Item): TrieNodesReply {
   return { nodes: list(list(payload, 'TrieNodes')[1], 'nodes').map((n) => bytes(n, 'node')) }
 }

@@ -53,6 +53,7 @@ export interface ServeLimits {
   readonly maxQueuedPerPeer: number
 }
 
+/** The server's caps; each value's reason is beside it */
 export const DEFAULT_SERVE_LIMITS: ServeLimits = Object.freeze({
   // geth softResponseLimit: 2 MiB keeps a reply well under the 16 MiB RLPx frame cap and
   // inside a requester's timeout on a slow link

@@ -43,6 +43,7 @@ export interface GetTrieNodesRequest {
   readonly bytes: bigint
 }
 
+/** A validated snap/1 request (the four kinds a server answers) */
 export type SnapRequest =
   | GetAccountRangeRequest
   | GetStorageRangesRequest

@@ -33,6 +33,7 @@ export interface SnapTransport {
   onMessage(handler: (code: number, payload: Uint8Array | NestedUint8Array) => void): void
 }
 
+/** No reply to a request within its timeout */
 export class RequestTimeoutError extends Error {}
 
 interface Pending {
