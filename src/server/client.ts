@@ -1,6 +1,8 @@
 /**
  * Binds the snap server to a running client: its state DB, its canonical chain, its logger.
  */
+import { Event } from '@ethereumjs/client/dist/esm/src/types.js'
+
 import { LevelStateReader } from '../trie/reader.js'
 
 import { DBStateView } from './stateview.js'
@@ -54,8 +56,14 @@ export function createSnapServer(
   const roots = new RecentRoots(canonicalChainOf(service), { checkIntervalMs: HEAD_CHECK_INTERVAL_MS })
   const view = new DBStateView(lazyStateDB(service), roots)
   const logger = service.config.logger
+  const events = service.config.events
   return new SnapServerHandler({
     view,
+    onPeerGone: (listener) => {
+      const onDisconnect = (peer: { id: string }) => listener(peer.id)
+      events.on(Event.PEER_DISCONNECTED, onDisconnect)
+      return () => events.off(Event.PEER_DISCONNECTED, onDisconnect)
+    },
     refreshRoots: () => roots.refresh(),
     limits: options.limits,
     metrics: options.metrics,

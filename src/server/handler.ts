@@ -66,6 +66,8 @@ export interface SnapServerOptions {
   readonly limits?: ServeLimits
   readonly logger?: ServeLogger
   readonly metrics?: ServeRecorder
+  /** Subscribes to peer disconnections (returns the unsubscribe): their waiting requests are dropped */
+  readonly onPeerGone?: (listener: (peerId: string) => void) => () => void
 }
 
 /** Counters of what was served, for logs, metrics and tests */
@@ -123,6 +125,7 @@ export class SnapServerHandler {
   private readonly limits: ServeLimits
   private readonly scheduler: ServeScheduler
   private running = true
+  private unsubscribe: (() => void) | undefined
 
   constructor(private readonly options: SnapServerOptions) {
     this.limits = options.limits ?? DEFAULT_SERVE_LIMITS
@@ -131,10 +134,13 @@ export class SnapServerHandler {
 
   async start(): Promise<void> {
     this.running = true
+    this.unsubscribe ??= this.options.onPeerGone?.((peerId) => this.scheduler.dropPeer(peerId))
   }
 
   async stop(): Promise<void> {
     this.running = false
+    this.unsubscribe?.()
+    this.unsubscribe = undefined
   }
 
   /** Answers one request; never throws (a failure becomes an empty reply) */
@@ -157,7 +163,10 @@ export class SnapServerHandler {
       this.options.logger?.debug(`snap: dropped ${name} from ${peer.id}: too many queued requests`)
       return
     }
-    const { args, items, bytes } = await run
+    const served = await run
+    // undefined: the peer went away before its request ran
+    if (served === undefined) return
+    const { args, items, bytes } = served
     this.options.metrics?.recordServed(name, bytes === 0 ? 'empty' : 'answered', items, bytes)
     if (this.running) this.reply(peer, name, { reqId: request.reqId, ...args })
   }

@@ -9,6 +9,8 @@ type Limits = Pick<ServeLimits, 'maxConcurrent' | 'maxConcurrentPerPeer' | 'maxQ
 
 interface Job {
   run(): Promise<void>
+  /** Settles the job's result with `undefined` without running it */
+  cancel(): void
 }
 
 interface PeerQueue {
@@ -35,18 +37,27 @@ export class ServeScheduler {
   }
 
   /**
-   * Queues `task` for `peerId`. Returns its result, or `undefined` at once when the peer already
-   * has `maxQueuedPerPeer` requests waiting (the request is dropped).
+   * Queues `task` for `peerId`. Returns its result (`undefined` if the peer is dropped before the
+   * task starts), or `undefined` at once when the peer already has `maxQueuedPerPeer` requests
+   * waiting (the request is dropped).
    */
-  submit<T>(peerId: string, task: () => Promise<T>): Promise<T> | undefined {
+  submit<T>(peerId: string, task: () => Promise<T>): Promise<T | undefined> | undefined {
     const peer = this.peers.get(peerId) ?? { running: 0, lastStart: -1, waiting: [] }
     if (peer.waiting.length >= this.limits.maxQueuedPerPeer) return undefined
     this.peers.set(peerId, peer)
-    const result = new Promise<T>((resolve, reject) => {
-      peer.waiting.push({ run: () => task().then(resolve, reject) })
+    const result = new Promise<T | undefined>((resolve, reject) => {
+      peer.waiting.push({ run: () => task().then(resolve, reject), cancel: () => resolve(undefined) })
     })
     this.pump()
     return result
+  }
+
+  /** Forgets the waiting jobs of a peer that went away (running ones finish); they settle `undefined` */
+  dropPeer(peerId: string): void {
+    const peer = this.peers.get(peerId)
+    if (peer === undefined) return
+    for (const job of peer.waiting.splice(0)) job.cancel()
+    if (peer.running === 0) this.peers.delete(peerId)
   }
 
   private pump(): void {

@@ -139,4 +139,20 @@ describe('[SnapServerHandler]', () => {
     await h.handle({ name: 'GetByteCodes', data: { reqId: 1n, hashes: [], bytes: 1n } }, peer)
     sinon.assert.notCalled(send)
   })
+
+  it('listens for gone peers while started, and stops listening when stopped', async () => {
+    const unsubscribe = sinon.fake()
+    let listener: ((peerId: string) => void) | undefined
+    const onPeerGone = sinon.fake((l: (peerId: string) => void) => {
+      listener = l
+      return unsubscribe
+    })
+    const h = new SnapServerHandler({ view: s.view, onPeerGone })
+    await h.start()
+    await h.start()
+    assert.equal(onPeerGone.callCount, 1, 'subscribed once')
+    listener!('some-peer')
+    await h.stop()
+    assert.equal(unsubscribe.callCount, 1)
+  })
 })

@@ -42,4 +42,20 @@ describe('[ServeScheduler]', () => {
     await assert.rejects(s.submit('p', async () => { throw new Error('boom') })!, /boom/)
     assert.equal(await s.submit('p', async () => 7), 7)
   })
+
+  it("drops a gone peer's waiting requests (they settle undefined) and keeps its running ones", async () => {
+    const s = new ServeScheduler({ maxConcurrent: 1, maxConcurrentPerPeer: 1, maxQueuedPerPeer: 16 })
+    let release!: () => void
+    const running = s.submit('gone', () => new Promise<string>((r) => (release = () => r('ran'))))!
+    const ran: string[] = []
+    const waiting = [1, 2, 3].map((i) => s.submit('gone', async () => { ran.push(`gone ${i}`); return i })!)
+    const other = s.submit('other', async () => 'other')!
+    s.dropPeer('gone')
+    release()
+    assert.equal(await running, 'ran')
+    assert.deepEqual(await Promise.all(waiting), [undefined, undefined, undefined])
+    assert.equal(await other, 'other')
+    assert.deepEqual(ran, [], 'no waiting job of the gone peer ran')
+    assert.equal(s.active, 0)
+  })
 })
