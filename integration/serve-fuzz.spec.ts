@@ -13,6 +13,7 @@ import { bigIntToUnpaddedBytes, hexToBytes } from '@ethereumjs/util'
 import * as snappy from 'snappyjs'
 
 import { nestedRlp, wideRlp } from '../test/helpers/hostile.js'
+import { rng } from '../test/helpers/rng.js'
 
 import { ClientNode, generateDevnet, writeDevnet } from './harness/index.js'
 import { crawlAccounts } from './snapCrawl.js'
@@ -23,18 +24,6 @@ import type { NestedUint8Array } from '@ethereumjs/rlp'
 
 type Item = Uint8Array | NestedUint8Array
 
-/** Deterministic PRNG (mulberry32) so that a failure can be replayed from its seed */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const SEED = Number(process.env.SNAP_FUZZ_SEED ?? 20261125)
 const ROUNDS = 3000
 
@@ -44,7 +33,7 @@ class Fuzzer {
     seed: number,
     private readonly root: Uint8Array,
   ) {
-    this.rand = prng(seed)
+    this.rand = rng(seed)
   }
 
   int(n: number): number {

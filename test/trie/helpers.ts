@@ -15,6 +15,8 @@ import { decodeNode } from '../../src/trie/node.js'
 import { bytesToNibbles, compareBytes } from '../../src/trie/nibbles.js'
 import { EMPTY_ROOT, StackTrieBuilder } from '../../src/trie/stackbuilder.js'
 
+export { rng } from '../helpers/rng.js'
+
 import type { EthtestAccount, Leaf } from './ethtest.js'
 import type { StateWriter } from '../../src/trie/statedb.js'
 
@@ -94,18 +96,6 @@ export function mergeProofs(a: Uint8Array[], b: Uint8Array[]): Uint8Array[] {
   const seen = new Map<string, Uint8Array>()
   for (const n of [...a, ...b]) seen.set(toHex(keccak256(n)), n)
   return [...seen.values()]
-}
-
-/** A deterministic PRNG (mulberry32), so failures reproduce from the seed. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** `n` random leaves, sorted, with values of 1..40 bytes (some embedded-size leaves deep down). */
