@@ -30,7 +30,7 @@ function printTable(result: BenchResult): void {
   console.log(`suite ${result.suite} on ${result.machine.cpu} (${result.machine.cores} cores, node ${result.machine.node})`)
   console.log(`${'figure'.padEnd(width)}  value`)
   for (const [name, value] of rows) {
-    const shown = Number.isInteger(value) ? value.toString() : value.toPrecision(4)
+    const shown = Number.isInteger(value) || Math.abs(value) >= 1000 ? Math.round(value).toString() : value.toPrecision(4)
     console.log(`${name.padEnd(width)}  ${shown}`)
   }
 }
