@@ -55,7 +55,11 @@ export class ProofIndex {
     }
   }
 
-  /** Throws `PROOF_EXTRA_NODE` if some proof node was used by no walk. */
+  /**
+   * Throws `PROOF_EXTRA_NODE` if some proof node was used by no walk. Deliberately stricter than geth's
+   * verifier, which ignores unused nodes: honest servers (geth, Besu, ours) send only the nodes on the
+   * origin and last-key paths, and a peer padding its proofs wastes our bandwidth and hashing.
+   */
   assertAllUsed(): void {
     for (const key of this.nodes.keys()) {
       if (!this.used.has(key)) throw new TrieVerifyError('PROOF_EXTRA_NODE', `proof node 0x${key} is on no edge path`)
