@@ -46,6 +46,12 @@ export interface RangeInput {
   values: Uint8Array[]
   /** Proof nodes; empty when the response claims to be the whole trie. */
   proof: Uint8Array[]
+  /**
+   * Accept proof nodes that neither edge path uses, instead of refusing them (`PROOF_EXTRA_NODE`).
+   * go-ethereum's verifier ignores them and `@ethereumjs/mpt`'s `createMerkleProof` produces them,
+   * so a syncer must not drop an honest peer for them; it bounds the reply's size itself.
+   */
+  ignoreUnusedProof?: boolean
 }
 
 /** A verified range. */
@@ -118,13 +124,13 @@ export function verifyRange(input: RangeInput): RangeVerdict {
     // Proof of absence: nothing may exist at or after the origin
     walkEdge(index, root, origin, 'left')
     const right = walkEdge(index, root, origin, 'right')
-    index.assertAllUsed()
+    if (input.ignoreUnusedProof !== true) index.assertAllUsed()
     if (right.found || right.refs.length > 0) throw new TrieVerifyError('HIDDEN_KEYS', 'empty range, but the proof shows keys at or after the origin')
     return { more: false, nodes: [] }
   }
   const left = walkEdge(index, root, origin, 'left')
   const right = walkEdge(index, root, bytesToNibbles(keys[keys.length - 1]), 'right')
-  index.assertAllUsed()
+  if (input.ignoreUnusedProof !== true) index.assertAllUsed()
   const built = buildRoot(left.refs, input, right.refs)
   if (!same(built.root, root)) throw new TrieVerifyError('ROOT_MISMATCH', `range hashes to ${toHex0x(built.root)}, not ${toHex0x(root)}`)
   return { more: right.refs.length > 0, nodes: built.nodes }

@@ -25,6 +25,8 @@ export interface AccountRangeInput {
   /** Slim account bodies, as sent. */
   bodies: Uint8Array[]
   proof: Uint8Array[]
+  /** See `RangeInput.ignoreUnusedProof`. */
+  ignoreUnusedProof?: boolean
 }
 
 /** A verified account range. */
@@ -64,6 +66,8 @@ export interface StorageRangeInput {
   slots: Uint8Array[]
   /** The proof; only the last slot list of a response may carry one. */
   proof: Uint8Array[]
+  /** See `RangeInput.ignoreUnusedProof`. */
+  ignoreUnusedProof?: boolean
 }
 
 /** A verified storage range. */

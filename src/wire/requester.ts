@@ -57,31 +57,31 @@ export class SnapRequester {
     transport.onMessage((code, payload) => this.deliver(code, payload))
   }
 
-  async getAccountRange(req: Without<GetAccountRangeRequest>): Promise<ReceivedAccountRange> {
-    return decodeAccountRange(await this.request({ kind: 'GetAccountRange', reqId: 0n, ...req }))
+  async getAccountRange(req: Without<GetAccountRangeRequest>, timeoutMs?: number): Promise<ReceivedAccountRange> {
+    return decodeAccountRange(await this.request({ kind: 'GetAccountRange', reqId: 0n, ...req }, timeoutMs))
   }
 
-  async getStorageRanges(req: Without<GetStorageRangesRequest>): Promise<StorageRangesReply> {
-    return decodeStorageRanges(await this.request({ kind: 'GetStorageRanges', reqId: 0n, ...req }))
+  async getStorageRanges(req: Without<GetStorageRangesRequest>, timeoutMs?: number): Promise<StorageRangesReply> {
+    return decodeStorageRanges(await this.request({ kind: 'GetStorageRanges', reqId: 0n, ...req }, timeoutMs))
   }
 
-  async getByteCodes(req: Without<GetByteCodesRequest>): Promise<ByteCodesReply> {
-    return decodeByteCodes(await this.request({ kind: 'GetByteCodes', reqId: 0n, ...req }))
+  async getByteCodes(req: Without<GetByteCodesRequest>, timeoutMs?: number): Promise<ByteCodesReply> {
+    return decodeByteCodes(await this.request({ kind: 'GetByteCodes', reqId: 0n, ...req }, timeoutMs))
   }
 
-  async getTrieNodes(req: Without<GetTrieNodesRequest>): Promise<TrieNodesReply> {
-    return decodeTrieNodes(await this.request({ kind: 'GetTrieNodes', reqId: 0n, ...req }))
+  async getTrieNodes(req: Without<GetTrieNodesRequest>, timeoutMs?: number): Promise<TrieNodesReply> {
+    return decodeTrieNodes(await this.request({ kind: 'GetTrieNodes', reqId: 0n, ...req }, timeoutMs))
   }
 
   /** Sends a request with a fresh id and waits for the reply with that id */
-  private request(req: SnapRequest): Promise<Uint8Array | NestedUint8Array> {
+  private request(req: SnapRequest, timeoutMs = this.timeoutMs): Promise<Uint8Array | NestedUint8Array> {
     const reqId = this.nextId++
     const { code, payload } = encodeRequest({ ...req, reqId })
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(reqId)
-        reject(new RequestTimeoutError(`${req.kind} ${reqId} timed out after ${this.timeoutMs} ms`))
-      }, this.timeoutMs)
+        reject(new RequestTimeoutError(`${req.kind} ${reqId} timed out after ${timeoutMs} ms`))
+      }, timeoutMs)
       this.pending.set(reqId, { replyCode: code + 1, resolve, reject, timer })
       try {
         this.transport.send(code, payload as NestedUint8Array)

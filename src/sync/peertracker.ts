@@ -1,0 +1,139 @@
+/**
+ * Per-peer bookkeeping for the state sync: how much each peer delivers (items per second, per kind
+ * of request), its round-trip time, what it has in flight, which roots it said it lacks, and its
+ * run of timeouts. Requests are sized and timed from these figures, and work goes to the peers
+ * that deliver. Only the scheduler loop mutates a tracker.
+ */
+import type { SnapPeer } from './snappeer.js'
+
+/** The four kinds of snap request */
+export type RequestKind = 'accounts' | 'storage' | 'codes' | 'nodes'
+
+/** Frozen tuning of the tracker */
+export interface PeerTrackerOptions {
+  /** Requests one peer may have in flight at once (all kinds) */
+  readonly maxInFlight: number
+  /** Timeouts in a row after which a peer is dropped */
+  readonly maxTimeouts: number
+  /** Bounds of a request's timeout, ms */
+  readonly minTimeoutMs: number
+  readonly maxTimeoutMs: number
+}
+
+export const DEFAULT_TRACKER_OPTIONS: PeerTrackerOptions = Object.freeze({
+  // Several requests in flight hide the round trip; more than a few only queue at the server,
+  // whose own per-peer concurrency is 2 (wire/constants.ts)
+  maxInFlight: 3,
+  // A peer that times out three times in a row is not coming back soon; one slow answer is not a fault
+  maxTimeouts: 3,
+  // geth's snap sync starts at 10 s and adapts between roughly these bounds (msgrate)
+  minTimeoutMs: 3_000,
+  maxTimeoutMs: 20_000,
+})
+
+/** Items a fresh peer is asked for, per kind; its measured rate takes over after the first reply */
+const INITIAL_ITEMS: { readonly [k in RequestKind]: number } = { accounts: 1, storage: 64, codes: 64, nodes: 128 }
+
+/** Upper bounds per request: the server caps lookups at 1024 (wire/constants.ts, after geth) */
+const MAX_ITEMS: { readonly [k in RequestKind]: number } = { accounts: 1, storage: 256, codes: 256, nodes: 512 }
+
+/** Aim each request at about this long a round trip: long enough to amortise the RTT */
+const TARGET_REQUEST_SECONDS = 1
+
+// Weight of a new measurement in the moving averages
+const EMA = 0.3
+
+/** What the syncer knows of one peer */
+export class TrackedPeer {
+  inFlight = 0
+  timeouts = 0
+  /** Round-trip time, moving average, ms */
+  rttMs = 0
+  /** Items per second delivered, moving average, per kind */
+  readonly rate: { [k in RequestKind]: number } = { accounts: 0, storage: 0, codes: 0, nodes: 0 }
+  /** Roots (hex) this peer answered empty for: it does not have their state */
+  readonly lacksRoot = new Set<string>()
+  /** Items served, per kind (for tests and the end-of-sync summary) */
+  readonly served: { [k in RequestKind]: number } = { accounts: 0, storage: 0, codes: 0, nodes: 0 }
+
+  constructor(readonly peer: SnapPeer) {}
+}
+
+/** The tracked peers; see the module comment */
+export class PeerTracker {
+  private readonly peers = new Map<string, TrackedPeer>()
+
+  constructor(private readonly opts: PeerTrackerOptions = DEFAULT_TRACKER_OPTIONS) {}
+
+  /** Brings the set up to date with the peers connected now; returns them */
+  sync(connected: SnapPeer[]): TrackedPeer[] {
+    const ids = new Set(connected.map((p) => p.id))
+    for (const id of this.peers.keys()) if (!ids.has(id)) this.peers.delete(id)
+    for (const p of connected) {
+      const known = this.peers.get(p.id)
+      // A reconnected peer is a new object: track the new one, keep its measurements
+      if (known === undefined) this.peers.set(p.id, new TrackedPeer(p))
+      else if (known.peer !== p) Object.assign(known, { peer: p })
+    }
+    return [...this.peers.values()]
+  }
+
+  get(id: string): TrackedPeer | undefined {
+    return this.peers.get(id)
+  }
+
+  forget(id: string): void {
+    this.peers.delete(id)
+  }
+
+  get size(): number {
+    return this.peers.size
+  }
+
+  /** True when `t` may have another request in flight */
+  canTake(t: TrackedPeer): boolean {
+    return t.inFlight < this.opts.maxInFlight && this.peers.get(t.peer.id) === t
+  }
+
+  /** Peers that can take another request for the root `rootHex`, best `kind` rate first */
+  idle(kind: RequestKind, rootHex: string): TrackedPeer[] {
+    const out: TrackedPeer[] = []
+    for (const t of this.peers.values()) {
+      if (t.inFlight >= this.opts.maxInFlight || t.lacksRoot.has(rootHex)) continue
+      out.push(t)
+    }
+    // Fewest in flight first, then the fastest: spreads work, then favours the peers that deliver
+    return out.sort((a, b) => a.inFlight - b.inFlight || b.rate[kind] - a.rate[kind])
+  }
+
+  /** How many items to ask `t` for in one request of `kind` */
+  itemsFor(t: TrackedPeer, kind: RequestKind): number {
+    const rate = t.rate[kind]
+    if (rate === 0) return INITIAL_ITEMS[kind]
+    return Math.max(1, Math.min(MAX_ITEMS[kind], Math.round(rate * TARGET_REQUEST_SECONDS)))
+  }
+
+  /** The timeout of the next request to `t`: a few round trips, within bounds */
+  timeoutFor(t: TrackedPeer): number {
+    if (t.rttMs === 0) return this.opts.maxTimeoutMs / 2
+    return Math.round(Math.min(this.opts.maxTimeoutMs, Math.max(this.opts.minTimeoutMs, 4 * t.rttMs)))
+  }
+
+  /** Records a reply: `items` delivered in `ms` */
+  delivered(t: TrackedPeer, kind: RequestKind, items: number, ms: number): void {
+    t.timeouts = 0
+    t.served[kind] += items
+    const elapsed = Math.max(ms, 1)
+    t.rttMs = t.rttMs === 0 ? elapsed : (1 - EMA) * t.rttMs + EMA * elapsed
+    const rate = (items * 1000) / elapsed
+    t.rate[kind] = t.rate[kind] === 0 ? rate : (1 - EMA) * t.rate[kind] + EMA * rate
+  }
+
+  /** Records a timeout; true when the peer has now timed out too often and should be dropped */
+  timedOut(t: TrackedPeer, kind: RequestKind): boolean {
+    t.timeouts++
+    // Ask for less next time: a timed-out request was too big for this peer's link
+    t.rate[kind] = t.rate[kind] / 2
+    return t.timeouts >= this.opts.maxTimeouts
+  }
+}

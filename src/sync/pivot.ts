@@ -1,0 +1,143 @@
+/**
+ * Pivot discovery before the merge: learn each peer's head, take the highest head that at least
+ * `minPeers` peers agree on (their chain has that block), and pick the block `distance` below it.
+ * The headers from the pivot up to that head are fetched, linked by parent hash and checked by the
+ * chain's consensus rules before the pivot's state root is trusted.
+ */
+import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+
+import type { BlockHeader } from '@ethereumjs/block'
+
+/** What pivot discovery needs of a peer: its eth/68 headers */
+export interface HeaderPeer {
+  readonly id: string
+  /** The head hash the peer announced at the handshake */
+  readonly announcedHead: Uint8Array
+  /** Up to `max` consecutive headers from `block` (a number or a hash), ascending */
+  headers(block: bigint | Uint8Array, max: number): Promise<BlockHeader[]>
+}
+
+/** A chosen pivot, with the verified headers from it up to the agreed head */
+export interface Pivot {
+  readonly header: BlockHeader
+  readonly head: BlockHeader
+  /** Peers whose chain holds the head */
+  readonly supporters: string[]
+}
+
+/** Frozen options of pivot discovery */
+export interface PivotOptions {
+  readonly minPeers: number
+  readonly distance: number
+  /** Checks a header chain (ascending, linked) by the consensus rules; throws when invalid */
+  readonly validate: (headers: BlockHeader[]) => void
+}
+
+/** Why 128: within the 192 headers a peer returns for one GetBlockHeaders (eth/68 practice) */
+const PROBE_HEADERS = 128
+
+/** Header batches one probe walks forward at most (1024 blocks) */
+const MAX_PROBE_BATCHES = 8
+
+/** A peer that sent headers that do not link, or fail validation */
+export class BadHeadersError extends Error {
+  override name = 'BadHeadersError'
+  constructor(
+    readonly peerId: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** Checks that `headers` are consecutive and each is the parent of the next */
+export function checkLinked(headers: BlockHeader[]): void {
+  for (let i = 1; i < headers.length; i++) {
+    if (headers[i].number !== headers[i - 1].number + 1n) throw new Error(`header ${headers[i].number} follows ${headers[i - 1].number}`)
+    if (!equalsBytes(headers[i].parentHash, headers[i - 1].hash())) throw new Error(`header ${headers[i].number} does not link to its parent`)
+  }
+}
+
+/** See the module comment. Keeps each peer's last known head to probe onwards from. */
+export class PivotFinder {
+  private readonly heads = new Map<string, BlockHeader>()
+
+  constructor(private readonly opts: PivotOptions) {}
+
+  /** The latest head of `peer` (walking forward from the last one known); undefined if it fails */
+  async probeHead(peer: HeaderPeer): Promise<BlockHeader | undefined> {
+    try {
+      let head = this.heads.get(peer.id) ?? (await peer.headers(peer.announcedHead, 1))[0]
+      if (head === undefined) return undefined
+      // Bounded: a peer inventing an endless linked chain must not stall discovery; a peer further
+      // ahead is followed further at the next look
+      for (let i = 0; i < MAX_PROBE_BATCHES; i++) {
+        const next = await peer.headers(head.number + 1n, PROBE_HEADERS)
+        if (next.length === 0) break
+        checkLinked([head, ...next])
+        head = next[next.length - 1]
+        if (next.length < PROBE_HEADERS) break
+      }
+      this.heads.set(peer.id, head)
+      return head
+    } catch {
+      // A peer on another branch, or gone: its head is not evidence for anything
+      this.heads.delete(peer.id)
+      return undefined
+    }
+  }
+
+  /**
+   * The pivot for the peers connected now, or undefined when too few agree on a head. A peer whose
+   * headers do not link or fail validation is reported to `onBadPeer` and its head is passed over.
+   */
+  async find(peers: HeaderPeer[], onBadPeer: (err: BadHeadersError) => void): Promise<Pivot | undefined> {
+    const probed = await Promise.all(peers.map(async (p) => ({ peer: p, head: await this.probeHead(p) })))
+    const known = probed.filter((x): x is { peer: HeaderPeer; head: BlockHeader } => x.head !== undefined)
+    known.sort((a, b) => (a.head.number < b.head.number ? 1 : a.head.number > b.head.number ? -1 : 0))
+    for (const candidate of known) {
+      const supporters = await this.supporters(candidate.head, known)
+      if (supporters.length < this.opts.minPeers) continue
+      let pivot: BlockHeader | undefined
+      try {
+        pivot = await this.verifiedPivot(candidate.peer, candidate.head)
+      } catch (err) {
+        if (!(err instanceof BadHeadersError)) throw err
+        onBadPeer(err)
+        continue
+      }
+      if (pivot !== undefined) return { header: pivot, head: candidate.head, supporters: supporters.map((p) => p.id) }
+    }
+    return undefined
+  }
+
+  // Peers whose chain holds `head`: their own head is it, or they have it at its height
+  private async supporters(head: BlockHeader, known: { peer: HeaderPeer; head: BlockHeader }[]): Promise<HeaderPeer[]> {
+    const checks = known
+      .filter((k) => k.head.number >= head.number)
+      .map(async (k) => {
+        if (equalsBytes(k.head.hash(), head.hash())) return k.peer
+        const [h] = await k.peer.headers(head.number, 1).catch(() => [])
+        return h !== undefined && equalsBytes(h.hash(), head.hash()) ? k.peer : undefined
+      })
+    return (await Promise.all(checks)).filter((p): p is HeaderPeer => p !== undefined)
+  }
+
+  // The header `distance` below `head`, with every header up to the head linked and valid
+  private async verifiedPivot(peer: HeaderPeer, head: BlockHeader): Promise<BlockHeader | undefined> {
+    const number = head.number > BigInt(this.opts.distance) ? head.number - BigInt(this.opts.distance) : 1n
+    if (head.number < 1n) return undefined
+    const count = Number(head.number - number) + 1
+    const headers = await peer.headers(number, count).catch(() => [])
+    try {
+      if (headers.length !== count) throw new Error(`${headers.length} of ${count} headers`)
+      checkLinked(headers)
+      if (!equalsBytes(headers[headers.length - 1].hash(), head.hash())) throw new Error('headers do not end at the head')
+      this.opts.validate(headers)
+    } catch (err) {
+      this.heads.delete(peer.id)
+      throw new BadHeadersError(peer.id, `headers ${number}..${head.number} (${bytesToHex(head.hash())}): ${(err as Error).message}`)
+    }
+    return headers[0]
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * The state sync of one pivot root: the scheduler loop that owns every task, hands work to the peers
+ * that can take it, and applies the verified replies one at a time. Kinds of work are strategies
+ * (work/*.ts); the order in which idle capacity is offered to them (trie nodes, codes, storage, then
+ * new account ranges) drains the work that holds account batches in memory before fetching more.
+ *
+ * Concurrency rule: requests run concurrently, but only this loop mutates tasks and queues; a reply
+ * is handled after the loop takes it from the results queue.
+ */
+import { STATE_ENCODINGS, StateWriter, nodeKey } from '../trie/statedb.js'
+import { toHex } from '../trie/hex.js'
+
+import { accountSpaceDone } from './accounttasks.js'
+import { CodeQueue } from './codequeue.js'
+import { classify } from './faults.js'
+import { PeerTracker } from './peertracker.js'
+import { StorageQueue } from './storagequeue.js'
+import { TrieSync } from './triesync.js'
+import { AccountRanges } from './work/accounts.js'
+import { ByteCodes } from './work/codes.js'
+import { StorageRanges } from './work/storage.js'
+import { TrieNodes } from './work/trienodes.js'
+
+import type { AccountTask } from './accounttasks.js'
+import type { Failure } from './faults.js'
+import type { TrackedPeer } from './peertracker.js'
+import type { DropReason, SnapPeerSource } from './snappeer.js'
+import type { SnapSyncCounters } from './status.js'
+import type { SyncContext, WorkKind } from './work/kind.js'
+import type { StateStore } from '../trie/index.js'
+
+/** What the state sync reports to its owner */
+export interface StateSyncEvents {
+  /** A peer was dropped for bad data or repeated timeouts */
+  peerDropped?(peerId: string, reason: DropReason, detail: string): void
+  /** The sync waits for peers (none connected); says why, for the log */
+  waiting?(why: string): void
+  /** Everything up to the cursors is written: persist the progress now */
+  persist(): Promise<void>
+}
+
+/** Frozen options of a state sync */
+export interface StateSyncOptions {
+  /**
+   * Bytes asked for per request. Why 512 KiB: geth's request size; big enough to amortise a round
+   * trip and a proof, small enough to stream from a slow peer within the timeout.
+   */
+  readonly requestBytes: number
+  /** Minimum ms between progress records (they are also written when the sync ends) */
+  readonly persistIntervalMs: number
+  /** ms to wait for a reply or a new peer before looking again */
+  readonly idleWaitMs: number
+}
+
+export const DEFAULT_STATE_SYNC_OPTIONS: StateSyncOptions = Object.freeze({
+  requestBytes: 512 * 1024,
+  persistIntervalMs: 2_000,
+  idleWaitMs: 1_000,
+})
+
+/** The pivot's state cannot be had from the connected peers: every one answered empty for it */
+export class RootUnavailableError extends Error {
+  override name = 'RootUnavailableError'
+}
+
+type AnyKind = WorkKind<unknown, unknown>
+
+interface InFlight {
+  readonly peer: TrackedPeer
+  readonly kind: AnyKind
+  readonly work: unknown
+  readonly started: number
+}
+
+type Result = { req: InFlight; reply: unknown; error?: undefined } | { req: InFlight; reply?: undefined; error: unknown }
+
+/** See the module comment */
+export class StateSync {
+  readonly ctx: SyncContext
+  readonly accounts: AccountRanges
+  readonly tracker: PeerTracker
+  private readonly kinds: AnyKind[]
+  private readonly rootHex: string
+  private readonly results: Result[] = []
+  private wake: (() => void) | undefined
+  private inFlight = 0
+  private rootQueued = false
+  private complete = false
+  private lastPersist = 0
+
+  constructor(
+    db: StateStore,
+    private readonly source: SnapPeerSource,
+    root: Uint8Array,
+    tasks: AccountTask[],
+    counters: SnapSyncCounters,
+    private readonly events: StateSyncEvents,
+    private readonly opts: StateSyncOptions = DEFAULT_STATE_SYNC_OPTIONS,
+    tracker?: PeerTracker,
+  ) {
+    const writer = new StateWriter(db)
+    const codes = new CodeQueue()
+    this.ctx = { root, db, writer, counters, storage: new StorageQueue(), codes, trie: new TrieSync(db, writer, codes), requestBytes: opts.requestBytes }
+    this.rootHex = toHex(root)
+    this.accounts = new AccountRanges(this.ctx, tasks)
+    this.tracker = tracker ?? new PeerTracker()
+    this.kinds = [new TrieNodes(this.ctx), new ByteCodes(this.ctx), new StorageRanges(this.ctx), this.accounts] as AnyKind[]
+  }
+
+  /** True once the phase of ranges is over and only completion (healing) remains */
+  get healing(): boolean {
+    return this.rootQueued
+  }
+
+  /** Fraction of the account hash space written */
+  get accountSpaceDone(): number {
+    return accountSpaceDone(this.accounts.tasks)
+  }
+
+  /** Trie nodes waiting to be fetched or written */
+  get healPending(): number {
+    return this.ctx.trie.pending
+  }
+
+  /** Runs until the state under the root is complete in the DB; throws RootUnavailableError or on abort */
+  async run(signal: AbortSignal): Promise<void> {
+    try {
+      // A stored root has its whole subtree stored (every writer here keeps that true): done already
+      const [stored] = await this.ctx.db.getMany([nodeKey(this.ctx.root)], STATE_ENCODINGS)
+      this.complete = stored !== undefined
+      while (!this.complete) {
+        signal.throwIfAborted()
+        this.writeReady()
+        if (this.accounts.done && !this.rootQueued && this.ctx.storage.pending === 0 && this.ctx.codes.pending === 0) {
+          // The ranges are written: what their edges left open is completed from the root down
+          this.rootQueued = true
+          await this.ctx.writer.flush()
+          await this.ctx.trie.addRoot(this.ctx.root, undefined, () => {
+            this.complete = true
+          })
+          continue
+        }
+        const started = this.dispatch()
+        if (started === 0 && this.inFlight === 0) this.reportIdle()
+        await this.nextResult(signal)
+        while (this.results.length > 0) await this.handle(this.results.shift() as Result)
+        await this.ctx.writer.flushIfFull()
+        await this.maybePersist(false)
+      }
+      await this.maybePersist(true)
+    } finally {
+      // Replies still in flight are dropped; their work is fetched again by the next run
+      this.results.length = 0
+    }
+  }
+
+  private writeReady(): void {
+    this.accounts.writeReady()
+  }
+
+  // Offers every idle peer's capacity to the kinds in priority order; returns the requests started
+  private dispatch(): number {
+    let started = 0
+    this.tracker.sync(this.source.peers())
+    for (const t of this.tracker.idle('accounts', this.rootHex)) {
+      while (this.tracker.canTake(t)) {
+        const kind = this.kinds.find((k) => this.trySend(t, k))
+        if (kind === undefined) break
+        started++
+      }
+    }
+    return started
+  }
+
+  // Starts a request of `kind` to `t` if the kind has work
+  private trySend(t: TrackedPeer, kind: AnyKind): boolean {
+    const work = kind.pick(this.tracker.itemsFor(t, kind.kind))
+    if (work === undefined) return false
+    this.send(t, kind, work)
+    return true
+  }
+
+  private send(t: TrackedPeer, kind: AnyKind, work: unknown): void {
+    const req: InFlight = { peer: t, kind, work, started: Date.now() }
+    t.inFlight++
+    this.inFlight++
+    kind.fetch(t.peer, work, this.tracker.timeoutFor(t)).then(
+      (reply) => this.settle({ req, reply }),
+      (error: unknown) => this.settle({ req, error }),
+    )
+  }
+
+  private settle(result: Result): void {
+    this.results.push(result)
+    this.wake?.()
+  }
+
+  private nextResult(signal: AbortSignal): Promise<void> {
+    // Results already waiting: still yield to the event loop, so that timers (timeouts, abort) run
+    // even when every request fails at once
+    if (this.results.length > 0) return new Promise((resolve) => setImmediate(resolve))
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', done)
+        this.wake = undefined
+        resolve()
+      }
+      const timer = setTimeout(done, this.opts.idleWaitMs)
+      signal.addEventListener('abort', done)
+      this.wake = done
+    })
+  }
+
+  private async handle(result: Result): Promise<void> {
+    const { req } = result
+    req.peer.inFlight--
+    this.inFlight--
+    let failure: Failure | undefined
+    if (result.error !== undefined) {
+      failure = classify(result.error)
+    } else {
+      try {
+        const applied = await req.kind.apply(req.work, result.reply)
+        this.ctx.counters.bytes += applied.bytes
+        this.tracker.delivered(req.peer, req.kind.kind, applied.items, Date.now() - req.started)
+        return
+      } catch (err) {
+        failure = classify(err)
+      }
+    }
+    req.kind.requeue(req.work)
+    if (result.reply !== undefined) this.ctx.counters.wastedBytes += payloadBytes(result.reply)
+    this.onFailure(req.peer, req.kind, failure)
+  }
+
+  private onFailure(t: TrackedPeer, kind: AnyKind, failure: Failure): void {
+    // A peer dropped for an earlier reply is not judged (or dropped) again for its other requests
+    if (this.tracker.get(t.peer.id) !== t) return
+    switch (failure.kind) {
+      case 'fault':
+        return this.drop(t, failure.reason, `${kind.kind}: ${failure.detail}`)
+      case 'unavailable':
+        t.lacksRoot.add(this.rootHex)
+        return
+      case 'timeout':
+        if (this.tracker.timedOut(t, kind.kind)) this.drop(t, 'timeout', `${kind.kind}: ${t.timeouts} timeouts in a row`)
+        return
+      case 'lost':
+        // Disconnected or the send failed: usually the peer leaves the pool by itself; one that stays
+        // listed and fails every request at once is treated like one that never answers
+        if (this.tracker.timedOut(t, kind.kind)) this.drop(t, 'timeout', `${kind.kind}: ${failure.detail}`)
+        return
+    }
+  }
+
+  private drop(t: TrackedPeer, reason: DropReason, detail: string): void {
+    this.tracker.forget(t.peer.id)
+    this.source.drop(t.peer, reason, detail)
+    this.events.peerDropped?.(t.peer.id, reason, detail)
+  }
+
+  private reportIdle(): void {
+    const peers = this.tracker.sync(this.source.peers())
+    if (peers.length === 0) return this.events.waiting?.('no snap peers connected')
+    if (peers.every((t) => t.lacksRoot.has(this.rootHex))) {
+      throw new RootUnavailableError(`none of ${peers.length} peers has state root 0x${this.rootHex}`)
+    }
+  }
+
+  private async maybePersist(force: boolean): Promise<void> {
+    const now = Date.now()
+    if (!force && now - this.lastPersist < this.opts.persistIntervalMs) return
+    this.lastPersist = now
+    // Nodes first: the record must never claim more than the DB holds
+    await this.ctx.writer.flush()
+    await this.events.persist()
+  }
+}
+
+/** Payload bytes of a decoded reply (every byte string in it), for the wasted-bytes counter */
+export function payloadBytes(value: unknown): number {
+  if (value instanceof Uint8Array) return value.length
+  if (Array.isArray(value)) return value.reduce((n: number, v) => n + payloadBytes(v), 0)
+  if (typeof value === 'object' && value !== null) return Object.values(value).reduce((n: number, v) => n + payloadBytes(v), 0)
+  return 0
+}

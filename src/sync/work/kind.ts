@@ -1,0 +1,50 @@
+/**
+ * The one request family of the state sync: each kind of snap request (accounts, storage, codes,
+ * trie nodes) is a small strategy that picks work, sends it, verifies and applies the reply, or
+ * puts the work back. The scheduler runs them all the same way; snap/2's kinds would add a file here.
+ */
+import type { CodeQueue } from '../codequeue.js'
+import type { RequestKind } from '../peertracker.js'
+import type { SnapPeer } from '../snappeer.js'
+import type { SnapSyncCounters } from '../status.js'
+import type { StorageQueue } from '../storagequeue.js'
+import type { TrieSync } from '../triesync.js'
+import type { StateStore, StateWriter } from '../../trie/index.js'
+
+/** What a verified, applied reply delivered */
+export interface Applied {
+  /** Items, for the peer's measured rate */
+  readonly items: number
+  /** Payload bytes accepted */
+  readonly bytes: number
+}
+
+/** A kind of request; see the module comment. Only the scheduler loop calls it. */
+export interface WorkKind<W, R> {
+  readonly kind: RequestKind
+  /** Work for one request of about `items` items, or undefined when there is none now */
+  pick(items: number): W | undefined
+  /** Sends the request for `work` to `peer` */
+  fetch(peer: SnapPeer, work: W, timeoutMs: number): Promise<R>
+  /**
+   * Verifies the reply completely, then applies it (queues nodes to write, follow-up work). Throws
+   * `PeerFault` or `RootUnavailable` (see faults.ts) before changing anything when the reply is bad.
+   */
+  apply(work: W, reply: R): Promise<Applied>
+  /** Puts back whatever of `work` was not delivered */
+  requeue(work: W): void
+}
+
+/** The state a sync of one root shares between its kinds; owned by the scheduler */
+export interface SyncContext {
+  /** The state root being synced (the pivot's) */
+  readonly root: Uint8Array
+  readonly db: Pick<StateStore, 'getMany'>
+  readonly writer: StateWriter
+  readonly counters: SnapSyncCounters
+  readonly storage: StorageQueue
+  readonly codes: CodeQueue
+  readonly trie: TrieSync
+  /** Bytes asked for in each range, code and node request */
+  readonly requestBytes: number
+}

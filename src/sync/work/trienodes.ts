@@ -1,0 +1,53 @@
+/**
+ * Trie nodes (snap.md §GetTrieNodes) for top-down completion: the requests of the trie sync, by path.
+ * A server answers in request order and may stop early or leave a path it cannot resolve empty; every
+ * node must hash to the one requested at its position.
+ */
+import { keccak256 } from '../../trie/keccak.js'
+import { compareBytes } from '../../trie/nibbles.js'
+import { byteLength, checkReplySize, PeerFault, RootUnavailable } from '../faults.js'
+import { pathSets } from '../triesync.js'
+
+import type { SnapPeer } from '../snappeer.js'
+import type { NodeRequest } from '../triesync.js'
+import type { Applied, SyncContext, WorkKind } from './kind.js'
+import type { TrieNodesReply } from '../../wire/messages.js'
+
+/** See the module comment */
+export class TrieNodes implements WorkKind<NodeRequest[], TrieNodesReply> {
+  readonly kind = 'nodes'
+
+  constructor(private readonly ctx: SyncContext) {}
+
+  pick(items: number): NodeRequest[] | undefined {
+    const reqs = this.ctx.trie.take(items)
+    return reqs.length === 0 ? undefined : reqs
+  }
+
+  fetch(peer: SnapPeer, reqs: NodeRequest[], timeoutMs: number): Promise<TrieNodesReply> {
+    return peer.getTrieNodes({ root: this.ctx.root, paths: pathSets(reqs), bytes: BigInt(this.ctx.requestBytes) }, timeoutMs)
+  }
+
+  async apply(reqs: NodeRequest[], reply: TrieNodesReply): Promise<Applied> {
+    const { nodes } = reply
+    if (nodes.length > reqs.length) throw new PeerFault('oversized', `${nodes.length} trie nodes for ${reqs.length} paths`)
+    const bytes = byteLength(nodes)
+    checkReplySize(bytes, this.ctx.requestBytes, 'TrieNodes')
+    // Check every hash before taking any node, so a bad reply changes nothing
+    let delivered = 0
+    for (let i = 0; i < nodes.length; i++) {
+      if (nodes[i].length === 0) continue
+      if (compareBytes(keccak256(nodes[i]), reqs[i].hash) !== 0) throw new PeerFault('bad_node', `trie node ${i} does not hash to the node requested at its path`)
+      delivered++
+    }
+    if (delivered === 0) throw new RootUnavailable('no trie nodes')
+    for (let i = 0; i < nodes.length; i++) if (nodes[i].length > 0) await this.ctx.trie.deliver(reqs[i], nodes[i])
+    this.ctx.counters.trieNodes += delivered
+    this.ctx.trie.requeue(reqs)
+    return { items: delivered, bytes }
+  }
+
+  requeue(reqs: NodeRequest[]): void {
+    this.ctx.trie.requeue(reqs)
+  }
+}

@@ -1,0 +1,116 @@
+import { strict as assert } from 'node:assert'
+
+import { loadAccountTasks } from '../../src/sync/accounttasks.js'
+import { hashNumber } from '../../src/sync/hashrange.js'
+
+import { assertSynced } from './checkstate.js'
+import { buildFakeState, evolveFakeState } from './fakestate.js'
+import { FakeSnapPeer } from './fakepeer.js'
+import { SyncRun, healOnlyTasks, isAbort } from './syncrun.js'
+
+import type { FakeState } from './fakestate.js'
+import type { AccountTask, SavedAccountTask } from '../../src/sync/accounttasks.js'
+import type { GetAccountRangeRequest, GetStorageRangesRequest, SnapRequest } from '../../src/wire/messages.js'
+
+const isAccountRange = (r: SnapRequest): r is GetAccountRangeRequest => r.kind === 'GetAccountRange'
+const isSubrange = (r: SnapRequest): r is GetStorageRangesRequest => r.kind === 'GetStorageRanges' && hashNumber(r.origin) > 0n
+
+/** A fresh honest peer that answers after a few ms, so that a run can be cut between replies */
+const slowPeer = (s: FakeState, id: string) => new FakeSnapPeer(s, { id, behaviour: 'slow', slowMs: 5 })
+
+/** When a first run crashes, and what it leaves */
+interface Crash {
+  /** Asked at every persist: crash now? */
+  readonly when: (run: SyncRun) => boolean
+  /** Resume from the first record, not the last: the DB runs ahead of the record */
+  readonly keepFirstRecord?: boolean
+  readonly tasks?: () => AccountTask[]
+}
+
+/**
+ * Runs a first sync until `crash.when` says so at a persist, then aborts it: nothing after that
+ * persist's flush is written, as in a crash. Returns the run and the record to resume from.
+ */
+async function crashed(s: FakeState, crash: Crash): Promise<{ run: SyncRun; saved: SavedAccountTask[] }> {
+  let record: SavedAccountTask[] | undefined
+  const run = new SyncRun(s, [slowPeer(s, 'first')], {
+    tasks: crash.tasks?.(),
+    onPersist: (r) => {
+      if (crash.keepFirstRecord !== true || record === undefined) record = r.saved
+      if (crash.when(r)) r.abort.abort()
+    },
+  })
+  await assert.rejects(run.run(), isAbort, 'the first run ended before the crash')
+  assert.ok(record !== undefined)
+  return { run, saved: record }
+}
+
+/** A second sync on the first one's DB and counters, from the saved tasks, to completion */
+async function resume(s: FakeState, first: SyncRun, saved: SavedAccountTask[]): Promise<{ run: SyncRun; peer: FakeSnapPeer }> {
+  const peer = slowPeer(s, 'second')
+  const run = new SyncRun(s, [peer], { db: first.db, tasks: loadAccountTasks(saved), counters: first.counters })
+  await run.complete()
+  return { run, peer }
+}
+
+describe('[StateSync] resume', function () {
+  this.timeout(20_000)
+  let s: FakeState
+  before(async () => {
+    s = await buildFakeState()
+  })
+
+  it('after an abort mid-way, a new sync from the saved cursors asks only for what was not written', async () => {
+    const { run: first, saved } = await crashed(s, { when: (r) => r.counters.accounts >= 40 })
+    const cursors = saved.map((t) => ({ first: BigInt(t.first), last: BigInt(t.last), next: BigInt(t.next), done: t.done }))
+    assert.ok(cursors.some((t) => t.next > t.first), 'nothing was written before the crash')
+    assert.ok(cursors.some((t) => !t.done), 'everything was written before the crash')
+    const { peer } = await resume(s, first, saved)
+    const asked = peer.received.filter(isAccountRange)
+    assert.ok(asked.length > 0)
+    for (const r of asked) {
+      const origin = hashNumber(r.origin)
+      const task = cursors.find((t) => t.first <= origin && origin <= t.last)
+      assert.ok(task !== undefined && !task.done, `a request from ${origin.toString(16)} in a finished task`)
+      assert.ok(origin >= task.next, `a request from ${origin.toString(16)} before the saved cursor ${task.next.toString(16)}`)
+    }
+    assert.ok(peer.stats.accounts.items < s.counts.accounts, 'every account was fetched again')
+  })
+
+  it('accounts written but their cursors never saved, then a crash mid-storage: the resumed sync still ends complete', async () => {
+    const { run: first, saved } = await crashed(s, {
+      // The record stays the first one (nothing written); the crash comes while a large trie's
+      // sub-ranges are being fetched, after some accounts (and so their storage) were written
+      when: (r) => (r.source.peers()[0] as FakeSnapPeer).received.some(isSubrange) && r.counters.accounts > 0,
+      keepFirstRecord: true,
+    })
+    assert.ok(saved.every((t) => BigInt(t.next) === BigInt(t.first)), 'the record claims written accounts')
+    assert.ok(first.counters.slots < s.counts.slots, 'storage was complete before the crash')
+    await resume(s, first, saved)
+  })
+
+  it('a crash while completing from the root: the resumed sync asks for no range and skips the stored subtrees', async () => {
+    const { run: first, saved } = await crashed(s, { when: (r) => r.counters.trieNodes >= 2000, tasks: healOnlyTasks })
+    const total = await nodeCount(s)
+    assert.ok(first.counters.trieNodes < total, 'healing was over before the crash')
+    const { peer } = await resume(s, first, saved)
+    assert.equal(peer.stats.accounts.requests + peer.stats.storage.requests, 0)
+    assert.ok(peer.stats.nodes.items <= total - 1000, `${peer.stats.nodes.items} of ${total} nodes fetched again`)
+  })
+
+  it('a moved pivot: the new root is synced on a DB holding part of the old state; what they share is not fetched again', async () => {
+    const next = await evolveFakeState(s)
+    next.served.add(s.root)
+    const { run: first } = await crashed(s, { when: (r) => r.counters.codes === s.counts.codes && r.counters.slots > 1000 })
+    const peer = new FakeSnapPeer(next, { id: 'new-root' })
+    const run = new SyncRun(next, [peer], { db: first.db })
+    await run.complete()
+    // The codes are unchanged and all stored by the first run
+    assert.equal(peer.stats.codes.requests, 0)
+  })
+})
+
+/** Nodes of the source state (account and storage tries), as the walker counts them */
+async function nodeCount(s: FakeState): Promise<number> {
+  return (await assertSynced(s.level, s)).nodes
+}
