@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { CLI, freePort, generateDevnet, writeDevnet } from './harness/index.js'
+import { CLI, ClientNode, freePort, generateDevnet, writeDevnet } from './harness/index.js'
 
 import type { DevnetFiles } from './harness/index.js'
 
@@ -44,19 +44,32 @@ describe('[ethereumjs-snap CLI]', () => {
     assert.match(output, /Invalid values:[\s\S]*sync/)
   })
 
-  it('--sync=snap never falls back to full sync: it says why and exits non-zero', async () => {
-    const port = await freePort()
-    const dataDir = join(dir, 'snap')
-    const { status, output } = runCli([
-      `--gethGenesis=${files.genesisFile}`,
-      `--dataDir=${dataDir}`,
-      `--port=${port}`,
-      '--discV4=false',
-      '--discDns=false',
-      '--sync=snap',
-    ])
-    assert.equal(status, 1, output)
-    assert.match(output, /--sync=snap: the snap synchronizer is not implemented yet/)
-    assert.doesNotMatch(output, /FullSynchronizer/)
+  it('a bad snap flag or the client\'s own --snap: a clear message and exit code 1', async () => {
+    const base = [`--gethGenesis=${files.genesisFile}`, `--port=${await freePort()}`, '--discV4=false', '--discDns=false']
+    const cases = [
+      { args: ['--sync=snap', '--snapMinPeers=0'], message: /--snapMinPeers must be a whole number from 1 to 64, got 0/ },
+      { args: ['--sync=snap', '--snapPivotDistance=200'], message: /--snapPivotDistance must be a whole number from 1 to 120, got 200/ },
+      { args: ['--snap'], message: /use --sync=snap/ },
+    ]
+    for (const [i, c] of cases.entries()) {
+      const { status, output } = runCli([...base, `--dataDir=${join(dir, `bad${i}`)}`, ...c.args])
+      assert.equal(status, 1, output)
+      assert.match(output, c.message)
+    }
+  })
+
+  it('--sync=snap names snap sync at start-up and runs the snap synchronizer, never full sync', async () => {
+    const node = await ClientNode.start({ name: 'snapstart', genesisFile: files.genesisFile, sync: 'snap' })
+    try {
+      await node.waitFor(async () => /Snap sync: waiting: 0 of 1 peers/.test(node.logTail(100)), { what: 'the snap sync waiting for peers' })
+      const log = node.logTail(200)
+      assert.match(log, /Snap sync mode/)
+      assert.doesNotMatch(log, /Full sync mode/)
+      assert.match(log, /with SnapSynchronizer/)
+      const syncing = await node.rpc<{ snapPhase: string } | false>('eth_syncing')
+      assert.ok(syncing !== false && syncing.snapPhase === 'pivot', JSON.stringify(syncing))
+    } finally {
+      await node.destroy()
+    }
   })
 })

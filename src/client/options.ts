@@ -1,16 +1,34 @@
 /**
  * The plugin's own CLI options, added to the client's `--help`, and their parsed form.
  */
+import { SERVED_STATE_BLOCKS } from '../wire/constants.js'
+
 import type { Options } from 'yargs'
 
 /** Parsed plugin options, frozen at start-up */
 export interface SnapOptions {
   /** Answer snap/1 requests from peers (any `--sync` mode) */
   readonly serve: boolean
+  /** Peers that must agree on (or extend) a head before it gives the pivot */
+  readonly minPeers: number
+  /** Blocks between the agreed head and the pivot */
+  readonly pivotDistance: number
+  /** Concurrent account-range tasks the 2^256 hash space is split into */
+  readonly accountTasks: number
 }
 
 /** Defaults, as `--help` shows them */
-export const DEFAULT_SNAP_OPTIONS: SnapOptions = Object.freeze({ serve: true })
+export const DEFAULT_SNAP_OPTIONS: SnapOptions = Object.freeze({
+  serve: true,
+  // A devnet often has a single peer; on a public network use 3 or more (docs/sync.md)
+  minPeers: 1,
+  // geth's fsMinFullBlocks: far enough below the head that a reorg rarely reaches it, near enough
+  // that peers (which serve the last 128 roots) still have its state for a while
+  pivotDistance: 64,
+  // geth's accountConcurrency: enough tasks to keep several peers busy, few enough to keep the
+  // account trie's chunk boundaries (healed afterwards) cheap
+  accountTasks: 16,
+})
 
 /** yargs definitions, keyed by option name */
 export const snapCliOptions: { [name: string]: Options } = {
@@ -19,13 +37,42 @@ export const snapCliOptions: { [name: string]: Options } = {
     boolean: true,
     default: DEFAULT_SNAP_OPTIONS.serve,
   },
+  snapMinPeers: {
+    describe: '--sync=snap: peers that must agree on a head before a pivot is taken from it (use 3+ on a public network)',
+    number: true,
+    default: DEFAULT_SNAP_OPTIONS.minPeers,
+  },
+  snapPivotDistance: {
+    describe: `--sync=snap: blocks between the agreed head and the pivot whose state is downloaded (1-${SERVED_STATE_BLOCKS - 8})`,
+    number: true,
+    default: DEFAULT_SNAP_OPTIONS.pivotDistance,
+  },
+  snapAccountTasks: {
+    describe: '--sync=snap: concurrent account-range tasks (the hash space is split into this many chunks, 1-256)',
+    number: true,
+    default: DEFAULT_SNAP_OPTIONS.accountTasks,
+  },
 }
 
-/** Reads the plugin's options from the client's parsed CLI arguments */
+function integer(args: { [key: string]: unknown }, name: string, fallback: number, min: number, max: number): number {
+  const value = args[name] ?? fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`--${name} must be a whole number from ${min} to ${max}, got ${String(value)}`)
+  }
+  return value
+}
+
+/** Reads the plugin's options from the client's parsed CLI arguments; throws on a bad value */
 export function parseSnapOptions(args: { [key: string]: unknown }): SnapOptions {
   const serve = args.snapServe ?? DEFAULT_SNAP_OPTIONS.serve
   if (typeof serve !== 'boolean') {
     throw new Error(`--snapServe must be true or false, got ${String(serve)}`)
   }
-  return Object.freeze({ serve })
+  return Object.freeze({
+    serve,
+    minPeers: integer(args, 'snapMinPeers', DEFAULT_SNAP_OPTIONS.minPeers, 1, 64),
+    // The pivot's root must stay among the 128 a peer serves while the chain moves on
+    pivotDistance: integer(args, 'snapPivotDistance', DEFAULT_SNAP_OPTIONS.pivotDistance, 1, SERVED_STATE_BLOCKS - 8),
+    accountTasks: integer(args, 'snapAccountTasks', DEFAULT_SNAP_OPTIONS.accountTasks, 1, 256),
+  })
 }

@@ -5,6 +5,7 @@
 import { SyncMode } from '@ethereumjs/client/dist/esm/src/config.js'
 
 import { createSnapServer } from '../server/client.js'
+import { SnapSynchronizer } from '../sync/synchronizer.js'
 
 import { SnapMetrics } from './metrics.js'
 import { DEFAULT_SNAP_OPTIONS, parseSnapOptions, snapCliOptions } from './options.js'
@@ -13,11 +14,16 @@ import type { SnapOptions } from './options.js'
 import type {
   ClientPlugin,
   PluginSynchronizer,
+  PluginSynchronizerOptions,
   ProtocolHandler,
 } from '@ethereumjs/client/dist/esm/src/plugin.js'
 import type { FullEthereumService } from '@ethereumjs/client/dist/esm/src/service/fullethereumservice.js'
 import type { Registry } from 'prom-client'
 import type { Options } from 'yargs'
+
+/** Why `--snap` is refused: it selects the client's built-in snap sync, not this plugin's */
+export const SNAP_FLAG_ERROR =
+  "--snap is the client's built-in experimental snap sync (post-merge only, does not serve); use --sync=snap"
 
 /**
  * The plugin registered with the client: the `snap` sync mode, the `--snapServe` option, the
@@ -39,7 +45,12 @@ export class SnapPlugin implements ClientPlugin {
     return this._options
   }
 
+  /** Reads the plugin's flags; throws on a bad value, and on the client's own `--snap` */
   init(args: { [key: string]: unknown }): void {
+    if (args.snap === true) {
+      // Two unrelated snap syncs behind similar flags: refuse rather than let the user guess which one runs
+      throw new Error(SNAP_FLAG_ERROR)
+    }
     this._options = parseSnapOptions(args)
   }
 
@@ -47,9 +58,9 @@ export class SnapPlugin implements ClientPlugin {
     this.metrics.registerOn(registry)
   }
 
-  createSynchronizer(syncmode: string): PluginSynchronizer {
-    // Refuse loudly: the client must never fall back to another sync mode behind the user's back
-    throw new Error(`--sync=${syncmode}: the snap synchronizer is not implemented yet`)
+  /** The snap synchronizer, with the options read by `init` */
+  createSynchronizer(_syncmode: string, options: PluginSynchronizerOptions): PluginSynchronizer {
+    return new SnapSynchronizer(options, this._options, this.metrics)
   }
 
   /** The snap/1 server, unless `--snapServe=false` */

@@ -203,6 +203,8 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
     const c = s.counters
     return {
       currentBlock: hex(this.executedHead),
+      // The highest head seen (peers' announcements and headers); without peers yet, 0
+      highestBlock: hex(this.config.syncTargetHeight ?? 0n),
       snapPhase: s.phase,
       pivotBlock: hex(s.pivot?.number ?? 0n),
       syncedAccounts: hex(c.accounts),

@@ -3,8 +3,8 @@ import { strict as assert } from 'node:assert'
 import { Config, SyncMode } from '@ethereumjs/client/dist/esm/src/config.js'
 import { pluginForSyncMode } from '@ethereumjs/client/dist/esm/src/plugin.js'
 
-import { parseSnapOptions, snapCliOptions } from '../../src/client/options.js'
-import { SnapPlugin } from '../../src/client/plugin.js'
+import { snapCliOptions } from '../../src/client/options.js'
+import { SNAP_FLAG_ERROR, SnapPlugin } from '../../src/client/plugin.js'
 
 describe('[SnapPlugin]', () => {
   it('provides the snap sync mode through the client seam', () => {
@@ -22,8 +22,12 @@ describe('[SnapPlugin]', () => {
     assert.equal(snapCliOptions.snapServe.default, true)
   })
 
-  it('rejects a malformed --snapServe value', () => {
-    assert.throws(() => parseSnapOptions({ snapServe: 'maybe' }), /--snapServe must be true or false/)
+  it("refuses the client's own --snap flag, naming --sync=snap", () => {
+    const plugin = new SnapPlugin()
+    assert.throws(() => plugin.init({ snap: true }), (err: Error) => err.message === SNAP_FLAG_ERROR)
+    assert.match(SNAP_FLAG_ERROR, /^--snap is the client's built-in experimental snap sync .*; use --sync=snap$/)
+    plugin.init({ snap: false })
+    plugin.init({})
   })
 
   it('reaches the client config through the plugins option', () => {

@@ -1,0 +1,49 @@
+import { strict as assert } from 'node:assert'
+
+import { DEFAULT_SNAP_OPTIONS, parseSnapOptions, snapCliOptions } from '../../src/client/options.js'
+import { SERVED_STATE_BLOCKS } from '../../src/wire/constants.js'
+
+describe('[parseSnapOptions]', () => {
+  it('gives the defaults when no plugin flag is set, frozen', () => {
+    const options = parseSnapOptions({})
+    assert.deepEqual(options, { serve: true, minPeers: 1, pivotDistance: 64, accountTasks: 16 })
+    assert.deepEqual(options, DEFAULT_SNAP_OPTIONS)
+    assert.ok(Object.isFrozen(options))
+  })
+
+  it('shows the defaults in --help', () => {
+    assert.equal(snapCliOptions.snapServe.default, DEFAULT_SNAP_OPTIONS.serve)
+    assert.equal(snapCliOptions.snapMinPeers.default, DEFAULT_SNAP_OPTIONS.minPeers)
+    assert.equal(snapCliOptions.snapPivotDistance.default, DEFAULT_SNAP_OPTIONS.pivotDistance)
+    assert.equal(snapCliOptions.snapAccountTasks.default, DEFAULT_SNAP_OPTIONS.accountTasks)
+  })
+
+  it('reads every flag at its bounds', () => {
+    const low = parseSnapOptions({ snapServe: false, snapMinPeers: 1, snapPivotDistance: 1, snapAccountTasks: 1 })
+    assert.deepEqual(low, { serve: false, minPeers: 1, pivotDistance: 1, accountTasks: 1 })
+    const high = parseSnapOptions({ snapMinPeers: 64, snapPivotDistance: SERVED_STATE_BLOCKS - 8, snapAccountTasks: 256 })
+    assert.deepEqual(high, { serve: true, minPeers: 64, pivotDistance: SERVED_STATE_BLOCKS - 8, accountTasks: 256 })
+  })
+
+  const bad: { name: string; args: { [key: string]: unknown }; error: RegExp }[] = [
+    { name: 'snapServe not a boolean', args: { snapServe: 'maybe' }, error: /^--snapServe must be true or false, got maybe$/ },
+    { name: 'snapMinPeers 0', args: { snapMinPeers: 0 }, error: /^--snapMinPeers must be a whole number from 1 to 64, got 0$/ },
+    { name: 'snapMinPeers 65', args: { snapMinPeers: 65 }, error: /^--snapMinPeers must be .* got 65$/ },
+    { name: 'snapMinPeers fractional', args: { snapMinPeers: 1.5 }, error: /^--snapMinPeers must be .* got 1.5$/ },
+    { name: 'snapMinPeers NaN (yargs on a word)', args: { snapMinPeers: NaN }, error: /^--snapMinPeers must be .* got NaN$/ },
+    { name: 'snapPivotDistance 0', args: { snapPivotDistance: 0 }, error: /^--snapPivotDistance must be a whole number from 1 to 120, got 0$/ },
+    {
+      name: 'snapPivotDistance beyond the served roots',
+      args: { snapPivotDistance: SERVED_STATE_BLOCKS },
+      error: /^--snapPivotDistance must be .* got 128$/,
+    },
+    { name: 'snapAccountTasks 0', args: { snapAccountTasks: 0 }, error: /^--snapAccountTasks must be a whole number from 1 to 256, got 0$/ },
+    { name: 'snapAccountTasks 257', args: { snapAccountTasks: 257 }, error: /^--snapAccountTasks must be .* got 257$/ },
+    { name: 'snapAccountTasks a string', args: { snapAccountTasks: '16' }, error: /^--snapAccountTasks must be .* got 16$/ },
+  ]
+  for (const c of bad) {
+    it(`throws, naming the flag: ${c.name}`, () => {
+      assert.throws(() => parseSnapOptions(c.args), (err: Error) => c.error.test(err.message))
+    })
+  }
+})
