@@ -4,6 +4,7 @@
  */
 import { hashSuite } from './hash.js'
 import { serveSuite } from './serve.js'
+import { syncSuite } from './sync.js'
 import { trieSuite } from './trie.js'
 
 export type Suite = () => Promise<{ [name: string]: number }>
@@ -11,5 +12,6 @@ export type Suite = () => Promise<{ [name: string]: number }>
 export const suites: { [name: string]: Suite } = {
   hash: hashSuite,
   serve: serveSuite,
+  sync: syncSuite,
   trie: trieSuite,
 }

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 
 import { Common, Mainnet } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
-import { bigIntToBytes, bytesToHex, concatBytes, setLengthLeft } from '@ethereumjs/util'
+import { bigIntToBytes, bytesToHex, setLengthLeft } from '@ethereumjs/util'
 import { Level } from 'level'
 
 import { freePort } from '../../integration/harness/ports.js'
@@ -27,75 +27,33 @@ import { Budget } from '../../src/server/budget.js'
 import { walkLeaves } from '../../src/trie/leafwalk.js'
 import { LevelStateReader } from '../../src/trie/reader.js'
 import { DBStateView } from '../../src/server/stateview.js'
-import { EMPTY_CODE_HASH, encodeFullAccount } from '../../src/trie/account.js'
-import { initKeccak, keccak256 } from '../../src/trie/keccak.js'
+import { initKeccak } from '../../src/trie/keccak.js'
 import { compareBytes } from '../../src/trie/nibbles.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
-import { EMPTY_ROOT, StackTrieBuilder } from '../../src/trie/stackbuilder.js'
-import { StateWriter } from '../../src/trie/statedb.js'
+import { EMPTY_ROOT } from '../../src/trie/stackbuilder.js'
 
 import { BENCH_GENESIS_HASH } from './serve-node.js'
+import { buildState } from './state.js'
 
+import type { Db, StateSpec } from './state.js'
 import type { SnapRequester } from '../../src/wire/requester.js'
 
 const ACCOUNTS = 100_000
 // 500k slots: 100 contracts of 4,000 slots (cut across replies) and 1,000 of 100 (batched)
-const CONTRACTS: { count: number; slots: number }[] = [
-  { count: 100, slots: 4000 },
-  { count: 1000, slots: 100 },
-]
+const SERVE_STATE: StateSpec = {
+  accounts: ACCOUNTS,
+  contracts: [
+    { count: 100, slots: 4000 },
+    { count: 1000, slots: 100 },
+  ],
+  codeAccounts: 0,
+  distinctCodes: 0,
+}
 const REPLY_BYTES = 512n * 1024n // what geth's syncer asks for
 // Requests in flight on the one connection: the server serves two per peer at a time
 const STREAMS = DEFAULT_SERVE_LIMITS.maxConcurrentPerPeer
 const ZERO = new Uint8Array(32)
 const MAX = new Uint8Array(32).fill(0xff)
-
-type Db = Level<Uint8Array | string, Uint8Array>
-
-const word = (n: number) => setLengthLeft(bigIntToBytes(BigInt(n)), 32)
-const sortedHashes = (n: number, salt: number) =>
-  Array.from({ length: n }, (_, i) => keccak256(concatBytes(word(salt), word(i)))).sort(compareBytes)
-
-/** Builds one storage trie into the state DB and the flat table; returns its root */
-async function buildStorage(writer: StateWriter, flat: Db, owner: Uint8Array, slots: number, salt: number): Promise<Uint8Array> {
-  const builder = new StackTrieBuilder({ sink: writer.sink(owner) })
-  const batch = flat.batch()
-  for (const [i, key] of sortedHashes(slots, salt).entries()) {
-    const value = RLP.encode(bigIntToBytes(BigInt(i + 1)))
-    builder.addLeaf(key, value)
-    batch.put(concatBytes(Uint8Array.of(0x73), owner, key), value)
-  }
-  await batch.write()
-  await writer.flushIfFull()
-  return builder.finish()
-}
-
-/** The benchmark state: storage tries first (their roots go into the accounts), then the account trie */
-async function buildState(state: Db, flat: Db): Promise<{ root: Uint8Array; slots: number }> {
-  const writer = new StateWriter(state as never)
-  const hashes = sortedHashes(ACCOUNTS, 1 << 30)
-  const owners = CONTRACTS.flatMap((c) => Array.from({ length: c.count }, () => c.slots))
-  const roots: Uint8Array[] = []
-  let slots = 0
-  for (let i = 0; i < hashes.length; i++) {
-    // Contracts spread evenly over the key space
-    const contract = i % Math.floor(ACCOUNTS / owners.length) === 0 ? owners[i / Math.floor(ACCOUNTS / owners.length)] : undefined
-    roots.push(contract === undefined ? EMPTY_ROOT : await buildStorage(writer, flat, hashes[i], contract, i))
-    slots += contract ?? 0
-  }
-  const builder = new StackTrieBuilder({ sink: writer.sink() })
-  const batch = flat.batch()
-  for (const [i, hash] of hashes.entries()) {
-    const body = encodeFullAccount({ nonce: BigInt(i), balance: BigInt(i) * 10n ** 15n, storageRoot: roots[i], codeHash: EMPTY_CODE_HASH })
-    builder.addLeaf(hash, body)
-    batch.put(concatBytes(Uint8Array.of(0x61), hash), body)
-    await writer.flushIfFull()
-  }
-  await batch.write()
-  const root = builder.finish()
-  await writer.flush()
-  return { root, slots }
-}
 
 /** Leaves per second reading the flat table in key order */
 async function flatReadRate(flat: Db): Promise<number> {
@@ -187,7 +145,8 @@ async function serveSlots(requester: SnapRequester, root: Uint8Array, owners: Ui
   return count
 }
 
-function startServer(stateDir: string, root: Uint8Array, port: number) {
+/** Starts serve-node.ts on the state in `stateDir`; resolves its enode once it listens */
+export function startServer(stateDir: string, root: Uint8Array, port: number) {
   const script = fileURLToPath(new URL('./serve-node.ts', import.meta.url))
   // SNAP_BENCH_PROFILE=<dir>: write the server's CPU profile there
   const profile = process.env.SNAP_BENCH_PROFILE
@@ -207,7 +166,7 @@ function startServer(stateDir: string, root: Uint8Array, port: number) {
     child.kill('SIGTERM')
     setTimeout(() => child.kill('SIGKILL'), 10_000).unref()
   })
-  return { enode, stop }
+  return { enode, stop, pid: child.pid }
 }
 
 export async function serveSuite(): Promise<{ [name: string]: number }> {
@@ -219,7 +178,7 @@ export async function serveSuite(): Promise<{ [name: string]: number }> {
     const flat: Db = new Level(join(dir, 'flat'), { keyEncoding: 'view', valueEncoding: 'view' })
     await Promise.all([state.open(), flat.open()])
     const built = performance.now()
-    const { root, slots } = await buildState(state, flat)
+    const { root, slots } = await buildState(SERVE_STATE, state, flat)
     const buildSeconds = (performance.now() - built) / 1000
     const dbReadLeavesPerSec = await flatReadRate(flat)
     const trieWalkLeavesPerSec = await trieWalkRate(state, root)

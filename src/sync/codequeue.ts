@@ -10,9 +10,16 @@ interface Wanted {
   inFlight: boolean
 }
 
+/**
+ * Why 65,536: stored hashes remembered so that a code shared by many contracts is not fetched again
+ * while its write may still sit in an unflushed batch (the DB check cannot see it); ~5 MB of keys.
+ */
+const STORED_MEMORY = 65_536
+
 /** Code hashes to download; only the scheduler mutates it */
 export class CodeQueue {
   private readonly wanted = new Map<string, Wanted>()
+  private readonly storedRecently = new Set<string>()
   /** Hex keys in request order (not in flight) */
   private queue: string[] = []
 
@@ -22,6 +29,10 @@ export class CodeQueue {
    */
   want(hash: Uint8Array, onStored: () => void): boolean {
     const key = toHex(hash)
+    if (this.storedRecently.has(key)) {
+      onStored()
+      return false
+    }
     const known = this.wanted.get(key)
     if (known !== undefined) {
       known.waiting.push(onStored)
@@ -48,6 +59,9 @@ export class CodeQueue {
     const w = this.wanted.get(key)
     if (w === undefined) return
     this.wanted.delete(key)
+    // Bounded: forget everything when full rather than track recency (a refetch is only a cost)
+    if (this.storedRecently.size >= STORED_MEMORY) this.storedRecently.clear()
+    this.storedRecently.add(key)
     for (const cb of w.waiting) cb()
   }
 

@@ -26,9 +26,10 @@ export const DEFAULT_TRACKER_OPTIONS: PeerTrackerOptions = Object.freeze({
   maxInFlight: 3,
   // A peer that times out three times in a row is not coming back soon; one slow answer is not a fault
   maxTimeouts: 3,
-  // geth's snap sync starts at 10 s and adapts between roughly these bounds (msgrate)
-  minTimeoutMs: 3_000,
-  maxTimeoutMs: 20_000,
+  // Above the server's own 3 s time budget per request (wire/constants.ts) plus a queue at the server;
+  // geth's msgrate adapts within similar bounds
+  minTimeoutMs: 6_000,
+  maxTimeoutMs: 30_000,
 })
 
 /** Items a fresh peer is asked for, per kind; its measured rate takes over after the first reply */
@@ -113,10 +114,14 @@ export class PeerTracker {
     return Math.max(1, Math.min(MAX_ITEMS[kind], Math.round(rate * TARGET_REQUEST_SECONDS)))
   }
 
-  /** The timeout of the next request to `t`: a few round trips, within bounds */
+  /**
+   * The timeout of the next request to `t`: a few round trips for each request ahead of it at the
+   * peer (a server answers a peer's requests a few at a time), within bounds
+   */
   timeoutFor(t: TrackedPeer): number {
     if (t.rttMs === 0) return this.opts.maxTimeoutMs / 2
-    return Math.round(Math.min(this.opts.maxTimeoutMs, Math.max(this.opts.minTimeoutMs, 4 * t.rttMs)))
+    const ms = 4 * t.rttMs * (1 + t.inFlight)
+    return Math.round(Math.min(this.opts.maxTimeoutMs, Math.max(this.opts.minTimeoutMs, ms)))
   }
 
   /** Records a reply: `items` delivered in `ms` */

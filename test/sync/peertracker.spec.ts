@@ -90,6 +90,15 @@ describe('[PeerTracker]', () => {
       assert.equal(tracker.timeoutFor(slow), 1000, 'at most the maximum')
     })
 
+    it('four round trips more for each request already waiting at the peer', () => {
+      const tracker = new PeerTracker(OPTS)
+      const [t] = tracker.sync([peer('p')])
+      tracker.delivered(t, 'storage', 1, 50)
+      assert.equal(tracker.timeoutFor(t), 200)
+      t.inFlight = 2
+      assert.equal(tracker.timeoutFor(t), 600, 'a big request behind two others is not timed out as if alone')
+    })
+
     it(`drops after maxTimeouts in a row; a reply in between resets the run`, () => {
       const tracker = new PeerTracker(OPTS)
       const [t] = tracker.sync([peer('p')])
@@ -100,10 +109,10 @@ describe('[PeerTracker]', () => {
       assert.deepEqual([1, 2, 3].map(() => tracker.timedOut(t, 'nodes')), [false, false, true])
     })
 
-    it('the defaults drop a peer after 3 timeouts, within 3..20 s', () => {
+    it('the defaults drop a peer after 3 timeouts, within 6..30 s', () => {
       assert.deepEqual(
         [DEFAULT_TRACKER_OPTIONS.maxTimeouts, DEFAULT_TRACKER_OPTIONS.minTimeoutMs, DEFAULT_TRACKER_OPTIONS.maxTimeoutMs],
-        [3, 3_000, 20_000],
+        [3, 6_000, 30_000],
       )
       assert.ok(Object.isFrozen(DEFAULT_TRACKER_OPTIONS))
     })

@@ -1,0 +1,145 @@
+/**
+ * Snap sync, phase 1: the state of one root downloaded by our `StateSync` from our server over
+ * loopback RLPx (server and syncer each in its own process: serve-node.ts, sync-node.ts), against
+ * the trie layer's local rebuild of the same leaves in the same run (the sorted-leaf builder and
+ * the state writer into a fresh LevelDB, no network, no verification: the ceiling of phase 1).
+ *
+ * The state: 100k accounts, 560k slots in 744 contracts (4 of 60k slots, downloaded in sub-ranges
+ * and completed with trie-node requests; 40 of 4,000 and 100 of 1,000, cut across replies; 600 of
+ * 100, many to a reply) and 2,000 accounts with code (300 distinct codes of up to 24 KB). It is built
+ * once and cached under the OS temp dir (state.ts).
+ *
+ * Timed for the sync: `StateSync.run` from a connected peer until the state is complete (ranges,
+ * then the completion of their edges from the root): requests, the wire, decoding, verification,
+ * building and DB writes. The syncer then walks the result from the root (not timed) and the suite
+ * fails unless it is complete. `snapPeakRssBytes` is the syncer's VmHWM.
+ * SNAP_BENCH_SYNC_PROFILE=<file>: the syncer writes a CPU profile of the timed part there;
+ * SNAP_BENCH_PROFILE=<dir>: the server writes its CPU profile there (serve.ts).
+ */
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+
+import { freePort } from '../../integration/harness/ports.js'
+import { initKeccak } from '../../src/trie/keccak.js'
+
+import { startServer } from './serve.js'
+import { buildState, cachedState, openState } from './state.js'
+
+import type { SyncNodeResult } from './sync-node.js'
+import type { BuiltState, StateSpec } from './state.js'
+
+// Contract sizes interleaved, so that every part of the key space has large and small ones
+const CONTRACT_MIX = [
+  { count: 1, slots: 60_000 },
+  { count: 10, slots: 4000 },
+  { count: 25, slots: 1000 },
+  { count: 150, slots: 100 },
+]
+
+/** The state synced: see the module comment */
+export const SYNC_STATE: StateSpec = {
+  accounts: 100_000,
+  contracts: [...CONTRACT_MIX, ...CONTRACT_MIX, ...CONTRACT_MIX, ...CONTRACT_MIX],
+  codeAccounts: 2000,
+  distinctCodes: 300,
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times */
+const CLOCK_TICKS = 100
+
+/** The local rebuild: the same state built into a fresh LevelDB; only building and writing are timed */
+async function localRebuild(dir: string): Promise<BuiltState> {
+  const db = await openState(dir)
+  try {
+    return await buildState(SYNC_STATE, db)
+  } finally {
+    await db.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function runSyncer(enode: string, root: Uint8Array, dir: string): Promise<SyncNodeResult> {
+  const script = fileURLToPath(new URL('./sync-node.ts', import.meta.url))
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, enode, bytesToHex(root), dir], { maxBuffer: 1 << 20 })
+  return JSON.parse(stdout.trim().split('\n').pop()!) as SyncNodeResult
+}
+
+/** CPU seconds a process has used (all its threads), from /proc */
+function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return 0
+  // utime and stime, fields 14 and 15, after the parenthesised command name
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+
+// The suite fails on a sync that does not deliver the whole state
+function check(synced: SyncNodeResult, source: BuiltState): void {
+  const { walk } = synced
+  if (!synced.complete || walk.accounts !== source.accounts || walk.slots !== source.slots || walk.codes !== source.codeAccounts) {
+    throw new Error(`synced state incomplete: walk ${JSON.stringify(walk)}, source ${source.accounts} accounts, ${source.slots} slots, ${source.codeAccounts} with code`)
+  }
+}
+
+/** The `sync` suite: see the module comment */
+export async function syncSuite(): Promise<{ [name: string]: number }> {
+  await initKeccak()
+  const built = performance.now()
+  const source = await cachedState(SYNC_STATE)
+  const sourceSeconds = (performance.now() - built) / 1000
+  const dir = mkdtempSync(join(tmpdir(), 'snap-bench-sync-'))
+  let server: ReturnType<typeof startServer> | undefined
+  try {
+    const rebuild = await localRebuild(join(dir, 'rebuild'))
+    if (!equalsBytes(rebuild.root, source.state.root)) throw new Error('local rebuild gave another root than the cached state')
+    server = startServer(source.dir, source.state.root, await freePort())
+    const enode = await server.enode
+    // The server works only for the syncer, and only while it syncs (the walk afterwards is local)
+    const serverCpu = cpuSecondsOf(server.pid)
+    const synced = await runSyncer(enode, source.state.root, join(dir, 'synced'))
+    const serverCpuSeconds = cpuSecondsOf(server.pid) - serverCpu
+    check(synced, source.state)
+    const leaves = source.state.accounts + source.state.slots
+    const snapLeavesPerSec = leaves / synced.seconds
+    const localRebuildLeavesPerSec = leaves / rebuild.buildSeconds
+    const c = synced.counters
+    return {
+      accounts: source.state.accounts,
+      slots: source.state.slots,
+      codes: source.state.codes,
+      sourceStateCached: source.cached ? 1 : 0,
+      sourceStateSeconds: sourceSeconds,
+      snapAccountsPerSec: source.state.accounts / synced.seconds,
+      snapSlotsPerSec: source.state.slots / synced.seconds,
+      snapLeavesPerSec,
+      localRebuildLeavesPerSec,
+      snapOverLocalRebuild: snapLeavesPerSec / localRebuildLeavesPerSec,
+      snapPhase1Seconds: synced.seconds,
+      snapRangeSeconds: synced.rangeSeconds,
+      localRebuildSeconds: rebuild.buildSeconds,
+      snapSyncerCpuSeconds: synced.cpuSeconds,
+      snapServerCpuSeconds: serverCpuSeconds,
+      localRebuildCpuSeconds: rebuild.buildCpuSeconds,
+      snapSyncerCpuOverLocalRebuildCpu: synced.cpuSeconds / rebuild.buildCpuSeconds,
+      snapPeakRssBytes: synced.vmHwmBytes,
+      snapPeakRssSampledBytes: synced.peakRssSampledBytes,
+      syncedAccounts: c.accounts,
+      syncedSlots: c.slots,
+      syncedCodes: c.codes,
+      syncedTrieNodesFetched: c.trieNodes,
+      syncedNodesWritten: synced.nodesWritten,
+      rebuildNodesWritten: rebuild.nodes,
+      syncedBytes: c.bytes,
+      syncedWastedBytes: c.wastedBytes,
+      walkSeconds: synced.walkSeconds,
+    }
+  } finally {
+    await server?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
