@@ -1,7 +1,8 @@
 /**
  * Generates a clique (PoA) devnet in geth's genesis format: a signer, and an `alloc` with a chosen
- * number of plain accounts, contracts (each with its own code) and storage slots. Deterministic for
- * a seed, so a failing test can be reproduced.
+ * number of plain accounts, contracts (each with its own code) and storage slots, and optionally a
+ * few large contracts (thousands of slots each). Deterministic for a seed, so a failing test can be
+ * reproduced.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -16,6 +17,11 @@ export interface DevnetSpec {
   contracts: number
   /** Storage slots per contract */
   slotsPerContract: number
+  /**
+   * Slot counts of further contracts, one contract each (storage tries that a snap syncer must
+   * split into several ranges when over a few thousand slots)
+   */
+  largeContracts?: number[]
   /** Seconds between blocks */
   period?: number
   seed?: string
@@ -28,6 +34,8 @@ export interface GenesisAccount {
 }
 
 export interface Devnet {
+  /** The seed every address, slot and value was derived from */
+  seed: string
   genesis: { [key: string]: unknown; alloc: { [address: string]: GenesisAccount } }
   /** Signer private key, hex without 0x (the client's `--unlock` file format) */
   signerKey: string
@@ -35,11 +43,14 @@ export interface Devnet {
   /** Addresses by kind, in generation order */
   accounts: string[]
   contracts: string[]
+  /** The `largeContracts`, in the order of their slot counts */
+  largeContracts: string[]
 }
 
 export const DEVNET_CHAIN_ID = 61_234
 
-function derive(seed: string, label: string, index: number): Uint8Array {
+/** 32 deterministic bytes for a seed, a label and an index */
+export function derive(seed: string, label: string, index: number): Uint8Array {
   return keccak256(concatBytes(new TextEncoder().encode(`${seed}/${label}/`), intToBytes(index)))
 }
 
@@ -51,6 +62,16 @@ function word(bytes: Uint8Array): string {
 function contractCode(tag: Uint8Array): string {
   // 7f<32 bytes> PUSH32, 50 POP, 6000 PUSH1 0, 54 SLOAD, 6000 PUSH1 0, 52 MSTORE, 6020 6000 f3 RETURN
   return `0x7f${bytesToUnprefixedHex(tag)}5060005460005260206000f3`
+}
+
+/** `slots` storage slots (slot 0 and derived ones) with derived values */
+function storage(seed: string, label: string, slots: number): { [slot: string]: string } {
+  const result: { [slot: string]: string } = {}
+  for (let s = 0; s < slots; s++) {
+    const slot = s === 0 ? new Uint8Array(32) : derive(seed, `slot${label}`, s)
+    result[word(slot)] = word(derive(seed, `value${label}`, s))
+  }
+  return result
 }
 
 export function generateDevnet(spec: DevnetSpec): Devnet {
@@ -69,13 +90,14 @@ export function generateDevnet(spec: DevnetSpec): Devnet {
   }
   for (let i = 0; i < spec.contracts; i++) {
     const address = bytesToHex(derive(seed, 'contract', i).subarray(12))
-    const storage: { [slot: string]: string } = {}
-    for (let s = 0; s < spec.slotsPerContract; s++) {
-      const slot = s === 0 ? new Uint8Array(32) : derive(seed, `slot${i}`, s)
-      storage[word(slot)] = word(derive(seed, `value${i}`, s))
-    }
-    alloc[address] = { balance: '0x1', code: contractCode(derive(seed, 'code', i)), storage }
+    alloc[address] = { balance: '0x1', code: contractCode(derive(seed, 'code', i)), storage: storage(seed, `${i}`, spec.slotsPerContract) }
     contracts.push(address)
+  }
+  const largeContracts: string[] = []
+  for (const [i, slots] of (spec.largeContracts ?? []).entries()) {
+    const address = bytesToHex(derive(seed, 'large', i).subarray(12))
+    alloc[address] = { balance: '0x2', code: contractCode(derive(seed, 'largeCode', i)), storage: storage(seed, `large${i}`, slots) }
+    largeContracts.push(address)
   }
   const signer = signerAddress.slice(2)
   const genesis = {
@@ -104,7 +126,7 @@ export function generateDevnet(spec: DevnetSpec): Devnet {
     baseFeePerGas: '0x7',
     alloc,
   }
-  return { genesis, signerKey: bytesToUnprefixedHex(signerKeyBytes), signerAddress, accounts, contracts }
+  return { seed, genesis, signerKey: bytesToUnprefixedHex(signerKeyBytes), signerAddress, accounts, contracts, largeContracts }
 }
 
 /** Where a devnet was written: the `--gethGenesis` file and the signer's `--unlock` key file */

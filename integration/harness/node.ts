@@ -4,7 +4,7 @@
  * killed when the test run ends, also when a test fails or times out.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, openSync, readFileSync, closeSync, rmSync } from 'node:fs'
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,9 +30,26 @@ export interface NodeOptions {
   dataDir?: string
   /** Further client flags */
   args?: string[]
-  /** How long start() waits for JSON-RPC */
+  /**
+   * How long start() waits for JSON-RPC. The client answers only once its genesis state is built:
+   * ~70 s for 20k accounts and 100k slots on 2 idle cores (more while another node works)
+   */
   startTimeoutMs?: number
+  /** Serve Prometheus metrics (`--prometheus`) on a free port */
+  prometheus?: boolean
+  /** Ports to listen on (a restart keeps them); by default free ones */
+  ports?: NodePorts
 }
+
+/** The ports a node listens on */
+export interface NodePorts {
+  p2p: number
+  rpc: number
+  prometheus?: number
+}
+
+/** Default start() timeout: a node with a large genesis alloc takes over a minute (see `startTimeoutMs`) */
+const START_TIMEOUT_MS = 300_000
 
 const running = new Set<ClientNode>()
 
@@ -42,7 +59,7 @@ export async function stopAllNodes(): Promise<void> {
 }
 
 process.on('exit', () => {
-  for (const node of running) node.kill()
+  for (const node of running) void node.kill()
 })
 
 export class ClientNode {
@@ -53,12 +70,13 @@ export class ClientNode {
   private constructor(
     readonly options: NodeOptions,
     readonly dataDir: string,
-    readonly port: number,
-    readonly rpcPort: number,
+    readonly ports: NodePorts,
     readonly logFile: string,
+    /** Offset in the log file where this process's output begins (a restart appends to the same file) */
+    readonly logStart: number,
     private readonly child: ChildProcess,
   ) {
-    this.rpcUrl = `http://127.0.0.1:${rpcPort}`
+    this.rpcUrl = `http://127.0.0.1:${ports.rpc}`
     this.exited = new Promise((resolve) => {
       child.once('exit', (code) => {
         this.exitCode = code
@@ -71,7 +89,12 @@ export class ClientNode {
   /** Starts a client process and waits until it answers JSON-RPC */
   static async start(options: NodeOptions): Promise<ClientNode> {
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `ejs-snap-${options.name}-`))
-    const [port, rpcPort] = [await freePort(), await freePort()]
+    const ports = options.ports ?? {
+      p2p: await freePort(),
+      rpc: await freePort(),
+      prometheus: options.prometheus === true ? await freePort() : undefined,
+    }
+    const { p2p: port, rpc: rpcPort } = ports
     const args = [
       CLI,
       `--gethGenesis=${options.genesisFile}`,
@@ -89,26 +112,39 @@ export class ClientNode {
     if (options.signerKeyFile !== undefined) {
       args.push(`--unlock=${options.signerKeyFile}`, '--mine', '--isSingleNode')
     }
+    if (ports.prometheus !== undefined) args.push('--prometheus', `--prometheusPort=${ports.prometheus}`)
     if (options.bootnodes !== undefined && options.bootnodes.length > 0) {
       args.push(`--bootnodes=${options.bootnodes.join(',')}`)
     }
     args.push(...(options.args ?? []))
     const logFile = join(dataDir, `${options.name}.log`)
+    appendFileSync(logFile, `--- harness: ${options.name} started ${new Date().toISOString()}: ${args.slice(1).join(' ')}\n`)
     const fd = openSync(logFile, 'a')
+    const logStart = statSync(logFile).size
     const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd] })
     closeSync(fd)
-    const node = new ClientNode(options, dataDir, port, rpcPort, logFile, child)
+    const node = new ClientNode(options, dataDir, ports, logFile, logStart, child)
     running.add(node)
     try {
       await node.waitFor(async () => (await node.blockNumber().catch(() => undefined)) !== undefined, {
         what: 'JSON-RPC to answer',
-        timeoutMs: options.startTimeoutMs ?? 120_000,
+        timeoutMs: options.startTimeoutMs ?? START_TIMEOUT_MS,
       })
     } catch (err) {
       await node.stop()
       throw err
     }
     return node
+  }
+
+  /** Starts the node again on its data dir, ports and flags (after stop() or kill()), with `changes` */
+  async restart(changes: Partial<NodeOptions> = {}): Promise<ClientNode> {
+    if (this.exitCode === undefined) throw new Error(`${this.options.name} is still running`)
+    return ClientNode.start({ ...this.options, dataDir: this.dataDir, ports: this.ports, ...changes })
+  }
+
+  get port(): number {
+    return this.ports.p2p
   }
 
   get exitedWith(): number | null | undefined {
@@ -129,16 +165,23 @@ export class ClientNode {
     return `enode://${info.id}@127.0.0.1:${this.port}`
   }
 
-  /** Polls until check() is true; fails with the log tail on timeout or when the process exits */
-  async waitFor(check: () => Promise<boolean>, opts: { what: string; timeoutMs?: number; intervalMs?: number }): Promise<void> {
+  /**
+   * Polls until check() is true; fails on timeout or when the process exits, with `context()` (by
+   * default the log tail) in the message
+   */
+  async waitFor(
+    check: () => Promise<boolean>,
+    opts: { what: string; timeoutMs?: number; intervalMs?: number; context?: () => string },
+  ): Promise<void> {
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
+    const context = opts.context ?? (() => this.logTail())
     for (;;) {
       if (this.exitCode !== undefined) {
-        throw new Error(`${this.options.name} exited (code ${this.exitCode}) while waiting for ${opts.what}\n${this.logTail()}`)
+        throw new Error(`${this.options.name} exited (code ${this.exitCode}) while waiting for ${opts.what}\n${context()}`)
       }
       if (await check()) return
       if (Date.now() > deadline) {
-        throw new Error(`${this.options.name}: timed out waiting for ${opts.what}\n${this.logTail()}`)
+        throw new Error(`${this.options.name}: timed out waiting for ${opts.what}\n${context()}`)
       }
       await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500))
     }
@@ -150,6 +193,22 @@ export class ClientNode {
       what: `block ${height}`,
       timeoutMs,
     })
+  }
+
+  /**
+   * The last block the node executed, from its log (`Executed blocks count=N first=F ... last=L`);
+   * undefined before it executed any. `eth_blockNumber` is the head of the stored chain, which
+   * execution may be behind, and a state answer at a block proves nothing when blocks without
+   * transactions share their parent's state root.
+   */
+  executedHead(): bigint | undefined {
+    const lasts = this.logLines(/Executed blocks/).map((l) => /last=(\d+)/.exec(l)?.[1])
+    return lasts.reduce<bigint | undefined>((max, n) => (n === undefined || (max !== undefined && max >= BigInt(n)) ? max : BigInt(n)), undefined)
+  }
+
+  /** Waits until the node has executed block `height` */
+  async waitForExecuted(height: bigint, timeoutMs = 120_000): Promise<void> {
+    await this.waitFor(async () => (this.executedHead() ?? -1n) >= height, { what: `block ${height} executed`, timeoutMs })
   }
 
   /** Waits for the process to end by itself; returns its exit code */
@@ -165,27 +224,60 @@ export class ClientNode {
     }
   }
 
+  /** The node's output since this process started */
+  log(): string {
+    try {
+      return readFileSync(this.logFile).subarray(this.logStart).toString('utf8')
+    } catch {
+      return ''
+    }
+  }
+
+  /** The lines of this process's output that match `pattern` */
+  logLines(pattern: RegExp): string[] {
+    return this.log()
+      .split('\n')
+      .filter((line) => pattern.test(line))
+  }
+
   /** The last lines of the node's output */
   logTail(lines = 40): string {
-    try {
-      return readFileSync(this.logFile, 'utf8').split('\n').slice(-lines).join('\n')
-    } catch {
-      return '(no log)'
+    return this.log().split('\n').slice(-lines).join('\n') || '(no log)'
+  }
+
+  /** Waits for a line of output matching `pattern`; returns the first one */
+  async waitForLog(pattern: RegExp, timeoutMs = 120_000): Promise<string> {
+    let found: string | undefined
+    await this.waitFor(async () => (found = this.logLines(pattern)[0]) !== undefined, { what: `a log line ${pattern}`, timeoutMs })
+    return found!
+  }
+
+  /** The node's Prometheus metrics (it must run with `prometheus: true`), by name with labels */
+  async metrics(): Promise<Map<string, number>> {
+    if (this.ports.prometheus === undefined) throw new Error(`${this.options.name} runs without --prometheus`)
+    const text = await (await fetch(`http://127.0.0.1:${this.ports.prometheus}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
+    const metrics = new Map<string, number>()
+    for (const line of text.split('\n')) {
+      const m = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) (\S+)/.exec(line)
+      if (m !== null) metrics.set(m[1], Number(m[2]))
     }
+    return metrics
   }
 
   /** SIGINT, then SIGKILL after a grace period; resolves when the process is gone */
   async stop(graceMs = 20_000): Promise<void> {
     if (this.exitCode !== undefined) return
     this.child.kill('SIGINT')
-    const timer = setTimeout(() => this.kill(), graceMs)
+    const timer = setTimeout(() => void this.kill(), graceMs)
     await this.exited
     clearTimeout(timer)
   }
 
-  /** Immediate SIGKILL */
-  kill(): void {
-    if (this.exitCode === undefined) this.child.kill('SIGKILL')
+  /** Immediate SIGKILL (a crash: nothing is flushed or closed); resolves when the process is gone */
+  async kill(): Promise<void> {
+    if (this.exitCode !== undefined) return
+    this.child.kill('SIGKILL')
+    await this.exited
   }
 
   /** Stops the node and removes its data dir */

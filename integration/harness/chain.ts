@@ -1,0 +1,157 @@
+/**
+ * Blocks with transactions, built and sealed offline on a devnet and loaded into the source node
+ * with `--loadBlocksFromRlp`. Why offline: the stock clique miner seals no transaction (DESIGN.md,
+ * stock bug 1), so the state of a mining node never changes and every block would carry the genesis
+ * state root, which a syncing node builds itself at start. These blocks make a state that exists only
+ * after genesis: new accounts and changed balances.
+ *
+ * Only plain transfers: the stock client cannot run contract code on a clique chain at all (its VM
+ * has no `cliqueSigner` for the EVM: "Must include cliqueSigner function if clique/poa is being used
+ * for consensus type"), so storage and code come from the genesis alloc only.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { createBlock, createSealedCliqueBlock, genTransactionsTrieRoot } from '@ethereumjs/block'
+import { createBlockchain } from '@ethereumjs/blockchain'
+import { LevelDB } from '@ethereumjs/client/dist/esm/src/execution/level.js'
+import { createCommonFromGethGenesis } from '@ethereumjs/common'
+import { createMPT } from '@ethereumjs/mpt'
+import { MerkleStateManager } from '@ethereumjs/statemanager'
+import { createFeeMarket1559Tx } from '@ethereumjs/tx'
+import { ValueEncoding, bytesToHex, concatBytes, hexToBytes } from '@ethereumjs/util'
+import { createVM, runBlock } from '@ethereumjs/vm'
+
+import { keccak256 } from '../../src/trie/keccak.js'
+
+import { derive } from './genesis.js'
+import { buildAllocState, countState } from './state.js'
+
+import type { Devnet } from './genesis.js'
+import type { Block } from '@ethereumjs/block'
+import type { GethGenesis } from '@ethereumjs/common'
+import type { FeeMarket1559Tx } from '@ethereumjs/tx'
+import type { VM } from '@ethereumjs/vm'
+import type { WalkStats } from '../../src/trie/walker.js'
+
+/** What the blocks do: transfers from the signer */
+export interface ChainPlan {
+  /** Accounts that did not exist at genesis, each paid a distinct amount */
+  newAccounts: number
+  /** Plain genesis accounts paid too (their balance changes), spread over the devnet's accounts */
+  touchedAccounts: number
+  /** Transfers per block (at most 1,400 fit in the devnet's 30M gas); default 500 */
+  txsPerBlock?: number
+}
+
+/** A block of the built chain */
+export interface ChainBlock {
+  number: bigint
+  hash: string
+  stateRoot: string
+  txs: number
+  /** Accounts in the state after this block */
+  accounts: number
+}
+
+/** The built chain and what its head state holds */
+export interface BuiltChain {
+  /** The blocks' RLP, one after another (`--loadBlocksFromRlp`) */
+  rlpFile: string
+  genesisHash: string
+  /** Blocks 1 … head */
+  blocks: ChainBlock[]
+  head: ChainBlock
+  newAccounts: string[]
+  touchedAccounts: string[]
+  /** What the head state holds, counted as `verify-state` counts */
+  counts: WalkStats
+  /** Accounts in the state of block `number` (blocks after the chain's change nothing) */
+  accountsAt(number: bigint): number
+}
+
+const TRANSFER_GAS = 21_000n
+// No tip: on clique the tip goes to the signer recovered from the seal, which a block being built
+// does not have yet (the builder would pay the zero address and compute another state root)
+const MAX_FEE = 10n ** 9n
+
+/**
+ * Seals `txsPerBlock` transactions a block on `parent` until all are in: each block is run once
+ * with `generate` (the VM's block builder re-creates the block for every transaction it adds,
+ * quadratic in the transactions), then sealed with the fields the run produced.
+ */
+async function sealBlocks(vm: VM, parent: Block, txs: FeeMarket1559Tx[], txsPerBlock: number, signerKey: Uint8Array, period: bigint): Promise<Block[]> {
+  const common = vm.common
+  const blocks: Block[] = []
+  for (let i = 0; i < txs.length; i += txsPerBlock) {
+    const transactions = txs.slice(i, i + txsPerBlock)
+    const header = {
+      parentHash: parent.hash(),
+      number: parent.header.number + 1n,
+      timestamp: parent.header.timestamp + period,
+      gasLimit: parent.header.gasLimit,
+      baseFeePerGas: parent.header.calcNextBaseFee(),
+      // clique: one signer, always in turn; 32 bytes vanity + 65 bytes seal (filled when sealed)
+      difficulty: 2n,
+      extraData: new Uint8Array(97),
+      transactionsTrie: await genTransactionsTrieRoot(transactions),
+    }
+    const unsealed = createBlock({ header, transactions }, { common, skipConsensusFormatValidation: true })
+    const run = await runBlock(vm, { block: unsealed, generate: true, skipBlockValidation: true, skipHeaderValidation: true })
+    const generated = { stateRoot: run.stateRoot, receiptTrie: run.receiptsRoot, logsBloom: run.logsBloom, gasUsed: run.gasUsed }
+    const block = createSealedCliqueBlock({ header: { ...header, ...generated }, transactions }, signerKey, { common })
+    blocks.push(block)
+    parent = block
+  }
+  return blocks
+}
+
+/**
+ * Builds and seals the blocks of `plan` on the devnet's genesis as its clique signer, and writes
+ * them to `<dir>/chain.rlp`. Deterministic for a devnet and a plan.
+ */
+export async function buildChain(devnet: Devnet, plan: ChainPlan, dir: string): Promise<BuiltChain> {
+  const { level, root } = await buildAllocState(devnet.genesis.alloc)
+  const common = createCommonFromGethGenesis(devnet.genesis as unknown as GethGenesis, { chain: 'devnet', customCrypto: { keccak256 } })
+  const blockchain = await createBlockchain({ common, genesisStateRoot: root, validateBlocks: false, validateConsensus: false })
+  const trie = await createMPT({ db: new LevelDB(level as never), useKeyHashing: true, common, valueEncoding: ValueEncoding.Bytes, root })
+  const vm = await createVM({ common, blockchain, stateManager: new MerkleStateManager({ trie, common, prefixStorageTrieKeys: true }) })
+
+  const newAccounts = Array.from({ length: plan.newAccounts }, (_, i) => bytesToHex(derive(devnet.seed, 'chainAccount', i).subarray(12)))
+  const touchedAccounts = Array.from(
+    { length: plan.touchedAccounts },
+    (_, i) => devnet.accounts[Math.floor((i * devnet.accounts.length) / plan.touchedAccounts)],
+  )
+  const signerKey = hexToBytes(`0x${devnet.signerKey}`)
+  const txs = [...newAccounts, ...touchedAccounts].map((to, i) =>
+    createFeeMarket1559Tx(
+      { nonce: BigInt(i), maxFeePerGas: MAX_FEE, maxPriorityFeePerGas: 0n, gasLimit: TRANSFER_GAS, to: to as `0x${string}`, value: BigInt(i + 1) * 10n ** 12n },
+      // @ethereumjs/tx 10.1 types its own common 10.1; the common 10.0 of the rest of the stack serves it at run time
+      { common: common as never },
+    ).sign(signerKey),
+  )
+  const genesis = blockchain.genesisBlock
+  const period = BigInt((devnet.genesis.config as { clique: { period: number } }).clique.period)
+  const sealed = await sealBlocks(vm, genesis, txs, plan.txsPerBlock ?? 500, signerKey, period)
+
+  const rlpFile = join(dir, 'chain.rlp')
+  writeFileSync(rlpFile, concatBytes(...sealed.map((b) => b.serialize())))
+  // The first `newAccounts` transfers each create an account, the others pay existing ones
+  const genesisAccounts = Object.keys(devnet.genesis.alloc).length
+  let sent = 0
+  const blocks = sealed.map((b) => {
+    sent += b.transactions.length
+    const accounts = genesisAccounts + Math.min(sent, plan.newAccounts)
+    return { number: b.header.number, hash: bytesToHex(b.hash()), stateRoot: bytesToHex(b.header.stateRoot), txs: b.transactions.length, accounts }
+  })
+  return {
+    rlpFile,
+    genesisHash: bytesToHex(genesis.hash()),
+    blocks,
+    head: blocks[blocks.length - 1],
+    newAccounts,
+    touchedAccounts,
+    counts: await countState(level, sealed[sealed.length - 1].header.stateRoot),
+    accountsAt: (number) => (number === 0n ? genesisAccounts : blocks[Math.min(Number(number), blocks.length) - 1].accounts),
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * A snap sync killed midway (SIGKILL: nothing flushed) resumes from its data dir: B is killed during
+ * the account download, and in a second case during the storage download, restarted with the same
+ * data dir and flags, and ends with A's state, complete. B reaches A through a throttling proxy so that
+ * the download lasts long enough to be caught midway; the proxy also counts the bytes on the wire,
+ * which, next to an uninterrupted sync's, tell how much the crash made B download again.
+ */
+import { strict as assert } from 'node:assert'
+
+import { ThrottledProxy, compareNodes, field, sampleState, snapContext, snapLines, snapMetrics, snapSyncing, startSnapNode, startSource, verifyState, waitSnapDone } from './harness/index.js'
+
+import type { ClientNode, SnapSyncing, Source } from './harness/index.js'
+
+const DEVNET = { accounts: 5_000, contracts: 200, slotsPerContract: 30, largeContracts: [6_000], period: 1, seed: 'snapresume' }
+const PLAN = { newAccounts: 2_000, touchedAccounts: 500 }
+const PIVOT_DISTANCE = 16
+// Bytes per second through the proxy until the kill: the state (~2 MB) then takes seconds, and a
+// 512 KiB reply still arrives well within the syncer's first request timeout (10 s)
+const RATE = 256 * 1024
+const WATCH_MS = 100
+
+interface StateCounts {
+  accounts: number
+  slots: number
+}
+
+interface CrashCase {
+  name: string
+  /** B is killed at the first status of the state phase for which this is true */
+  moment: (s: SnapSyncing, counts: StateCounts) => boolean
+  /** ... which must be midway through what the case is about */
+  midway: (s: SnapSyncing, counts: StateCounts) => boolean
+}
+
+const CASES: CrashCase[] = [
+  {
+    // As soon as anything is stored. Accounts are counted when their range is written, which waits
+    // for the range's storage and codes: at this moment most account ranges are in flight or unwritten
+    name: 'the account download',
+    moment: (s) => s.syncedAccounts + s.syncedStorage + s.syncedBytecodes > 0n,
+    midway: (s, c) => s.syncedAccounts < BigInt(c.accounts),
+  },
+  {
+    // Once half of the slots are stored (the large contract's ranges among them)
+    name: 'the storage download',
+    moment: (s, c) => s.syncedStorage * 2n >= BigInt(c.slots),
+    midway: (s, c) => s.syncedStorage < BigInt(c.slots),
+  },
+]
+
+const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`
+
+describe('[snap sync] resumes after a crash', function () {
+  let source: Source | undefined
+  let a: ClientNode
+  let proxy: ThrottledProxy | undefined
+  let b: ClientNode | undefined
+  /** Bytes on the wire for a sync without a crash */
+  let baseline = 0
+
+  before(async function () {
+    this.timeout(600_000)
+    source = await startSource({ devnet: DEVNET, plan: PLAN })
+    a = source.node
+    await a.waitForHeight(BigInt(PIVOT_DISTANCE) + 4n)
+  })
+
+  afterEach(async () => {
+    await b?.destroy()
+    await proxy?.close()
+    b = proxy = undefined
+  })
+
+  after(async () => {
+    await source?.destroy()
+  })
+
+  /** Starts B through a new proxy capped at `rate` */
+  async function startB(rate: number): Promise<ClientNode> {
+    proxy = await ThrottledProxy.start(a.port, rate)
+    return startSnapNode(source!, { pivotDistance: PIVOT_DISTANCE, bootnode: proxy.enodeVia(await a.enode()) })
+  }
+
+  /** B's state equals A's at a block both have, and verifies complete once B is stopped */
+  async function assertSameStateAsA(node: ClientNode): Promise<void> {
+    const common = await a.blockNumber()
+    await node.waitForExecuted(common)
+    const { differences } = await compareNodes(a, node, common, sampleState(source!.devnet, source!.chain, 500))
+    assert.deepEqual(differences, [], `answers at block ${common}`)
+    await node.stop()
+    const result = await verifyState(node.dataDir)
+    assert.equal(result.code, 0, result.output)
+    assert.equal(result.stateRoot, source!.chain.head.stateRoot, result.output)
+    const { accounts, slots, codes } = source!.chain.counts
+    assert.deepEqual(result.counts && { accounts: result.counts.accounts, slots: result.counts.slots, codes: result.counts.codes }, { accounts, slots, codes })
+  }
+
+  it('syncs through the proxy without a crash (the baseline)', async () => {
+    b = await startB(RATE)
+    const done = await waitSnapDone(b, { timeoutMs: 300_000 })
+    baseline = proxy!.forwarded
+    console.log(`      ${done.text}\n      on the wire: ${mb(baseline)}`)
+    await assertSameStateAsA(b)
+  })
+
+  for (const c of CASES) {
+    it(`resumes after a SIGKILL during ${c.name}`, async () => {
+      b = await startB(RATE)
+      const node = b
+      const counts = source!.chain.counts
+      await node.waitFor(
+        async () => {
+          const status = await snapSyncing(node).catch(() => undefined)
+          if (status === undefined || (status !== false && ['pivot', undefined].includes(status.snapPhase))) return false
+          // Past the state phase before the moment came: the download was too quick to be caught midway
+          if (status === false || status.snapPhase !== 'state') throw new Error(`the state phase ended before ${c.name} could be caught midway (lower RATE)`)
+          return c.moment(status, counts)
+        },
+        { what: `the moment to kill (${c.name})`, timeoutMs: 300_000, intervalMs: WATCH_MS, context: () => snapContext(node) },
+      )
+      // Hold A's bytes, let B take in what it has, then look once more and kill
+      proxy!.setRate(0)
+      await new Promise((r) => setTimeout(r, 500))
+      const atKill = (await snapSyncing(b)) as SnapSyncing
+      const metricsAtKill = await snapMetrics(b)
+      await b.kill()
+      const where = `accounts ${atKill.syncedAccounts} of ${counts.accounts}, slots ${atKill.syncedStorage} of ${counts.slots}, phase ${atKill.snapPhase}`
+      console.log(`      killed at ${where}; ${atKill.syncedBytes} bytes accepted (snap_sync_bytes_total ${metricsAtKill.bytes})`)
+      assert.ok(c.midway(atKill, counts), `B was killed midway through ${c.name}: ${where}`)
+
+      proxy!.setRate(Infinity)
+      b = await b.restart()
+      const done = await waitSnapDone(b, { timeoutMs: 300_000 })
+      const resumed = snapLines(b).filter((l) => l.kind === 'other' && /resum/.test(l.text))
+      const wire = proxy!.forwarded
+      console.log(
+        `      after the restart: ${resumed.map((l) => l.text).join('; ') || '(no resume line)'}\n` +
+          `      ${done.text}\n` +
+          `      on the wire: ${mb(wire)} with the crash, ${mb(baseline)} without: ${mb(wire - baseline)} again; ` +
+          `the syncer counts ${done.fields.downloaded} downloaded, ${done.fields.wasted} wasted`,
+      )
+      assert.ok(field(done, 'downloaded') !== undefined && field(done, 'wasted') !== undefined, done.text)
+      await assertSameStateAsA(b)
+    })
+  }
+})
