@@ -6,7 +6,7 @@
  * block both have, stops B, runs `verify-state` on B's data dir and prints a summary. Both nodes are
  * stopped and every temporary file removed at the end, also on failure or Ctrl-C.
  */
-import { compareNodes, field, sampleState, snapLines, snapSyncing, startSnapNode, startSource, stopAllNodes, verifyState } from '../integration/harness/index.js'
+import { compareNodes, field, sampleState, snapLines, snapSyncing, removeTempDirs, startSnapNode, startSource, stopAllNodes, verifyState } from '../integration/harness/index.js'
 
 import { ProgressView, mib } from './progress.js'
 
@@ -30,13 +30,14 @@ const rate = (n: number, ms: number) => (ms > 0 ? num(Math.round((n * 1000) / ms
 let source: Source | undefined
 let b: ClientNode | undefined
 
-/** Stops both nodes and removes their files; safe to call more than once */
+/** Stops both nodes and removes their files, also those of a source still being set up; idempotent */
 async function cleanUp(): Promise<void> {
   const [node, src] = [b, source]
   b = source = undefined
   await node?.destroy()
   await src?.destroy()
   await stopAllNodes()
+  removeTempDirs()
 }
 
 /** Follows B's sync until it is done; returns the done line and when each phase was first seen */

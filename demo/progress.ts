@@ -42,7 +42,8 @@ export class ProgressView {
     const line = status === false ? 'synced' : this.describe(status)
     const now = Date.now()
     if (this.tty) {
-      this.out.write(`\r${line}\x1b[K`)
+      // One terminal line, or the next redraw starts in the middle of a wrapped one
+      this.out.write(`\r${line.slice(0, Math.max(20, (this.out.columns ?? 160) - 1))}\x1b[K`)
       this.drawn = true
     } else if (phase !== this.lastPhase || now - this.lastPlain >= PLAIN_EVERY_MS) {
       this.out.write(`${line}\n`)

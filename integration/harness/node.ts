@@ -52,6 +52,20 @@ export interface NodePorts {
 const START_TIMEOUT_MS = 300_000
 
 const running = new Set<ClientNode>()
+const tempDirs = new Set<string>()
+
+/** A new temporary dir; `removeTempDirs()` removes it if nothing else did */
+export function makeTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  tempDirs.add(dir)
+  return dir
+}
+
+/** Removes every temporary dir made by the harness that is still there (run after stopAllNodes) */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+  tempDirs.clear()
+}
 
 /** Stops every node still running (SIGINT, then SIGKILL); for after-hooks */
 export async function stopAllNodes(): Promise<void> {
@@ -88,7 +102,7 @@ export class ClientNode {
 
   /** Starts a client process and waits until it answers JSON-RPC */
   static async start(options: NodeOptions): Promise<ClientNode> {
-    const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `ejs-snap-${options.name}-`))
+    const dataDir = options.dataDir ?? makeTempDir(`ejs-snap-${options.name}-`)
     const ports = options.ports ?? {
       p2p: await freePort(),
       rpc: await freePort(),

@@ -2,13 +2,11 @@
  * The source side of a snap sync scenario, shared by the snap specs and the demo: a generated devnet,
  * blocks with transactions built on it, and a mining node A that has executed them.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 
 import { buildChain } from './chain.js'
 import { generateDevnet, writeDevnet } from './genesis.js'
-import { ClientNode } from './node.js'
+import { ClientNode, makeTempDir } from './node.js'
 
 import type { BuiltChain, ChainPlan } from './chain.js'
 import type { Devnet, DevnetFiles, DevnetSpec } from './genesis.js'
@@ -34,7 +32,7 @@ export interface Source {
  */
 export async function startSource(spec: { devnet: DevnetSpec; plan: ChainPlan; name?: string; step?: (what: string) => void }): Promise<Source> {
   const step = spec.step ?? (() => {})
-  const dir = mkdtempSync(join(tmpdir(), 'ejs-snap-source-'))
+  const dir = makeTempDir('ejs-snap-source-')
   let node: ClientNode | undefined
   const destroy = async () => {
     await node?.destroy()

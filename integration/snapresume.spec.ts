@@ -124,6 +124,7 @@ describe('[snap sync] resumes after a crash', function () {
       const atKill = (await snapSyncing(b)) as SnapSyncing
       const metricsAtKill = await snapMetrics(b)
       await b.kill()
+      const wireAtKill = proxy!.forwarded
       const where = `accounts ${atKill.syncedAccounts} of ${counts.accounts}, slots ${atKill.syncedStorage} of ${counts.slots}, phase ${atKill.snapPhase}`
       console.log(`      killed at ${where}; ${atKill.syncedBytes} bytes accepted (snap_sync_bytes_total ${metricsAtKill.bytes})`)
       assert.ok(c.midway(atKill, counts), `B was killed midway through ${c.name}: ${where}`)
@@ -136,7 +137,8 @@ describe('[snap sync] resumes after a crash', function () {
       console.log(
         `      after the restart: ${resumed.map((l) => l.text).join('; ') || '(no resume line)'}\n` +
           `      ${done.text}\n` +
-          `      on the wire: ${mb(wire)} with the crash, ${mb(baseline)} without: ${mb(wire - baseline)} again; ` +
+          `      on the wire: ${mb(wireAtKill)} before the kill + ${mb(wire - wireAtKill)} after the restart = ${mb(wire)}, ` +
+          `${mb(baseline)} without a crash: ${mb(wire - baseline)} more; ` +
           `the syncer counts ${done.fields.downloaded} downloaded, ${done.fields.wasted} wasted`,
       )
       assert.ok(field(done, 'downloaded') !== undefined && field(done, 'wasted') !== undefined, done.text)
