@@ -273,7 +273,10 @@ export class ClientNode {
     const metrics = new Map<string, number>()
     for (const line of text.split('\n')) {
       const m = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) (\S+)/.exec(line)
-      if (m !== null) metrics.set(m[1], Number(m[2]))
+      if (m === null) continue
+      // The client's registry labels every metric with app="ethereumjs-client": drop that default
+      // label so that a metric without labels of its own reads under its bare name
+      metrics.set(m[1].replace(/\{app="[^"]*"\}$/, '').replace(/app="[^"]*",?/, ''), Number(m[2]))
     }
     return metrics
   }
