@@ -15,6 +15,7 @@ import { equalsBytes } from '@ethereumjs/util'
 import { LevelStateReader } from '../trie/reader.js'
 import { initKeccak } from '../trie/keccak.js'
 
+import { AnnouncedBlocks } from './announcedblocks.js'
 import { ClientPeers } from './clientpeers.js'
 import { PivotFinder } from './pivot.js'
 import { ProgressStore } from './progress.js'
@@ -92,8 +93,8 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
   private statusTimer: NodeJS.Timeout | undefined
   private lastReport = 0
   private startDone: { at: number; fraction: number } | undefined
-  /** The executed head's number, refreshed each tick (`eth_syncing` must answer synchronously) */
-  private executedHead = 0n
+  private readonly ahead = new AnnouncedBlocks()
+  private importingAhead: Promise<void> | undefined
 
   constructor(
     options: PluginSynchronizerOptions,
@@ -164,6 +165,7 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
 
   /** Holds `config.synchronized` until the node executes from its own state */
   override onChainUpdated(): void {
+    void this.importAhead()
     if (this.download.handedOff) super.onChainUpdated()
   }
 
@@ -178,7 +180,32 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
     if (peer !== undefined && n > this.chain.headers.height + 1n && n > (this.config.syncTargetHeight ?? 0n)) {
       this.config.syncTargetHeight = n
     }
-    return super.handleNewBlock(block, peer)
+    if (peer !== undefined) this.ahead.add(block, this.chain.blocks.height)
+    await super.handleNewBlock(block, peer)
+    await this.importAhead()
+  }
+
+  // Imports kept announcements that extend the head, one after another (see AnnouncedBlocks); a
+  // caller during an import waits for that import
+  private importAhead(): Promise<void> {
+    if (this.ahead.size === 0) return Promise.resolve()
+    this.importingAhead ??= this.importKept().finally(() => (this.importingAhead = undefined))
+    return this.importingAhead
+  }
+
+  private async importKept(): Promise<void> {
+    try {
+      for (;;) {
+        const head = this.chain.blocks.latest
+        const next = head === null ? undefined : this.ahead.takeChildOf(head.hash())
+        if (next === undefined) break
+        // putBlocks validates the block (header, consensus, body) as for any fetched block
+        await this.chain.putBlocks([next])
+      }
+      this.ahead.prune(this.chain.blocks.height)
+    } catch (err) {
+      this.config.logger?.debug(`Snap sync: an announced block did not import: ${(err as Error).message}`)
+    }
   }
 
   /**
@@ -202,7 +229,8 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
     const s = this.download.status()
     const c = s.counters
     return {
-      currentBlock: hex(this.executedHead),
+      // The executed head: the pivot once phase 2 runs, genesis before (the node has no other state)
+      currentBlock: hex(this.executor.chainStatus?.height ?? 0n),
       // The highest head seen (peers' announcements and headers); without peers yet, 0
       highestBlock: hex(this.config.syncTargetHeight ?? 0n),
       snapPhase: s.phase,
@@ -264,10 +292,6 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
   }
 
   private tick(): void {
-    this.chain.blockchain.getIteratorHead('vm').then(
-      (head) => (this.executedHead = head.header.number),
-      () => {},
-    )
     const status = this.download.status()
     this.recorder?.recordSyncStatus(status)
     const now = Date.now()
