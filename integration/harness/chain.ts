@@ -1,13 +1,9 @@
 /**
  * Blocks with transactions, built and sealed offline on a devnet and loaded into the source node
- * with `--loadBlocksFromRlp`. Why offline: the stock clique miner seals no transaction (DESIGN.md,
- * stock bug 1), so the state of a mining node never changes and every block would carry the genesis
- * state root, which a syncing node builds itself at start. These blocks make a state that exists only
- * after genesis: new accounts and changed balances.
- *
- * Only plain transfers: the stock client cannot run contract code on a clique chain at all (its VM
- * has no `cliqueSigner` for the EVM: "Must include cliqueSigner function if clique/poa is being used
- * for consensus type"), so storage and code come from the genesis alloc only.
+ * with `--loadBlocksFromRlp`: a state that exists only after genesis (new accounts and changed
+ * balances), ready when the source starts. Offline because it is fast: a thousand transfers sealed
+ * in seconds, where the miner would take a block per second. Transactions sent while the source
+ * mines (txload.ts) need the patched client (stock bug 1, DESIGN.md: its miner sealed none).
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
