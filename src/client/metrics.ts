@@ -24,6 +24,8 @@ const SYNC_COUNTERS: { readonly [field in keyof SnapSyncCounters]: readonly [nam
   trieNodes: ['snap_sync_trie_nodes_total', 'Trie nodes fetched by snap sync (completion and healing)'],
   bytes: ['snap_sync_bytes_total', 'Payload bytes of the snap replies accepted'],
   wastedBytes: ['snap_sync_wasted_bytes_total', 'Payload bytes of snap replies thrown away (invalid, late or lost)'],
+  healedNodes: ['snap_sync_trie_nodes_healed_total', 'Trie nodes fetched while healing from the pivot root after the ranges'],
+  pivotMoves: ['snap_sync_pivot_moves_total', 'Times snap sync moved its pivot to a newer block'],
 }
 
 function counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

@@ -15,6 +15,8 @@ export interface SnapOptions {
   readonly pivotDistance: number
   /** Concurrent account-range tasks the 2^256 hash space is split into */
   readonly accountTasks: number
+  /** Snap requests a second this node sends at most, over all peers; 0: no cap */
+  readonly requestRate: number
 }
 
 /** Defaults, as `--help` shows them */
@@ -28,6 +30,7 @@ export const DEFAULT_SNAP_OPTIONS: SnapOptions = Object.freeze({
   // geth's accountConcurrency: enough tasks to keep several peers busy, few enough to keep the
   // account trie's chunk boundaries (healed afterwards) cheap
   accountTasks: 16,
+  requestRate: 0,
 })
 
 /** yargs definitions, keyed by option name */
@@ -52,6 +55,11 @@ export const snapCliOptions: { [name: string]: Options } = {
     number: true,
     default: DEFAULT_SNAP_OPTIONS.accountTasks,
   },
+  snapRequestRate: {
+    describe: '--sync=snap: snap requests a second this node sends at most, over all peers (0: no cap; 1-10000)',
+    number: true,
+    default: DEFAULT_SNAP_OPTIONS.requestRate,
+  },
 }
 
 function integer(args: { [key: string]: unknown }, name: string, fallback: number, min: number, max: number): number {
@@ -74,5 +82,6 @@ export function parseSnapOptions(args: { [key: string]: unknown }): SnapOptions 
     // The pivot's root must stay among the 128 a peer serves while the chain moves on
     pivotDistance: integer(args, 'snapPivotDistance', DEFAULT_SNAP_OPTIONS.pivotDistance, 1, SERVED_STATE_BLOCKS - 8),
     accountTasks: integer(args, 'snapAccountTasks', DEFAULT_SNAP_OPTIONS.accountTasks, 1, 256),
+    requestRate: integer(args, 'snapRequestRate', DEFAULT_SNAP_OPTIONS.requestRate, 0, 10_000),
   })
 }

@@ -20,6 +20,11 @@ export interface AccountBatch {
   readonly bytes: number
   /** Storage tries and codes of these accounts not stored yet */
   pending: number
+  /**
+   * An account's storage changed under a newer pivot and was not stored: the batch's nodes would
+   * claim a subtree that is not complete, so none is written (healing fetches the current ones)
+   */
+  stale: boolean
   /** The task's cursor after this batch (first key not covered) */
   readonly next: bigint
   /** The task is finished once this batch is written */

@@ -75,7 +75,8 @@ export function progressLine(s: SnapSyncStatus, rates: SnapSyncCounters, sinceSt
     const { fraction, ms } = sinceStartDone
     if (fraction > 0.001 && s.accountSpaceDone < 1) parts.push(`eta=${duration((ms / fraction) * (1 - s.accountSpaceDone))}`)
   }
-  if (s.phase === 'heal') parts.push(`pending=${count(s.healPending)}`)
+  if (s.phase === 'heal') parts.push(`healed=${count(c.healedNodes)} pending=${count(s.healPending)}`)
+  if (c.pivotMoves > 0) parts.push(`moves=${c.pivotMoves}`)
   return parts.join(' ')
 }
 
@@ -85,7 +86,7 @@ export function summaryLine(s: SnapSyncStatus): string {
   const secs = Math.max(s.elapsedMs / 1000, 0.001)
   return (
     `Snap sync: done in ${duration(s.elapsedMs)} pivot=${s.pivot?.number ?? 'none'} ` +
-    `accounts=${c.accounts} slots=${c.slots} codes=${c.codes} nodes=${c.trieNodes} ` +
+    `accounts=${c.accounts} slots=${c.slots} codes=${c.codes} nodes=${c.trieNodes} healed=${c.healedNodes} moves=${c.pivotMoves} ` +
     `downloaded=${bytes(c.bytes)} wasted=${bytes(c.wastedBytes)} ` +
     `avg=${count(c.accounts / secs)} accounts/s, ${count(c.slots / secs)} slots/s, ${bytes(c.bytes / secs)}/s`
   )

@@ -1,9 +1,14 @@
 /**
  * Phase 1 of a snap sync, start to end: choose a pivot (or resume the persisted one), download and
- * complete its state, and keep the progress record in step. A pivot whose state no peer serves any
- * more is replaced; what was already stored stays and is skipped by the next round.
+ * complete its state, and keep the progress record in step.
+ *
+ * The pivot moves, keeping everything downloaded (StateSync.moveTo), when a timer of its own finds
+ * it more than `staleDistance` blocks behind the peers' head or off their chain (a reorg), and when
+ * every peer answers empty for its root. Moves are guarded against the livelock other clients fell
+ * into: only to a newer verified pivot, and, after empty replies, at most once per
+ * `minMoveIntervalMs`, so that a move never keeps invalidating the work in flight.
  */
-import { bytesToHex, hexToBytes } from '@ethereumjs/util'
+import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 
 import { loadAccountTasks, newAccountTasks, saveAccountTasks, unwrittenBytes } from './accounttasks.js'
 import { BadHeadersError } from './pivot.js'
@@ -18,6 +23,7 @@ import type { DropReason, SnapPeerSource } from './snappeer.js'
 import type { StateSyncOptions } from './statesync.js'
 import type { PivotInfo, SnapSyncPhase, SnapSyncStatus } from './status.js'
 import type { StateStore } from '../trie/index.js'
+import type { BlockHeader } from '@ethereumjs/block'
 
 /** Where phase 1 finds peers: snap peers to download from, eth peers to learn heads from */
 export interface DownloadPeers extends SnapPeerSource {
@@ -39,7 +45,23 @@ export interface StateDownloadOptions {
   readonly stateSync?: StateSyncOptions
   /** ms between looks for peers or a pivot while waiting */
   readonly waitMs: number
+  /** Blocks behind the peers' head at which the pivot moves. Default {@link STALE_DISTANCE} */
+  readonly staleDistance?: number
+  /** ms between staleness checks. Default {@link STALE_CHECK_MS} */
+  readonly staleCheckMs?: number
+  /** Least ms between moves caused by empty replies. Default {@link MIN_MOVE_INTERVAL_MS} */
+  readonly minMoveIntervalMs?: number
 }
+
+/**
+ * Why 120: snap/1 servers keep the states of their last 128 blocks (geth's snapshot layers); a pivot
+ * past that is no longer served, so it moves a few blocks before
+ */
+export const STALE_DISTANCE = 120
+/** Why 10 s: a head look costs a header request per peer; a 12 s chain moves one block in that time */
+export const STALE_CHECK_MS = 10_000
+/** Why 30 s: a move puts back the requests in flight; empty replies alone must not cause a stream of them */
+export const MIN_MOVE_INTERVAL_MS = 30_000
 
 /** See the module comment */
 export class StateDownload {
@@ -49,6 +71,8 @@ export class StateDownload {
   private phaseNow: SnapSyncPhase = 'pivot'
   private readonly startedAt = Date.now()
   private lastWaitLog = 0
+  private lastMove = 0
+  private checking = false
 
   constructor(
     private readonly db: StateStore,
@@ -89,38 +113,45 @@ export class StateDownload {
     return this.progress.handedOff
   }
 
-  /** Downloads the pivot's state until it is complete; returns the pivot */
+  /** Downloads the pivot's state until it is complete; returns the pivot (the last one, after moves) */
   async run(signal: AbortSignal): Promise<PivotInfo> {
-    while (!this.progress.stateComplete) {
-      signal.throwIfAborted()
-      if (this.progress.pivot === undefined) await this.choosePivot(signal)
-      const pivot = this.pivot as PivotInfo
-      this.phaseNow = 'state'
-      this.sync = new StateSync(this.db, this.peers, pivot.stateRoot, this.tasks, this.progress.counters, {
-        persist: () => this.save(),
-        waiting: (why) => this.waiting(why),
-      }, this.opts.stateSync)
-      try {
-        await this.sync.run(signal)
-        this.progress.stateComplete = true
-        this.phaseNow = 'handoff'
-        await this.save()
-      } catch (err) {
-        if (!(err instanceof RootUnavailableError)) throw err
-        this.log.warn(`Snap sync: pivot ${pivot.number} is stale (${err.message}); choosing a new one`)
-        await this.forgetPivot()
-      } finally {
-        this.sync = undefined
+    if (this.progress.stateComplete) return this.pivot as PivotInfo
+    if (this.progress.pivot === undefined) await this.choosePivot(signal)
+    this.phaseNow = 'state'
+    const sync = new StateSync(this.db, this.peers, (this.pivot as PivotInfo).stateRoot, this.tasks, this.progress.counters, {
+      persist: () => this.save(),
+      waiting: (why) => this.waiting(why),
+    }, this.opts.stateSync)
+    this.sync = sync
+    const timer = setInterval(() => void this.checkStale(signal), this.opts.staleCheckMs ?? STALE_CHECK_MS)
+    try {
+      for (;;) {
+        try {
+          await sync.run(signal)
+          break
+        } catch (err) {
+          if (!(err instanceof RootUnavailableError)) throw err
+          this.log.warn(`Snap sync: pivot ${this.pivot?.number} is not served any more (${err.message}); moving to a newer one`)
+          await this.moveWhenNewer(signal)
+        }
       }
+      this.progress.stateComplete = true
+      this.phaseNow = 'handoff'
+      await this.save()
+    } finally {
+      clearInterval(timer)
+      this.sync = undefined
     }
     return this.pivot as PivotInfo
   }
 
-  /** The pivot is not on the canonical chain: download the state of a new one */
+  /**
+   * The pivot is not on the canonical chain (found at the handoff): a new pivot is chosen and its
+   * state completed from what is stored, as after a move
+   */
   async forgetPivot(): Promise<void> {
     this.progress.pivot = undefined
     this.progress.stateComplete = false
-    this.tasks = []
     await this.save()
   }
 
@@ -157,7 +188,8 @@ export class StateDownload {
         if (found !== undefined) {
           const h = found.header
           this.progress.pivot = { number: '0x' + h.number.toString(16), hash: bytesToHex(h.hash()), stateRoot: bytesToHex(h.stateRoot) }
-          this.tasks = newAccountTasks(this.opts.accountTasks)
+          // A new pivot after a reorg keeps the tasks: what they stored is skipped by the completion
+          if (this.tasks.length === 0) this.tasks = newAccountTasks(this.opts.accountTasks)
           this.progress.stateComplete = false
           await this.save()
           this.log.info(
@@ -171,6 +203,60 @@ export class StateDownload {
       }
       await new Promise((r) => setTimeout(r, this.opts.waitMs))
     }
+  }
+
+  // The staleness timer: moves the pivot when the peers' head is far past it, or off its chain
+  private async checkStale(signal: AbortSignal): Promise<void> {
+    const pivot = this.pivot
+    if (this.checking || signal.aborted || this.sync === undefined || pivot === undefined) return
+    this.checking = true
+    try {
+      const peers = this.peers.headerPeers()
+      const found = await this.pivots.find(peers, (err: BadHeadersError) => this.peers.dropById(err.peerId, 'invalid_proof', err.message))
+      if (found === undefined || found.header.number <= pivot.number) return
+      const behind = found.head.number - pivot.number
+      if (behind > BigInt(this.opts.staleDistance ?? STALE_DISTANCE)) {
+        return await this.move(found.header, `${behind} blocks behind the head`)
+      }
+      // The supporters' chain at the pivot's height: another block there means a reorg below it
+      const supporter = peers.find((p) => found.supporters.includes(p.id))
+      const [there] = supporter === undefined ? [] : await supporter.headers(pivot.number, 1).catch(() => [])
+      if (there !== undefined && !equalsBytes(there.hash(), pivot.hash)) await this.move(found.header, 'it left the canonical chain')
+    } catch (err) {
+      this.log.debug(`Snap sync: staleness check failed: ${(err as Error).message}`)
+    } finally {
+      this.checking = false
+    }
+  }
+
+  // After empty replies for the pivot's root: waits until a newer pivot exists and the guard allows
+  private async moveWhenNewer(signal: AbortSignal): Promise<void> {
+    const minInterval = this.opts.minMoveIntervalMs ?? MIN_MOVE_INTERVAL_MS
+    for (;;) {
+      signal.throwIfAborted()
+      const pivot = this.pivot as PivotInfo
+      const wait = this.lastMove + minInterval - Date.now()
+      if (wait <= 0) {
+        const found = await this.pivots.find(this.peers.headerPeers(), (err: BadHeadersError) => this.peers.dropById(err.peerId, 'invalid_proof', err.message))
+        if (found !== undefined && found.header.number > pivot.number) return this.move(found.header, 'no peer serves its state')
+        this.waiting(`no peer serves the state of pivot ${pivot.number}, and no newer pivot yet`)
+      } else {
+        this.waiting(`no peer serves the state of pivot ${pivot.number}; the last move was ${Math.round((Date.now() - this.lastMove) / 1000)} s ago`)
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(this.opts.waitMs, wait > 0 ? wait : this.opts.waitMs))))
+    }
+  }
+
+  private async move(header: BlockHeader, why: string): Promise<void> {
+    const from = this.pivot as PivotInfo
+    // The timer and a wait after empty replies may find the same newer pivot: move once
+    if (header.number <= from.number) return
+    this.progress.pivot = { number: '0x' + header.number.toString(16), hash: bytesToHex(header.hash()), stateRoot: bytesToHex(header.stateRoot) }
+    this.progress.counters.pivotMoves++
+    this.lastMove = Date.now()
+    // Saved with the next progress record, which the sync writes after flushing the nodes it covers
+    this.sync?.moveTo(header.stateRoot)
+    this.log.info(`Snap sync: pivot moved from block ${from.number} to block=${header.number} hash=${bytesToHex(header.hash())} root=${bytesToHex(header.stateRoot)} (${why})`)
   }
 
   private waiting(why: string): void {

@@ -6,6 +6,11 @@
  *
  * Concurrency rule: requests run concurrently, but only this loop mutates tasks and queues; a reply
  * is handled after the loop takes it from the results queue.
+ *
+ * The pivot can move (`moveTo`) while the sync runs: every range, batch and code already received is
+ * kept, account tasks continue from their cursors under the new root, and replies to requests of the
+ * old root are put back without judging the peer. What no longer verifies (storage of an account
+ * that changed) is left to the completion from the new root, which fetches only what is not stored.
  */
 import { STATE_ENCODINGS, StateWriter, nodeKey } from '../trie/statedb.js'
 import { toHex } from '../trie/hex.js'
@@ -70,6 +75,8 @@ interface InFlight {
   readonly kind: AnyKind
   readonly work: unknown
   readonly started: number
+  /** The root's generation when it was sent (see SyncContext.generation) */
+  readonly generation: number
 }
 
 type Result = { req: InFlight; reply: unknown; error?: undefined } | { req: InFlight; reply?: undefined; error: unknown }
@@ -80,7 +87,9 @@ export class StateSync {
   readonly accounts: AccountRanges
   readonly tracker: PeerTracker
   private readonly kinds: AnyKind[]
-  private readonly rootHex: string
+  private rootHex: string
+  /** A root to move to, taken at the top of the next loop turn */
+  private nextRoot: Uint8Array | undefined
   private readonly results: Result[] = []
   private wake: (() => void) | undefined
   private inFlight = 0
@@ -100,7 +109,7 @@ export class StateSync {
   ) {
     const writer = new StateWriter(db)
     const codes = new CodeQueue()
-    this.ctx = { root, db, writer, counters, storage: new StorageQueue(), codes, trie: new TrieSync(db, writer, codes), requestBytes: opts.requestBytes }
+    this.ctx = { root, generation: 0, db, writer, counters, storage: new StorageQueue(), codes, trie: new TrieSync(db, writer, codes), requestBytes: opts.requestBytes }
     this.rootHex = toHex(root)
     this.accounts = new AccountRanges(this.ctx, tasks)
     this.tracker = tracker ?? new PeerTracker()
@@ -122,6 +131,20 @@ export class StateSync {
     return this.ctx.trie.pending
   }
 
+  /** The root being synced */
+  get root(): Uint8Array {
+    return this.nextRoot ?? this.ctx.root
+  }
+
+  /**
+   * Moves the sync to the state root of a newer pivot, at the loop's next turn (see the module
+   * comment). Call it while `run` runs, or before running again after a RootUnavailableError.
+   */
+  moveTo(root: Uint8Array): void {
+    this.nextRoot = root
+    this.wake?.()
+  }
+
   /** Runs until the state under the root is complete in the DB; throws RootUnavailableError or on abort */
   async run(signal: AbortSignal): Promise<void> {
     try {
@@ -130,6 +153,8 @@ export class StateSync {
       this.complete = stored !== undefined
       while (!this.complete) {
         signal.throwIfAborted()
+        if (this.nextRoot !== undefined) this.applyMove(this.nextRoot)
+        await this.ctx.trie.deliverKnown()
         this.writeReady()
         if (this.accounts.done && !this.rootQueued && this.ctx.storage.pending === 0 && this.ctx.codes.pending === 0) {
           // The ranges are written: what their edges left open is completed from the root down
@@ -149,13 +174,29 @@ export class StateSync {
       }
       await this.maybePersist(true)
     } finally {
-      // Replies still in flight are dropped; their work is fetched again by the next run
-      this.results.length = 0
+      // Replies not handled yet are dropped; their work is fetched again by the next run
+      for (const { req } of this.results.splice(0)) {
+        req.peer.inFlight--
+        this.inFlight--
+        req.kind.requeue(req.work)
+      }
     }
   }
 
   private writeReady(): void {
     this.accounts.writeReady()
+  }
+
+  private applyMove(root: Uint8Array): void {
+    this.nextRoot = undefined
+    this.ctx.root = root
+    this.ctx.generation++
+    this.rootHex = toHex(root)
+    // The completion of the old root is given up; the nodes it fetched are kept for the new one
+    if (this.ctx.trie.pending > 0) {
+      this.ctx.trie = new TrieSync(this.ctx.db, this.ctx.writer, this.ctx.codes, this.ctx.trie.abandon())
+    }
+    this.rootQueued = false
   }
 
   // Offers every idle peer's capacity to the kinds in priority order; returns the requests started
@@ -181,7 +222,7 @@ export class StateSync {
   }
 
   private send(t: TrackedPeer, kind: AnyKind, work: unknown): void {
-    const req: InFlight = { peer: t, kind, work, started: Date.now() }
+    const req: InFlight = { peer: t, kind, work, started: Date.now(), generation: this.ctx.generation }
     t.inFlight++
     this.inFlight++
     kind.fetch(t.peer, work, this.tracker.timeoutFor(t)).then(
@@ -217,12 +258,19 @@ export class StateSync {
     req.peer.inFlight--
     this.inFlight--
     let failure: Failure | undefined
+    if (req.generation !== this.ctx.generation) {
+      // Asked under a root the sync has moved from: the work is asked again, the peer not judged
+      req.kind.requeue(req.work)
+      if (result.reply !== undefined) this.ctx.counters.wastedBytes += payloadBytes(result.reply)
+      return
+    }
     if (result.error !== undefined) {
       failure = classify(result.error)
     } else {
       try {
         const applied = await req.kind.apply(req.work, result.reply)
         this.ctx.counters.bytes += applied.bytes
+        if (this.rootQueued && req.kind.kind === 'nodes') this.ctx.counters.healedNodes += applied.items
         this.tracker.delivered(req.peer, req.kind.kind, applied.items, Date.now() - req.started)
         return
       } catch (err) {

@@ -46,6 +46,10 @@ export interface SnapSyncCounters {
   bytes: number
   /** Payload bytes of replies thrown away (invalid, late, or lost in a crash) */
   wastedBytes: number
+  /** Trie nodes fetched while healing from the pivot root, after the ranges (part of `trieNodes`) */
+  healedNodes: number
+  /** Times the pivot moved to a newer block during the sync */
+  pivotMoves: number
 }
 
 /** A snapshot of the synchronizer's progress */
@@ -65,5 +69,5 @@ export interface SnapSyncStatus {
 
 /** Zeroed counters */
 export function emptyCounters(): SnapSyncCounters {
-  return { accounts: 0, slots: 0, codes: 0, trieNodes: 0, bytes: 0, wastedBytes: 0 }
+  return { accounts: 0, slots: 0, codes: 0, trieNodes: 0, bytes: 0, wastedBytes: 0, healedNodes: 0, pivotMoves: 0 }
 }

@@ -22,8 +22,15 @@ export interface StorageOwner {
   readonly account: Uint8Array
   /** The account's storage root, from its verified body */
   readonly root: Uint8Array
+  /** {@link SyncContext.generation} of the state the account (and so `root`) was read from */
+  readonly generation: number
   /** Called once the whole storage trie is stored */
   readonly onStored: () => void
+  /**
+   * Called instead when the trie no longer verifies under a newer pivot (the account changed): it
+   * is not stored here, and healing fetches the account's current storage from the pivot root
+   */
+  readonly onChanged: () => void
 }
 
 /** One sub-range of a large storage trie */
@@ -46,6 +53,8 @@ export class StorageSubrange implements HashRange {
 /** A storage trie downloaded in sub-ranges */
 export class LargeStorage {
   readonly subranges: StorageSubrange[] = []
+  /** Given up (the account changed under a new pivot): replies still in flight are ignored */
+  abandoned = false
 
   constructor(readonly owner: StorageOwner) {}
 
@@ -78,7 +87,7 @@ export class StorageQueue {
   private readonly large: LargeStorage[] = []
 
   /** Callbacks of owners that asked for a trie already queued or in progress, by account and root */
-  private readonly joined = new Map<string, (() => void)[]>()
+  private readonly joined = new Map<string, StorageOwner[]>()
 
   /**
    * Queues a storage trie to download. The same trie asked for again while it is queued or in
@@ -89,17 +98,22 @@ export class StorageQueue {
     const key = toHex(owner.account) + toHex(owner.root)
     const waiting = this.joined.get(key)
     if (waiting !== undefined) {
-      waiting.push(owner.onStored)
+      waiting.push(owner)
       return
     }
-    const callbacks = [owner.onStored]
-    this.joined.set(key, callbacks)
+    const owners = [owner]
+    this.joined.set(key, owners)
     this.small.push({
       account: owner.account,
       root: owner.root,
+      generation: owner.generation,
       onStored: () => {
         this.joined.delete(key)
-        for (const cb of callbacks) cb()
+        for (const o of owners) o.onStored()
+      },
+      onChanged: () => {
+        this.joined.delete(key)
+        for (const o of owners) o.onChanged()
       },
     })
   }
@@ -131,6 +145,15 @@ export class StorageQueue {
       }
     }
     return undefined
+  }
+
+  /** Gives up a large trie whose account changed under a newer pivot */
+  abandon(trie: LargeStorage): void {
+    if (trie.abandoned) return
+    trie.abandoned = true
+    const at = this.large.indexOf(trie)
+    if (at >= 0) this.large.splice(at, 1)
+    trie.owner.onChanged()
   }
 
   /** Marks a sub-range finished; true when that was the trie's last one */

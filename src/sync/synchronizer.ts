@@ -19,6 +19,7 @@ import { AnnouncedBlocks } from './announcedblocks.js'
 import { ClientPeers } from './clientpeers.js'
 import { PivotFinder } from './pivot.js'
 import { ProgressStore } from './progress.js'
+import { RequestRate } from './requestrate.js'
 import { RateMeter, REPORT_INTERVAL_MS, duration, progressLine, summaryLine } from './reporter.js'
 import { StateDownload, stateCompleteLine } from './statedownload.js'
 
@@ -37,6 +38,8 @@ export interface SnapSyncOptions {
   readonly minPeers: number
   readonly pivotDistance: number
   readonly accountTasks: number
+  /** Snap requests a second at most; 0: no cap */
+  readonly requestRate: number
 }
 
 /** Where the synchronizer reports for Prometheus (`SnapMetrics` fits) */
@@ -111,10 +114,15 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
       warn: (m: string) => logger?.warn(m),
       debug: (m: string) => logger?.debug(m),
     }
-    this.peers = new ClientPeers(this.pool, this.config, (id, reason, detail) => {
-      log.warn(`Snap sync: dropped peer ${id.slice(0, 8)} reason=${reason} (${detail})`)
-      this.recorder?.recordPeerDropped(reason)
-    })
+    this.peers = new ClientPeers(
+      this.pool,
+      this.config,
+      (id, reason, detail) => {
+        log.warn(`Snap sync: dropped peer ${id.slice(0, 8)} reason=${reason} (${detail})`)
+        this.recorder?.recordPeerDropped(reason)
+      },
+      snap.requestRate > 0 ? new RequestRate(snap.requestRate) : undefined,
+    )
     const reader = new LevelStateReader(stateDB, this.config.useStringValueTrieDB)
     const db: StateStore = {
       getMany: (keys) => reader.getMany(keys),

@@ -31,6 +31,8 @@ export interface NodeRequest {
   readonly parents: NodeRequest[]
   /** Callbacks of the roots waiting for this one */
   readonly onDone: (() => void)[]
+  /** Callbacks of the roots waiting for this one, if the sync of this trie is given up */
+  readonly onAbandon: (() => void)[]
   /** Children (nodes, storage tries, codes) not stored yet */
   deps: number
   /** The node, once fetched */
@@ -56,21 +58,60 @@ export class TrieSync {
   private readonly requests = new Map<string, NodeRequest>()
   /** Requests to send, most recent last: taking from the end walks depth-first, keeping the frontier small */
   private queue: NodeRequest[] = []
+  /** Requests for nodes in {@link known}: delivered from memory, not fetched */
+  private local: NodeRequest[] = []
   readonly stats: TrieSyncStats = { fetched: 0, written: 0 }
 
   constructor(
     private readonly db: Pick<StateStore, 'getMany'>,
     private readonly writer: StateWriter,
     private readonly codes: CodeQueue,
+    /** Checked nodes by DB key, fetched by an abandoned sync (a pivot move): not fetched again */
+    private readonly known = new Map<string, Uint8Array>(),
   ) {}
 
-  /** Completes the trie under `root` (of `owner`'s storage when given); `onDone` runs once it is stored */
-  async addRoot(root: Uint8Array, owner: Uint8Array | undefined, onDone: () => void): Promise<void> {
+  /**
+   * Completes the trie under `root` (of `owner`'s storage when given); `onDone` runs once it is
+   * stored, `onAbandon` if this sync is abandoned first
+   */
+  async addRoot(root: Uint8Array, owner: Uint8Array | undefined, onDone: () => void, onAbandon?: () => void): Promise<void> {
     const key = nodeKey(root, owner)
     const [stored] = await this.db.getMany([key], STATE_ENCODINGS)
     if (stored !== undefined) return onDone()
     const req = this.request(root, owner, new Uint8Array(0), undefined)
     req.onDone.push(onDone)
+    if (onAbandon !== undefined) req.onAbandon.push(onAbandon)
+  }
+
+  /**
+   * Gives up every request (the pivot moved: paths of the old root may hold other nodes under the
+   * new one). Roots waiting are told; the nodes fetched but not yet written are returned, checked by
+   * hash, for the next sync to use instead of fetching them again.
+   */
+  abandon(): Map<string, Uint8Array> {
+    const fetched = this.known
+    for (const req of this.requests.values()) {
+      if (req.rlp !== undefined) fetched.set(req.key, req.rlp)
+      for (const cb of req.onAbandon) cb()
+    }
+    this.requests.clear()
+    this.queue = []
+    this.local = []
+    return fetched
+  }
+
+  /** Delivers the requests for nodes already known (see the constructor); returns how many */
+  async deliverKnown(): Promise<number> {
+    let n = 0
+    while (this.local.length > 0) {
+      const req = this.local.pop() as NodeRequest
+      const rlp = this.known.get(req.key)
+      this.known.delete(req.key)
+      if (rlp === undefined || !this.requests.has(req.key)) continue
+      await this.deliver(req, rlp)
+      n++
+    }
+    return n
   }
 
   /** Up to `n` requests to send; they stay in flight until delivered or requeued */
@@ -163,9 +204,10 @@ export class TrieSync {
     const key = nodeKey(hash, owner)
     let req = this.requests.get(key)
     if (req === undefined) {
-      req = { key, hash, owner, path, parents: [], onDone: [], deps: 0, rlp: undefined, inFlight: false }
+      req = { key, hash, owner, path, parents: [], onDone: [], onAbandon: [], deps: 0, rlp: undefined, inFlight: false }
       this.requests.set(key, req)
-      this.queue.push(req)
+      if (this.known.has(key)) this.local.push(req)
+      else this.queue.push(req)
     }
     if (parent !== undefined) req.parents.push(parent)
     return req

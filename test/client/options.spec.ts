@@ -6,7 +6,7 @@ import { SERVED_STATE_BLOCKS } from '../../src/wire/constants.js'
 describe('[parseSnapOptions]', () => {
   it('gives the defaults when no plugin flag is set, frozen', () => {
     const options = parseSnapOptions({})
-    assert.deepEqual(options, { serve: true, minPeers: 1, pivotDistance: 64, accountTasks: 16 })
+    assert.deepEqual(options, { serve: true, minPeers: 1, pivotDistance: 64, accountTasks: 16, requestRate: 0 })
     assert.deepEqual(options, DEFAULT_SNAP_OPTIONS)
     assert.ok(Object.isFrozen(options))
   })
@@ -16,13 +16,14 @@ describe('[parseSnapOptions]', () => {
     assert.equal(snapCliOptions.snapMinPeers.default, DEFAULT_SNAP_OPTIONS.minPeers)
     assert.equal(snapCliOptions.snapPivotDistance.default, DEFAULT_SNAP_OPTIONS.pivotDistance)
     assert.equal(snapCliOptions.snapAccountTasks.default, DEFAULT_SNAP_OPTIONS.accountTasks)
+    assert.equal(snapCliOptions.snapRequestRate.default, DEFAULT_SNAP_OPTIONS.requestRate)
   })
 
   it('reads every flag at its bounds', () => {
-    const low = parseSnapOptions({ snapServe: false, snapMinPeers: 1, snapPivotDistance: 1, snapAccountTasks: 1 })
-    assert.deepEqual(low, { serve: false, minPeers: 1, pivotDistance: 1, accountTasks: 1 })
-    const high = parseSnapOptions({ snapMinPeers: 64, snapPivotDistance: SERVED_STATE_BLOCKS - 8, snapAccountTasks: 256 })
-    assert.deepEqual(high, { serve: true, minPeers: 64, pivotDistance: SERVED_STATE_BLOCKS - 8, accountTasks: 256 })
+    const low = parseSnapOptions({ snapServe: false, snapMinPeers: 1, snapPivotDistance: 1, snapAccountTasks: 1, snapRequestRate: 0 })
+    assert.deepEqual(low, { serve: false, minPeers: 1, pivotDistance: 1, accountTasks: 1, requestRate: 0 })
+    const high = parseSnapOptions({ snapMinPeers: 64, snapPivotDistance: SERVED_STATE_BLOCKS - 8, snapAccountTasks: 256, snapRequestRate: 10_000 })
+    assert.deepEqual(high, { serve: true, minPeers: 64, pivotDistance: SERVED_STATE_BLOCKS - 8, accountTasks: 256, requestRate: 10_000 })
   })
 
   const bad: { name: string; args: { [key: string]: unknown }; error: RegExp }[] = [
@@ -37,6 +38,8 @@ describe('[parseSnapOptions]', () => {
       args: { snapPivotDistance: SERVED_STATE_BLOCKS },
       error: /^--snapPivotDistance must be .* got 128$/,
     },
+    { name: 'snapRequestRate negative', args: { snapRequestRate: -1 }, error: /^--snapRequestRate must be a whole number from 0 to 10000, got -1$/ },
+    { name: 'snapRequestRate fractional', args: { snapRequestRate: 0.5 }, error: /^--snapRequestRate must be .* got 0.5$/ },
     { name: 'snapAccountTasks 0', args: { snapAccountTasks: 0 }, error: /^--snapAccountTasks must be a whole number from 1 to 256, got 0$/ },
     { name: 'snapAccountTasks 257', args: { snapAccountTasks: 257 }, error: /^--snapAccountTasks must be .* got 257$/ },
     { name: 'snapAccountTasks a string', args: { snapAccountTasks: '16' }, error: /^--snapAccountTasks must be .* got 16$/ },

@@ -85,6 +85,7 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
       accounts: own,
       bytes,
       pending: 0,
+      stale: false,
       next: covered ? task.last + 1n : lastKey + 1n,
       last: covered,
     }
@@ -115,11 +116,16 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
     const release = () => {
       batch.pending--
     }
+    const changed = () => {
+      batch.stale = true
+      batch.pending--
+    }
+    const generation = this.ctx.generation
     for (let i = 0; i < accounts.length; i++) {
       const [storageKey, code] = [keys[2 * i], keys[2 * i + 1]]
       if (storageKey !== '' && found.get(storageKey) !== true) {
         batch.pending++
-        this.ctx.storage.add({ account: hashes[i], root: accounts[i].storageRoot, onStored: release })
+        this.ctx.storage.add({ account: hashes[i], root: accounts[i].storageRoot, generation, onStored: release, onChanged: changed })
       }
       if (code !== '' && found.get(code) !== true) {
         batch.pending++
@@ -137,7 +143,7 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
     for (const task of this.tasks) {
       while (task.batches.length > 0 && task.batches[0].pending === 0) {
         const batch = task.batches.shift() as AccountBatch
-        this.ctx.writer.putNodes(batch.nodes)
+        if (!batch.stale) this.ctx.writer.putNodes(batch.nodes)
         task.written = batch.next
         accounts += batch.accounts
       }

@@ -37,14 +37,20 @@ export interface WorkKind<W, R> {
 
 /** The state a sync of one root shares between its kinds; owned by the scheduler */
 export interface SyncContext {
-  /** The state root being synced (the pivot's) */
-  readonly root: Uint8Array
+  /** The state root being synced (the pivot's); changes when the pivot moves */
+  root: Uint8Array
+  /**
+   * Counts pivot moves. Work derived from an older root (a storage root read from an account of
+   * that state) may no longer verify under the current one: that is a change, not a peer's fault.
+   */
+  generation: number
   readonly db: Pick<StateStore, 'getMany'>
   readonly writer: StateWriter
   readonly counters: SnapSyncCounters
   readonly storage: StorageQueue
   readonly codes: CodeQueue
-  readonly trie: TrieSync
+  /** Replaced when the pivot moves (see StateSync.moveTo) */
+  trie: TrieSync
   /** Bytes asked for in each range, code and node request */
   readonly requestBytes: number
 }

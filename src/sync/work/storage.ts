@@ -95,13 +95,21 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
 
   private async applyWhole(owners: StorageOwner[], reply: StorageRangesReply): Promise<void> {
     // Verify every list first: a bad one must leave nothing half-applied
-    const verified: Verified[] = reply.slots.map((slots, i) => {
+    const verified: Verified[] = []
+    const changed: StorageOwner[] = []
+    reply.slots.forEach((slots, i) => {
       const last = i === reply.slots.length - 1
-      // Only the last list may be partial and carry a proof (snap.md §StorageRanges)
-      return { owner: owners[i], slots, result: verify(owners[i].root, slots, last ? reply.proof : [], ZERO, MAX) }
+      try {
+        // Only the last list may be partial and carry a proof (snap.md §StorageRanges)
+        verified.push({ owner: owners[i], slots, result: verify(owners[i].root, slots, last ? reply.proof : [], ZERO, MAX) })
+      } catch (err) {
+        if (!this.readBeforeMove(owners[i])) throw err
+        changed.push(owners[i])
+      }
     })
     // Lists the peer did not get to are asked again
     this.ctx.storage.requeue(owners.slice(reply.slots.length))
+    for (const owner of changed) owner.onChanged()
     for (const v of verified) {
       if (!v.result.more) {
         this.ctx.writer.putNodes(v.result.nodes, v.owner.account)
@@ -116,8 +124,15 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
 
   private async applySubrange(work: Extract<StorageWork, { kind: 'subrange' }>, reply: StorageRangesReply): Promise<void> {
     const { sub } = work
+    if (sub.trie.abandoned) return
     const slots = reply.slots[0] ?? []
-    const result = verify(sub.trie.owner.root, slots, reply.proof, work.origin, work.limit)
+    let result: StorageRangeResult
+    try {
+      result = verify(sub.trie.owner.root, slots, reply.proof, work.origin, work.limit)
+    } catch (err) {
+      if (!this.readBeforeMove(sub.trie.owner)) throw err
+      return this.ctx.storage.abandon(sub.trie)
+    }
     this.ctx.writer.putNodes(result.nodes, sub.trie.owner.account, { completeOnly: true })
     const lastKey = slots.length === 0 ? sub.last : hashNumber(slots[slots.length - 1].hash)
     if (result.more && lastKey < sub.last) {
@@ -132,6 +147,15 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
   private async complete(owner: StorageOwner): Promise<void> {
     // The pieces' nodes must be readable, or completion would fetch them again
     await this.ctx.writer.flush()
-    await this.ctx.trie.addRoot(owner.root, owner.account, owner.onStored)
+    await this.ctx.trie.addRoot(owner.root, owner.account, owner.onStored, owner.onChanged)
+  }
+
+  /**
+   * The owner's storage root was read from the state of an older pivot. Its slots are asked for
+   * under the current root, where the account may have changed: a list that does not verify
+   * against the old storage root is then the chain's doing, not the peer's.
+   */
+  private readBeforeMove(owner: StorageOwner): boolean {
+    return owner.generation < this.ctx.generation
   }
 }

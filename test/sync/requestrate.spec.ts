@@ -1,0 +1,33 @@
+import { strict as assert } from 'node:assert'
+
+import sinon from 'sinon'
+
+import { RequestRate } from '../../src/sync/requestrate.js'
+
+describe('[RequestRate] --snapRequestRate', () => {
+  let clock: sinon.SinonFakeTimers
+  beforeEach(() => (clock = sinon.useFakeTimers({ now: 1_000_000 })))
+  afterEach(() => clock.restore())
+
+  it('spaces requests evenly at the rate, without a burst', async () => {
+    const rate = new RequestRate(4)
+    const sent: number[] = []
+    const all = Array.from({ length: 5 }, () => rate.take().then(() => sent.push(Date.now() - 1_000_000)))
+    await clock.tickAsync(1_000)
+    await Promise.all(all)
+    assert.deepEqual(sent, [0, 250, 500, 750, 1000])
+  })
+
+  it('a request after a quiet spell goes at once', async () => {
+    const rate = new RequestRate(2)
+    await rate.take()
+    await clock.tickAsync(5_000)
+    const before = Date.now()
+    await rate.take()
+    assert.equal(Date.now(), before)
+  })
+
+  it('refuses a rate that is not positive', () => {
+    assert.throws(() => new RequestRate(0), /request rate must be positive, got 0/)
+  })
+})
