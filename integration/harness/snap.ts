@@ -10,7 +10,7 @@ import { RpcError } from './rpc.js'
 import type { ClientNode } from './node.js'
 
 /** The kinds of `Snap sync:` lines the synchronizer logs */
-export type SnapLineKind = 'pivot' | 'progress' | 'drop' | 'complete' | 'done' | 'other'
+export type SnapLineKind = 'pivot' | 'moved' | 'progress' | 'drop' | 'complete' | 'done' | 'other'
 
 /** One `Snap sync:` log line: its kind and its `key=value` fields */
 export interface SnapLine {
@@ -33,7 +33,8 @@ export function parseSnapLine(line: string): SnapLine | undefined {
   // A byte count carries its unit after a space: `downloaded=12.3 MiB`
   for (const m of body.matchAll(/(\w+)=(\S+(?: [KMGT]?i?B\b)?)/g)) fields[m[1]] = m[2]
   let kind: SnapLineKind = 'other'
-  if (body.startsWith('pivot ')) kind = 'pivot'
+  if (body.startsWith('pivot moved')) kind = 'moved'
+  else if (body.startsWith('pivot ')) kind = 'pivot'
   else if (body.startsWith('dropped peer')) kind = 'drop'
   else if (body.startsWith('state complete')) kind = 'complete'
   else if (body.startsWith('done')) kind = 'done'
@@ -124,6 +125,8 @@ export interface SnapMetrics {
   wastedBytes: number
   phase: (typeof SNAP_PHASES)[number] | undefined
   pivotBlock: number
+  pivotMoves: number
+  healedNodes: number
 }
 
 /** Reads the `snap_sync_*` metrics */
@@ -136,6 +139,8 @@ export async function snapMetrics(node: ClientNode): Promise<SnapMetrics> {
     wastedBytes: m.get('snap_sync_wasted_bytes_total') ?? 0,
     phase: phase === undefined ? undefined : SNAP_PHASES[phase],
     pivotBlock: m.get('snap_sync_pivot_block') ?? 0,
+    pivotMoves: m.get('snap_sync_pivot_moves_total') ?? 0,
+    healedNodes: m.get('snap_sync_trie_nodes_healed_total') ?? 0,
   }
 }
 

@@ -232,9 +232,12 @@ export class StateDownload {
   // After empty replies for the pivot's root: waits until a newer pivot exists and the guard allows
   private async moveWhenNewer(signal: AbortSignal): Promise<void> {
     const minInterval = this.opts.minMoveIntervalMs ?? MIN_MOVE_INTERVAL_MS
+    const unserved = (this.pivot as PivotInfo).number
     for (;;) {
       signal.throwIfAborted()
       const pivot = this.pivot as PivotInfo
+      // The staleness timer moved it meanwhile
+      if (pivot.number !== unserved) return
       const wait = this.lastMove + minInterval - Date.now()
       if (wait <= 0) {
         const found = await this.pivots.find(this.peers.headerPeers(), (err: BadHeadersError) => this.peers.dropById(err.peerId, 'invalid_proof', err.message))

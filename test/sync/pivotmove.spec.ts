@@ -224,6 +224,7 @@ describe('[StateDownload] pivot moves', function () {
     const pivot = await running
     assert.equal(pivot.number, 11n)
     assert.equal(d.status().counters.pivotMoves, 1)
-    assert.ok(lines.some((l) => /pivot moved from block 8 to block=11 .*\(no peer serves its state\)/.test(l)), lines.join('\n'))
+    // Moved by the wait after empty replies or by the staleness timer (5 behind > 4), once either way
+    assert.ok(lines.some((l) => /pivot moved from block 8 to block=11 /.test(l)), lines.join('\n'))
   })
 })

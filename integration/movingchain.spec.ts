@@ -1,0 +1,109 @@
+/**
+ * Snap sync on a moving chain, real processes. A mines a block a second and takes a transaction load
+ * (transfers to new accounts, contract deployments, storage writes) while B snap-syncs with a
+ * request rate low enough that its pivot goes stale and moves at least twice. B heals, hands over,
+ * executes to the tip and follows A; then B answers like A for old and new accounts, and a third
+ * node C snap-syncs from B alone: a snap-synced node is a complete snap server.
+ */
+import { strict as assert } from 'node:assert'
+
+import { TxLoad, compareNodes, field, sampleState, snapLines, snapMetrics, startSnapNode, startSource, verifyState, waitSnapDone } from './harness/index.js'
+
+import type { ClientNode, SnapLine, Source, StateSample } from './harness/index.js'
+
+// A chain of 126 blocks is loaded before A mines: the pivot (head - 110) is then well above genesis,
+// and it goes stale (more than 120 behind) ten blocks later, so that it moves every check or two
+const DEVNET = { accounts: 5_000, contracts: 500, slotsPerContract: 20, largeContracts: [4_000], period: 1, seed: 'moving' }
+const PLAN = { newAccounts: 600, touchedAccounts: 150, txsPerBlock: 6 }
+const PIVOT_DISTANCE = 110
+// One snap request a second: the download of this state takes about a minute, the chain moves 60 blocks
+const REQUEST_RATE = 1
+const FOLLOW = 20n
+
+describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C syncs from B', function () {
+  let source: Source | undefined
+  let a: ClientNode
+  let b: ClientNode | undefined
+  let c: ClientNode | undefined
+  let load: TxLoad
+  let done: SnapLine
+  let headAtDone: bigint
+
+  before(async function () {
+    this.timeout(900_000)
+    source = await startSource({ devnet: DEVNET, plan: PLAN })
+    a = source.node
+    await a.waitForHeight(source.chain.head.number + 2n)
+    load = new TxLoad(a, source.devnet, { transfers: 4, deployments: 1, writes: 4 })
+    load.start(1_000)
+    b = await startSnapNode(source, { pivotDistance: PIVOT_DISTANCE, args: [`--snapRequestRate=${REQUEST_RATE}`] })
+    done = await waitSnapDone(b, { timeoutMs: 600_000 })
+    console.log(`      B: ${done.text}`)
+    headAtDone = await a.blockNumber()
+  })
+
+  after(async () => {
+    await load?.stop()
+    await c?.destroy()
+    await b?.destroy()
+    await source?.destroy()
+  })
+
+  it('moved its pivot at least twice while A sealed the load', async () => {
+    const moves = snapLines(b!).filter((l) => l.kind === 'moved')
+    assert.ok(moves.length >= 2, `pivot moves: ${moves.length}\n${b!.logLines(/Snap sync/).join('\n')}`)
+    assert.ok((field(done, 'moves') ?? 0) >= 2, done.text)
+    const metrics = await snapMetrics(b!)
+    assert.ok(metrics.pivotMoves >= 2, `snap_sync_pivot_moves_total ${metrics.pivotMoves}`)
+    assert.ok(load.sent.length > 50, `${load.sent.length} transactions sent`)
+  })
+
+  it(`executes to A's head and follows A for ${FOLLOW} blocks; every block after the pivot is A's`, async () => {
+    await b!.waitForExecuted(headAtDone + FOLLOW, 240_000)
+    const pivot = BigInt(snapLines(b!).filter((l) => l.kind === 'moved' || l.kind === 'pivot').pop()!.fields.block)
+    for (let n = pivot; n <= headAtDone + FOLLOW; n++) {
+      const tag = `0x${n.toString(16)}`
+      const [ba, bb] = await Promise.all([a, b!].map((node) => node.rpc<{ hash: string; stateRoot: string }>('eth_getBlockByNumber', [tag, false])))
+      assert.deepEqual({ hash: bb.hash, stateRoot: bb.stateRoot }, { hash: ba.hash, stateRoot: ba.stateRoot }, `block ${n}`)
+    }
+  })
+
+  it('answers like A for old and new accounts, contracts, slots and calls', async () => {
+    await load.stop()
+    const common = headAtDone + FOLLOW
+    const sample = withLoad(sampleState(source!.devnet, source!.chain, 50), load)
+    const { compared, differences } = await compareNodes(a, b!, common, sample)
+    assert.deepEqual(differences, [], `answers at block ${common}`)
+    assert.ok(compared > 500, `compared ${compared} answers`)
+    const tag = `0x${common.toString(16)}`
+    for (const to of source!.devnet.contracts.slice(0, 20)) {
+      const [fromA, fromB] = await Promise.all([a, b!].map((n) => n.rpc('eth_call', [{ to, data: '0x' }, tag])))
+      assert.equal(fromB, fromA, `eth_call ${to}`)
+    }
+  })
+
+  it('C snap-syncs from B alone: a snap-synced node serves the whole state', async () => {
+    c = await startSnapNode(source!, { name: 'C', pivotDistance: 16, bootnode: await b!.enode() })
+    const cDone = await waitSnapDone(c, { timeoutMs: 300_000 })
+    console.log(`      C: ${cDone.text}`)
+    const head = await b!.blockNumber()
+    await c.waitForExecuted(head, 120_000)
+    const { differences } = await compareNodes(a, c, head, withLoad(sampleState(source!.devnet, source!.chain, 50), load))
+    assert.deepEqual(differences, [], `C answers like A at block ${head}`)
+  })
+
+  it("verify-state finds B's state complete", async () => {
+    await b!.stop()
+    const result = await verifyState(b!.dataDir)
+    assert.equal(result.code, 0, result.output)
+    assert.ok(result.complete, result.output)
+  })
+})
+
+/** The sample plus what the load created: paid accounts, deployed contracts, written slots */
+function withLoad(sample: StateSample, load: TxLoad): StateSample {
+  return {
+    accounts: [...sample.accounts, ...load.newAccounts.filter((_, i) => i % 3 === 0), ...load.contracts],
+    slots: [...sample.slots, ...load.writes.map(({ contract, slot }) => ({ address: contract, slot }))],
+  }
+}
