@@ -9,7 +9,6 @@ import { Event } from '@ethereumjs/client/dist/esm/src/types.js'
 import { SnapRequester } from '../wire/requester.js'
 
 import type { HeaderPeer } from './pivot.js'
-import type { RequestRate } from './requestrate.js'
 import type { DropReason, SnapPeer, SnapPeerSource } from './snappeer.js'
 import type { Config } from '@ethereumjs/client/dist/esm/src/config.js'
 import type { Peer } from '@ethereumjs/client/dist/esm/src/net/peer/peer.js'
@@ -38,8 +37,6 @@ export class ClientPeers implements SnapPeerSource {
     private readonly config: Config,
     /** Told about every drop (metrics, log) */
     private readonly dropped: (peerId: string, reason: DropReason, detail: string) => void,
-    /** `--snapRequestRate`: every request waits for its turn here before it is sent */
-    private readonly rate?: RequestRate,
   ) {
     config.events.on(Event.PEER_DISCONNECTED, this.onGone)
     config.events.on(Event.POOL_PEER_REMOVED, this.onGone)
@@ -90,13 +87,12 @@ export class ClientPeers implements SnapPeerSource {
       send: (code, payload) => sender.sendMessage(code, payload as NestedUint8Array),
       onMessage: (handler) => sender.on('message', (m: { code: number; payload: Uint8Array | NestedUint8Array }) => handler(m.code, m.payload)),
     })
-    const turn = async () => this.rate?.take()
     const snap: SnapPeer = {
       id: peer.id,
-      getAccountRange: async (req, timeoutMs) => (await turn(), requester.getAccountRange(req, timeoutMs)),
-      getStorageRanges: async (req, timeoutMs) => (await turn(), requester.getStorageRanges(req, timeoutMs)),
-      getByteCodes: async (req, timeoutMs) => (await turn(), requester.getByteCodes(req, timeoutMs)),
-      getTrieNodes: async (req, timeoutMs) => (await turn(), requester.getTrieNodes(req, timeoutMs)),
+      getAccountRange: (req, timeoutMs) => requester.getAccountRange(req, timeoutMs),
+      getStorageRanges: (req, timeoutMs) => requester.getStorageRanges(req, timeoutMs),
+      getByteCodes: (req, timeoutMs) => requester.getByteCodes(req, timeoutMs),
+      getTrieNodes: (req, timeoutMs) => requester.getTrieNodes(req, timeoutMs),
     }
     const bound = { peer, snap, requester }
     this.bound.set(peer.id, bound)

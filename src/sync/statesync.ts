@@ -19,6 +19,7 @@ import { accountSpaceDone } from './accounttasks.js'
 import { CodeQueue } from './codequeue.js'
 import { classify } from './faults.js'
 import { PeerTracker } from './peertracker.js'
+import { RequestRate } from './requestrate.js'
 import { StorageQueue } from './storagequeue.js'
 import { TrieSync } from './triesync.js'
 import { AccountRanges } from './work/accounts.js'
@@ -55,6 +56,8 @@ export interface StateSyncOptions {
   readonly persistIntervalMs: number
   /** ms to wait for a reply or a new peer before looking again */
   readonly idleWaitMs: number
+  /** `--snapRequestRate`: requests a second at most, over all peers; 0 or absent: no cap */
+  readonly requestsPerSecond?: number
 }
 
 export const DEFAULT_STATE_SYNC_OPTIONS: StateSyncOptions = Object.freeze({
@@ -96,6 +99,7 @@ export class StateSync {
   private rootQueued = false
   private complete = false
   private lastPersist = 0
+  private readonly rate: RequestRate | undefined
 
   constructor(
     db: StateStore,
@@ -114,6 +118,7 @@ export class StateSync {
     this.accounts = new AccountRanges(this.ctx, tasks)
     this.tracker = tracker ?? new PeerTracker()
     this.kinds = [new TrieNodes(this.ctx), new ByteCodes(this.ctx), new StorageRanges(this.ctx), this.accounts] as AnyKind[]
+    this.rate = (opts.requestsPerSecond ?? 0) > 0 ? new RequestRate(opts.requestsPerSecond as number) : undefined
   }
 
   /** True once the phase of ranges is over and only completion (healing) remains */
@@ -205,6 +210,7 @@ export class StateSync {
     this.tracker.sync(this.source.peers())
     for (const t of this.tracker.idle('accounts', this.rootHex)) {
       while (this.tracker.canTake(t)) {
+        if (this.rate !== undefined && this.rate.msUntilNext() > 0) return started
         const kind = this.kinds.find((k) => this.trySend(t, k))
         if (kind === undefined) break
         started++
@@ -222,6 +228,7 @@ export class StateSync {
   }
 
   private send(t: TrackedPeer, kind: AnyKind, work: unknown): void {
+    this.rate?.tryTake()
     const req: InFlight = { peer: t, kind, work, started: Date.now(), generation: this.ctx.generation }
     t.inFlight++
     this.inFlight++
@@ -247,7 +254,9 @@ export class StateSync {
         this.wake = undefined
         resolve()
       }
-      const timer = setTimeout(done, this.opts.idleWaitMs)
+      // Under a request rate, look again when the next request may go
+      const wait = this.rate === undefined ? this.opts.idleWaitMs : Math.min(this.opts.idleWaitMs, Math.max(1, this.rate.msUntilNext()))
+      const timer = setTimeout(done, wait)
       signal.addEventListener('abort', done)
       this.wake = done
     })

@@ -19,9 +19,9 @@ import { AnnouncedBlocks } from './announcedblocks.js'
 import { ClientPeers } from './clientpeers.js'
 import { PivotFinder } from './pivot.js'
 import { ProgressStore } from './progress.js'
-import { RequestRate } from './requestrate.js'
 import { RateMeter, REPORT_INTERVAL_MS, duration, progressLine, summaryLine } from './reporter.js'
 import { StateDownload, stateCompleteLine } from './statedownload.js'
+import { DEFAULT_STATE_SYNC_OPTIONS } from './statesync.js'
 
 import type { ProgressDB } from './progress.js'
 import type { DropReason } from './snappeer.js'
@@ -114,15 +114,10 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
       warn: (m: string) => logger?.warn(m),
       debug: (m: string) => logger?.debug(m),
     }
-    this.peers = new ClientPeers(
-      this.pool,
-      this.config,
-      (id, reason, detail) => {
-        log.warn(`Snap sync: dropped peer ${id.slice(0, 8)} reason=${reason} (${detail})`)
-        this.recorder?.recordPeerDropped(reason)
-      },
-      snap.requestRate > 0 ? new RequestRate(snap.requestRate) : undefined,
-    )
+    this.peers = new ClientPeers(this.pool, this.config, (id, reason, detail) => {
+      log.warn(`Snap sync: dropped peer ${id.slice(0, 8)} reason=${reason} (${detail})`)
+      this.recorder?.recordPeerDropped(reason)
+    })
     const reader = new LevelStateReader(stateDB, this.config.useStringValueTrieDB)
     const db: StateStore = {
       getMany: (keys) => reader.getMany(keys),
@@ -132,6 +127,7 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
     this.download = new StateDownload(db, new ProgressStore(metaDB as unknown as ProgressDB), this.peers, pivots, log, {
       accountTasks: snap.accountTasks,
       minPeers: snap.minPeers,
+      stateSync: { ...DEFAULT_STATE_SYNC_OPTIONS, requestsPerSecond: snap.requestRate },
       waitMs: 2_000,
     })
   }
