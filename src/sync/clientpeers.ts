@@ -64,15 +64,12 @@ export class ClientPeers implements SnapPeerSource {
   }
 
   drop(peer: SnapPeer, reason: DropReason, detail: string): void {
-    const bound = this.bound.get(peer.id)
-    this.unbind(peer.id, `dropped: ${reason}`)
-    if (bound !== undefined) this.pool.ban(bound.peer, DROP_BAN_MS)
-    this.dropped(peer.id, reason, detail)
+    this.dropById(peer.id, reason, detail)
   }
 
-  /** Bans a peer that sent bad headers */
+  /** Fails the peer's snap requests, bans it from the pool and reports the drop */
   dropById(peerId: string, reason: DropReason, detail: string): void {
-    const peer = this.pool.peers.find((p) => p.id === peerId)
+    const peer = this.bound.get(peerId)?.peer ?? this.pool.peers.find((p) => p.id === peerId)
     this.unbind(peerId, `dropped: ${reason}`)
     if (peer !== undefined) this.pool.ban(peer, DROP_BAN_MS)
     this.dropped(peerId, reason, detail)

@@ -24,12 +24,4 @@ export class RequestRate {
   msUntilNext(): number {
     return Math.max(0, this.next - Date.now())
   }
-
-  /** Resolves when the next request may go */
-  async take(): Promise<void> {
-    const now = Date.now()
-    const at = Math.max(now, this.next)
-    this.next = at + 1000 / this.perSecond
-    if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now))
-  }
 }

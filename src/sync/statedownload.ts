@@ -17,7 +17,7 @@ import { RootUnavailableError, StateSync } from './statesync.js'
 import { newProgress } from './progress.js'
 
 import type { AccountTask } from './accounttasks.js'
-import type { HeaderPeer, PivotFinder } from './pivot.js'
+import type { HeaderPeer, Pivot, PivotFinder } from './pivot.js'
 import type { ProgressStore, SnapProgress } from './progress.js'
 import type { DropReason, SnapPeerSource } from './snappeer.js'
 import type { StateSyncOptions } from './statesync.js'
@@ -184,7 +184,7 @@ export class StateDownload {
       signal.throwIfAborted()
       const peers = this.peers.headerPeers()
       if (peers.length >= this.opts.minPeers) {
-        const found = await this.pivots.find(peers, (err: BadHeadersError) => this.peers.dropById(err.peerId, 'invalid_proof', err.message))
+        const found = await this.findPivot(peers)
         if (found !== undefined) {
           const h = found.header
           this.progress.pivot = { number: '0x' + h.number.toString(16), hash: bytesToHex(h.hash()), stateRoot: bytesToHex(h.stateRoot) }
@@ -205,6 +205,11 @@ export class StateDownload {
     }
   }
 
+  // A verified pivot for these peers, if enough agree; a peer with bad headers is dropped
+  private findPivot(peers: HeaderPeer[]): Promise<Pivot | undefined> {
+    return this.pivots.find(peers, (err: BadHeadersError) => this.peers.dropById(err.peerId, 'invalid_proof', err.message))
+  }
+
   // The staleness timer: moves the pivot when the peers' head is far past it, or off its chain
   private async checkStale(signal: AbortSignal): Promise<void> {
     const pivot = this.pivot
@@ -212,7 +217,7 @@ export class StateDownload {
     this.checking = true
     try {
       const peers = this.peers.headerPeers()
-      const found = await this.pivots.find(peers, (err: BadHeadersError) => this.peers.dropById(err.peerId, 'invalid_proof', err.message))
+      const found = await this.findPivot(peers)
       if (found === undefined || found.header.number <= pivot.number) return
       const behind = found.head.number - pivot.number
       if (behind > BigInt(this.opts.staleDistance ?? STALE_DISTANCE)) {
@@ -240,7 +245,7 @@ export class StateDownload {
       if (pivot.number !== unserved) return
       const wait = this.lastMove + minInterval - Date.now()
       if (wait <= 0) {
-        const found = await this.pivots.find(this.peers.headerPeers(), (err: BadHeadersError) => this.peers.dropById(err.peerId, 'invalid_proof', err.message))
+        const found = await this.findPivot(this.peers.headerPeers())
         if (found !== undefined && found.header.number > pivot.number) return this.move(found.header, 'no peer serves its state')
         this.waiting(`no peer serves the state of pivot ${pivot.number}, and no newer pivot yet`)
       } else {

@@ -160,7 +160,7 @@ export class StateSync {
         signal.throwIfAborted()
         if (this.nextRoot !== undefined) this.applyMove(this.nextRoot)
         await this.ctx.trie.deliverKnown()
-        this.writeReady()
+        this.accounts.writeReady()
         if (this.accounts.done && !this.rootQueued && this.ctx.storage.pending === 0 && this.ctx.codes.pending === 0) {
           // The ranges are written: what their edges left open is completed from the root down
           this.rootQueued = true
@@ -186,10 +186,6 @@ export class StateSync {
         req.kind.requeue(req.work)
       }
     }
-  }
-
-  private writeReady(): void {
-    this.accounts.writeReady()
   }
 
   private applyMove(root: Uint8Array): void {

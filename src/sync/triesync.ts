@@ -8,9 +8,8 @@
  */
 import { decodeFullAccount, hasCode, hasStorage } from '../trie/account.js'
 import { toHex } from '../trie/hex.js'
-import { keccak256 } from '../trie/keccak.js'
 import { NodeDecodeError, decodeNode } from '../trie/node.js'
-import { compareBytes, encodeCompact, nibblesToBytes } from '../trie/nibbles.js'
+import { encodeCompact, nibblesToBytes } from '../trie/nibbles.js'
 import { STATE_ENCODINGS, codeKey, nodeKey } from '../trie/statedb.js'
 
 import { PeerFault } from './faults.js'
@@ -140,11 +139,12 @@ export class TrieSync {
     return this.queue.length
   }
 
-  /** Takes a fetched node: checks its hash, queues its missing children, writes what is complete */
+  /**
+   * Takes a fetched node whose hash the caller has checked (TrieNodes.apply checks a whole reply
+   * before delivering any of it; known nodes were checked when fetched): queues its missing
+   * children and writes what is complete
+   */
   async deliver(req: NodeRequest, rlp: Uint8Array): Promise<void> {
-    if (compareBytes(keccak256(rlp), req.hash) !== 0) {
-      throw new PeerFault('bad_node', `node at path ${toHex(nibblesToBytes(req.path))} does not hash to ${toHex(req.hash)}`)
-    }
     req.inFlight = false
     req.rlp = rlp
     this.stats.fetched++
