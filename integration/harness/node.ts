@@ -4,11 +4,13 @@
  * killed when the test run ends, also when a test fails or times out.
  */
 import { spawn } from 'node:child_process'
-import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { EngineClient } from './engine.js'
 import { freePort } from './ports.js'
 import { rpcCall } from './rpc.js'
 
@@ -39,6 +41,8 @@ export interface NodeOptions {
   prometheus?: boolean
   /** Ports to listen on (a restart keeps them); by default free ones */
   ports?: NodePorts
+  /** Serve the engine API (`--rpcEngine`) on a free port, with a JWT secret in the data dir */
+  engine?: boolean
 }
 
 /** The ports a node listens on */
@@ -46,7 +50,11 @@ export interface NodePorts {
   p2p: number
   rpc: number
   prometheus?: number
+  engine?: number
 }
+
+/** The engine API's JWT secret, in the node's data dir */
+const JWT_FILE = 'jwtsecret.hex'
 
 /** Default start() timeout: a node with a large genesis alloc takes over a minute (see `startTimeoutMs`) */
 const START_TIMEOUT_MS = 300_000
@@ -107,6 +115,7 @@ export class ClientNode {
       p2p: await freePort(),
       rpc: await freePort(),
       prometheus: options.prometheus === true ? await freePort() : undefined,
+      engine: options.engine === true ? await freePort() : undefined,
     }
     const { p2p: port, rpc: rpcPort } = ports
     const args = [
@@ -121,12 +130,18 @@ export class ClientNode {
       `--rpcPort=${rpcPort}`,
       '--rpcAddr=127.0.0.1',
       `--sync=${options.sync ?? 'full'}`,
-      '--logLevel=info',
+      `--logLevel=${process.env.SNAP_TEST_LOG_LEVEL ?? 'info'}`,
     ]
     if (options.signerKeyFile !== undefined) {
       args.push(`--unlock=${options.signerKeyFile}`, '--mine', '--isSingleNode')
     }
     if (ports.prometheus !== undefined) args.push('--prometheus', `--prometheusPort=${ports.prometheus}`)
+    if (ports.engine !== undefined) {
+      // A restart on the same data dir keeps the secret
+      const jwt = existsSync(join(dataDir, JWT_FILE)) ? readFileSync(join(dataDir, JWT_FILE), 'utf8') : randomBytes(32).toString('hex')
+      writeFileSync(join(dataDir, JWT_FILE), jwt)
+      args.push('--rpcEngine', `--rpcEnginePort=${ports.engine}`, '--rpcEngineAddr=127.0.0.1', `--jwtSecret=${join(dataDir, JWT_FILE)}`)
+    }
     if (options.bootnodes !== undefined && options.bootnodes.length > 0) {
       args.push(`--bootnodes=${options.bootnodes.join(',')}`)
     }
@@ -167,6 +182,12 @@ export class ClientNode {
 
   async rpc<T = unknown>(method: string, params: unknown[] = []): Promise<T> {
     return rpcCall<T>(this.rpcUrl, method, params)
+  }
+
+  /** The engine API, as the node's consensus layer (the node must run with `engine: true`) */
+  get engine(): EngineClient {
+    if (this.ports.engine === undefined) throw new Error(`${this.options.name} runs without the engine API`)
+    return new EngineClient(`http://127.0.0.1:${this.ports.engine}`, Buffer.from(readFileSync(join(this.dataDir, JWT_FILE), 'utf8'), 'hex'))
   }
 
   async blockNumber(): Promise<bigint> {

@@ -2,9 +2,11 @@
  * The snap plugin: what the client sees of this package through the patch's plugin seam.
  * Glue only; the sync and serving logic lives in `sync/` and `server/`.
  */
+import { Hardfork } from '@ethereumjs/common'
 import { SyncMode } from '@ethereumjs/client/dist/esm/src/config.js'
 
 import { createSnapServer } from '../server/client.js'
+import { SnapBeaconSynchronizer } from '../sync/beaconsynchronizer.js'
 import { SnapSynchronizer } from '../sync/synchronizer.js'
 
 import { SnapMetrics } from './metrics.js'
@@ -58,8 +60,13 @@ export class SnapPlugin implements ClientPlugin {
     this.metrics.registerOn(registry)
   }
 
-  /** The snap synchronizer, with the options read by `init` */
+  /**
+   * The snap synchronizer, with the options read by `init`: after the merge it follows the consensus
+   * layer (the client's beacon sync), before it the peers (the client's full sync); the same test
+   * the client makes for its own full sync mode
+   */
   createSynchronizer(_syncmode: string, options: PluginSynchronizerOptions): PluginSynchronizer {
+    if (options.config.chainCommon.gteHardfork(Hardfork.Paris)) return new SnapBeaconSynchronizer(options, this._options, this.metrics)
     return new SnapSynchronizer(options, this._options, this.metrics)
   }
 

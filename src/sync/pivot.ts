@@ -23,6 +23,8 @@ export interface Pivot {
   readonly head: BlockHeader
   /** Peers whose chain holds the head */
   readonly supporters: string[]
+  /** Who named the head, for the log ("2 peers agree") */
+  readonly namedBy: string
 }
 
 /** Frozen options of pivot discovery */
@@ -106,7 +108,7 @@ export class PivotFinder {
         onBadPeer(err)
         continue
       }
-      if (pivot !== undefined) return { header: pivot, head: candidate.head, supporters: supporters.map((p) => p.id) }
+      if (pivot !== undefined) return { header: pivot, head: candidate.head, supporters: supporters.map((p) => p.id), namedBy: `${supporters.length} peers agree` }
     }
     return undefined
   }

@@ -8,28 +8,21 @@
  * into: only to a newer verified pivot, and, after empty replies, at most once per
  * `minMoveIntervalMs`, so that a move never keeps invalidating the work in flight.
  */
-import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
+import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 
 import { loadAccountTasks, newAccountTasks, saveAccountTasks, unwrittenBytes } from './accounttasks.js'
-import { BadHeadersError } from './pivot.js'
 import { bytes, count } from './reporter.js'
 import { RootUnavailableError, StateSync } from './statesync.js'
 import { newProgress } from './progress.js'
 
 import type { AccountTask } from './accounttasks.js'
-import type { HeaderPeer, Pivot, PivotFinder } from './pivot.js'
+import type { PivotSource } from './pivotsource.js'
 import type { ProgressStore, SnapProgress } from './progress.js'
-import type { DropReason, SnapPeerSource } from './snappeer.js'
+import type { SnapPeerSource } from './snappeer.js'
 import type { StateSyncOptions } from './statesync.js'
 import type { PivotInfo, SnapSyncPhase, SnapSyncStatus } from './status.js'
 import type { StateStore } from '../trie/index.js'
 import type { BlockHeader } from '@ethereumjs/block'
-
-/** Where phase 1 finds peers: snap peers to download from, eth peers to learn heads from */
-export interface DownloadPeers extends SnapPeerSource {
-  headerPeers(): HeaderPeer[]
-  dropById(peerId: string, reason: DropReason, detail: string): void
-}
 
 /** The log sink (the client's logger fits) */
 export interface SyncLog {
@@ -41,7 +34,6 @@ export interface SyncLog {
 /** Frozen options of phase 1 */
 export interface StateDownloadOptions {
   readonly accountTasks: number
-  readonly minPeers: number
   readonly stateSync?: StateSyncOptions
   /** ms between looks for peers or a pivot while waiting */
   readonly waitMs: number
@@ -77,8 +69,8 @@ export class StateDownload {
   constructor(
     private readonly db: StateStore,
     private readonly store: ProgressStore,
-    private readonly peers: DownloadPeers,
-    private readonly pivots: PivotFinder,
+    private readonly peers: SnapPeerSource,
+    private readonly pivots: PivotSource,
     private readonly log: SyncLog,
     private readonly opts: StateDownloadOptions,
   ) {}
@@ -182,32 +174,22 @@ export class StateDownload {
     this.phaseNow = 'pivot'
     for (;;) {
       signal.throwIfAborted()
-      const peers = this.peers.headerPeers()
-      if (peers.length >= this.opts.minPeers) {
-        const found = await this.findPivot(peers)
-        if (found !== undefined) {
-          const h = found.header
-          this.progress.pivot = { number: '0x' + h.number.toString(16), hash: bytesToHex(h.hash()), stateRoot: bytesToHex(h.stateRoot) }
-          // A new pivot after a reorg keeps the tasks: what they stored is skipped by the completion
-          if (this.tasks.length === 0) this.tasks = newAccountTasks(this.opts.accountTasks)
-          this.progress.stateComplete = false
-          await this.save()
-          this.log.info(
-            `Snap sync: pivot block=${h.number} hash=${bytesToHex(h.hash())} root=${bytesToHex(h.stateRoot)} head=${found.head.number} peers=${found.supporters.length}`,
-          )
-          return
-        }
-        this.waiting(`${peers.length} peers, fewer than ${this.opts.minPeers} agree on a head`)
-      } else {
-        this.waiting(`${peers.length} of ${this.opts.minPeers} peers needed to choose a pivot`)
+      const found = await this.pivots.lookup()
+      if ('pivot' in found) {
+        const h = found.pivot.header
+        this.progress.pivot = { number: '0x' + h.number.toString(16), hash: bytesToHex(h.hash()), stateRoot: bytesToHex(h.stateRoot) }
+        // A new pivot after a reorg keeps the tasks: what they stored is skipped by the completion
+        if (this.tasks.length === 0) this.tasks = newAccountTasks(this.opts.accountTasks)
+        this.progress.stateComplete = false
+        await this.save()
+        this.log.info(
+          `Snap sync: pivot block=${h.number} hash=${bytesToHex(h.hash())} root=${bytesToHex(h.stateRoot)} head=${found.pivot.head.number} (${found.pivot.namedBy})`,
+        )
+        return
       }
+      this.waiting(found.waiting)
       await new Promise((r) => setTimeout(r, this.opts.waitMs))
     }
-  }
-
-  // A verified pivot for these peers, if enough agree; a peer with bad headers is dropped
-  private findPivot(peers: HeaderPeer[]): Promise<Pivot | undefined> {
-    return this.pivots.find(peers, (err: BadHeadersError) => this.peers.dropById(err.peerId, 'invalid_proof', err.message))
   }
 
   // The staleness timer: moves the pivot when the peers' head is far past it, or off its chain
@@ -216,17 +198,14 @@ export class StateDownload {
     if (this.checking || signal.aborted || this.sync === undefined || pivot === undefined) return
     this.checking = true
     try {
-      const peers = this.peers.headerPeers()
-      const found = await this.findPivot(peers)
-      if (found === undefined || found.header.number <= pivot.number) return
-      const behind = found.head.number - pivot.number
+      const found = await this.pivots.lookup()
+      if (!('pivot' in found) || found.pivot.header.number <= pivot.number) return
+      const behind = found.pivot.head.number - pivot.number
       if (behind > BigInt(this.opts.staleDistance ?? STALE_DISTANCE)) {
-        return await this.move(found.header, `${behind} blocks behind the head`)
+        return await this.move(found.pivot.header, `${behind} blocks behind the head`)
       }
-      // The supporters' chain at the pivot's height: another block there means a reorg below it
-      const supporter = peers.find((p) => found.supporters.includes(p.id))
-      const [there] = supporter === undefined ? [] : await supporter.headers(pivot.number, 1).catch(() => [])
-      if (there !== undefined && !equalsBytes(there.hash(), pivot.hash)) await this.move(found.header, 'it left the canonical chain')
+      // Another block at the pivot's height on the chain that named the new pivot: a reorg below it
+      if ((await this.pivots.holds(pivot, found.pivot)) === false) await this.move(found.pivot.header, 'it left the canonical chain')
     } catch (err) {
       this.log.debug(`Snap sync: staleness check failed: ${(err as Error).message}`)
     } finally {
@@ -245,8 +224,8 @@ export class StateDownload {
       if (pivot.number !== unserved) return
       const wait = this.lastMove + minInterval - Date.now()
       if (wait <= 0) {
-        const found = await this.findPivot(this.peers.headerPeers())
-        if (found !== undefined && found.header.number > pivot.number) return this.move(found.header, 'no peer serves its state')
+        const found = await this.pivots.lookup()
+        if ('pivot' in found && found.pivot.header.number > pivot.number) return this.move(found.pivot.header, 'no peer serves its state')
         this.waiting(`no peer serves the state of pivot ${pivot.number}, and no newer pivot yet`)
       } else {
         this.waiting(`no peer serves the state of pivot ${pivot.number}; the last move was ${Math.round((Date.now() - this.lastMove) / 1000)} s ago`)

@@ -14,6 +14,8 @@ import { MemoryLevel } from 'memory-level'
 
 import { newAccountTasks } from '../../src/sync/accounttasks.js'
 import { PivotFinder } from '../../src/sync/pivot.js'
+import { PeerPivotSource } from '../../src/sync/pivotsource.js'
+import { ForkchoicePivotSource } from '../../src/sync/forkchoicepivot.js'
 import { ProgressStore } from '../../src/sync/progress.js'
 import { StateDownload } from '../../src/sync/statedownload.js'
 import { TrieSync } from '../../src/sync/triesync.js'
@@ -21,12 +23,14 @@ import { CodeQueue } from '../../src/sync/codequeue.js'
 import { StateWriter } from '../../src/trie/statedb.js'
 
 import { assertSynced } from './checkstate.js'
+import { FakeSkeleton } from './fakeskeleton.js'
 import { FakePeerSource, FakeSnapPeer } from './fakepeer.js'
 import { buildFakeState, emptyStateLevel, evolveFakeState } from './fakestate.js'
 import { SyncRun, TEST_SYNC_OPTIONS, WATCHDOG_MS, rootStored } from './syncrun.js'
 
 import type { FakeState } from './fakestate.js'
 import type { HeaderPeer } from '../../src/sync/pivot.js'
+import type { PivotSource } from '../../src/sync/pivotsource.js'
 import type { ProgressDB } from '../../src/sync/progress.js'
 import type { GetAccountRangeRequest, SnapRequest } from '../../src/wire/messages.js'
 import type { BlockHeader } from '@ethereumjs/block'
@@ -141,17 +145,16 @@ class ChainPeer implements HeaderPeer {
   }
 }
 
-/** Phase 1 over one snap peer and one header peer, with a fast staleness timer */
-function download(snap: FakeSnapPeer, chain: ChainPeer) {
+/** Phase 1 over one snap peer, the pivot from a header peer or from `pivots`, with a fast staleness timer */
+function download(snap: FakeSnapPeer, chain: ChainPeer | PivotSource) {
   const source = new FakePeerSource([snap])
-  const peers = Object.assign(source, { headerPeers: () => [chain], dropById: () => assert.fail('no peer is dropped') })
+  const peers = Object.assign(source, { headerPeers: () => (chain instanceof ChainPeer ? [chain] : []), dropById: () => assert.fail('no peer is dropped') })
   const meta = new MemoryLevel<string, string>({ keyEncoding: 'utf8', valueEncoding: 'utf8' })
   const lines: string[] = []
   const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), debug: () => {} }
-  const pivots = new PivotFinder({ minPeers: 1, distance: 2, validate: () => {} })
+  const pivots = chain instanceof ChainPeer ? new PeerPivotSource(peers, new PivotFinder({ minPeers: 1, distance: 2, validate: () => {} }), 1) : chain
   const d = new StateDownload(emptyStateLevel(), new ProgressStore(meta as unknown as ProgressDB), peers, pivots, log, {
     accountTasks: 4,
-    minPeers: 1,
     waitMs: 10,
     stateSync: TEST_SYNC_OPTIONS,
     staleDistance: 4,
@@ -226,5 +229,25 @@ describe('[StateDownload] pivot moves', function () {
     assert.equal(d.status().counters.pivotMoves, 1)
     // Moved by the wait after empty replies or by the staleness timer (5 behind > 4), once either way
     assert.ok(lines.some((l) => /pivot moved from block 8 to block=11 /.test(l)), lines.join('\n'))
+  })
+
+  it("post-merge: the consensus layer's head runs past the pivot: the pivot moves to the block below the new head", async () => {
+    const { base, next } = await twoStates()
+    next.served.add(base.root)
+    const snap = new FakeSnapPeer(next, { behaviour: 'slow', slowMs: 2 })
+    const skeleton = new FakeSkeleton(headers(10, () => base.root))
+    const { d, lines } = download(snap, new ForkchoicePivotSource(skeleton, 2))
+    await d.load()
+    const running = d.run(AbortSignal.timeout(WATCHDOG_MS))
+    await until(() => d.status().counters.slots > 300, 'some storage')
+    assert.equal(d.pivot?.number, 8n)
+    assert.match(lines.join('\n'), /pivot block=8 .* head=10 \(the consensus layer's forkchoice\)/)
+    // forkchoiceUpdated to block 20, the skeleton holds the blocks between
+    skeleton.blocks = headers(20, (n) => (n <= 10 ? base.root : next.root))
+    const pivot = await running
+    assert.equal(pivot.number, 18n)
+    assert.deepEqual(pivot.stateRoot, next.root)
+    assert.equal(d.status().counters.pivotMoves, 1)
+    assert.ok(lines.some((l) => /pivot moved from block 8 to block=18 .*\(12 blocks behind the head\)/.test(l)), lines.join('\n'))
   })
 })
