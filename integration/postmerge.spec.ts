@@ -1,10 +1,12 @@
 /**
  * Post-merge snap sync, real processes, on go-ethereum's devp2p test chain (600 PoS blocks, Prague
  * at the head). A imports the chain and serves; B starts empty with `--sync=snap` and the engine
- * API, and the test is B's consensus layer: it sends `newPayload` for block 600 and the head
+ * API, and the test is B's consensus layer: it sends `newPayload` for the head block and the head
  * forkchoice every few seconds, as a beacon node does each slot. B fetches the headers back from
- * that head, snap-syncs a state within the last 128 blocks from A, executes to block 600 and answers
- * `VALID`; meanwhile it answered `SYNCING`, never an error or `INVALID`.
+ * that head (590), snap-syncs a state within the last 128 blocks from A, executes to the head and
+ * answers `VALID`; meanwhile it answered `SYNCING`, never an error or `INVALID`. Then the consensus
+ * layer walks on to block 600 and B follows each block; a second node C is killed mid-download and
+ * resumes.
  */
 import { strict as assert } from 'node:assert'
 import { readFileSync } from 'node:fs'
@@ -16,6 +18,8 @@ import type { SnapLine, SnapSyncing, StateSample } from './harness/index.js'
 
 const DATA = join(import.meta.dirname, '../../shared/data/ethtest')
 const HEAD = 600n
+/** The head the consensus layer names first; it then walks to HEAD one block a slot */
+const FIRST_HEAD = 590
 /** The CL's cadence here; a beacon node calls once a slot (12 s) */
 const SLOT_MS = 3_000
 
@@ -32,18 +36,30 @@ interface DumpAccount {
   storage?: { [slot: string]: string }
 }
 
-/** The test's consensus layer: every slot, newPayload of the head block, then the head forkchoice */
+/**
+ * The test's consensus layer: every slot, newPayload of the head block, then the forkchoice (head, safe
+ * and finalized at that block, as headfcu.json does for block 600)
+ */
 class ConsensusLayer {
-  readonly answers: { at: number; method: string; status?: string; error?: string }[] = []
+  readonly answers: { at: number; method: string; head: number; status?: string; error?: string }[] = []
   private timer: NodeJS.Timeout | undefined
   private slot: Promise<void> = Promise.resolve()
 
   constructor(
     /** The node it drives; a test replaces it by its restarted process */
     public node: ClientNode,
-    private readonly payload: EngineCall,
-    private readonly fcu: EngineCall,
+    private readonly payloads: EngineCall[],
+    /** The head it names */
+    public head: number,
   ) {}
+
+  /** One slot at `head`: the statuses of newPayload and forkchoiceUpdated */
+  async step(head: number): Promise<(string | undefined)[]> {
+    this.head = head
+    const from = this.answers.length
+    await this.play()
+    return this.answers.slice(from).map((a) => a.status ?? a.error)
+  }
 
   start(): void {
     const tick = () => {
@@ -64,14 +80,19 @@ class ConsensusLayer {
   }
 
   private async play(): Promise<void> {
-    for (const call of [this.payload, this.fcu]) {
+    const head = this.head
+    const payload = this.payloads[head]
+    const hash = (payload.params[0] as { blockHash: string }).blockHash
+    const fcu = { method: 'engine_forkchoiceUpdatedV3', params: [{ headBlockHash: hash, safeBlockHash: hash, finalizedBlockHash: hash }, null] }
+    for (const call of [payload, fcu]) {
       try {
         const answer = await this.node.engine.call<PayloadStatus | { payloadStatus: PayloadStatus }>(call.method, call.params)
-        const status = 'payloadStatus' in answer ? answer.payloadStatus.status : answer.status
-        this.answers.push({ at: Date.now(), method: call.method, status })
+        const result = 'payloadStatus' in answer ? answer.payloadStatus : answer
+        const why = result.validationError === null ? '' : ` (${result.validationError})`
+        this.answers.push({ at: Date.now(), method: call.method, head, status: `${result.status}${why}` })
       } catch (err) {
         if (!(err instanceof RpcError)) return // the node is stopping or not up yet
-        this.answers.push({ at: Date.now(), method: call.method, error: err.message })
+        this.answers.push({ at: Date.now(), method: call.method, head, error: err.message })
       }
     }
   }
@@ -81,6 +102,7 @@ describe('[snap sync] post-merge: the consensus layer names the head over the en
   const genesisFile = join(DATA, 'genesis.json')
   const payloads = JSON.parse(readFileSync(join(DATA, 'newpayload.json'), 'utf8')) as EngineCall[]
   const fcu = JSON.parse(readFileSync(join(DATA, 'headfcu.json'), 'utf8')) as EngineCall
+  const headHash = (fcu.params[0] as { headBlockHash: string }).headBlockHash
   const headBlock = JSON.parse(readFileSync(join(DATA, 'headblock.json'), 'utf8')) as { hash: string; stateRoot: string }
   const state = JSON.parse(readFileSync(join(DATA, 'headstate.json'), 'utf8')) as { accounts: { [address: string]: DumpAccount } }
   let a: ClientNode
@@ -89,6 +111,7 @@ describe('[snap sync] post-merge: the consensus layer names the head over the en
   let done: SnapLine
   let doneAt: number
   let validAt: number
+  const followed: string[] = []
   let beforeCl: SnapSyncing | false
   const statuses: (SnapSyncing | false)[] = []
 
@@ -100,13 +123,17 @@ describe('[snap sync] post-merge: the consensus layer names the head over the en
     // No consensus layer yet: B says so and picks no pivot from its peer
     await b.waitForLog(/Snap sync: waiting: no consensus layer has named a head yet/, 60_000)
     beforeCl = await snapSyncing(b)
-    cl = new ConsensusLayer(b, payloads[Number(HEAD)], fcu)
+    cl = new ConsensusLayer(b, payloads, FIRST_HEAD)
     cl.start()
     done = await waitSnapDone(b, { timeoutMs: 300_000, onStatus: (s) => statuses.push(s) })
     doneAt = Date.now()
     console.log(`      B: ${done.text}`)
     await b.waitFor(async () => cl.lastFcu === 'VALID', { what: 'forkchoiceUpdated to answer VALID', timeoutMs: 120_000 })
     validAt = Date.now()
+    // Then the chain goes on: a block a slot up to HEAD, as a beacon node follows it
+    await cl.stop()
+    for (let n = FIRST_HEAD + 1; n <= Number(HEAD); n++) followed.push(`${n}: ${(await cl.step(n)).join(' ')}`)
+    cl.start()
   })
 
   after(async () => {
@@ -119,15 +146,15 @@ describe('[snap sync] post-merge: the consensus layer names the head over the en
     const pivots = snapLines(b).filter((l) => l.kind === 'pivot')
     assert.equal(pivots.length, 1, pivots.map((l) => l.text).join('\n'))
     const pivot = BigInt(pivots[0].fields.block)
-    assert.ok(pivot > HEAD - 128n && pivot < HEAD, `pivot ${pivot}`)
-    assert.equal(pivots[0].fields.head, String(HEAD))
+    assert.ok(pivot > BigInt(FIRST_HEAD) - 128n && pivot < BigInt(FIRST_HEAD), `pivot ${pivot}`)
+    assert.equal(pivots[0].fields.head, String(FIRST_HEAD))
     assert.match(pivots[0].text, /the consensus layer's forkchoice/)
     assert.ok((field(done, 'accounts') ?? 0) > 0, done.text)
   })
 
   it('reports in eth_syncing and metrics as before the merge: waiting for a head, then the head, then done', async () => {
     assert.ok(beforeCl !== false && beforeCl.snapPhase === 'pivot' && beforeCl.highestBlock === 0n, JSON.stringify(beforeCl, (_, v) => (typeof v === 'bigint' ? String(v) : v)))
-    assert.ok(statuses.some((s) => s !== false && s.highestBlock === HEAD), 'the consensus layer head became the highest block')
+    assert.ok(statuses.some((s) => s !== false && s.highestBlock === BigInt(FIRST_HEAD)), 'the consensus layer head became the highest block')
     const metrics = await snapMetrics(b)
     assert.equal(metrics.phase, 'done')
     assert.equal(metrics.pivotBlock, Number(done.fields.pivot))
@@ -148,9 +175,16 @@ describe('[snap sync] post-merge: the consensus layer names the head over the en
     assert.ok(after.every((x) => x.status === 'VALID'), JSON.stringify(after))
   })
 
+  it('follows the chain as the stock client: each new newPayload and forkchoiceUpdated up to 600 is VALID', () => {
+    const expected = Array.from({ length: Number(HEAD) - FIRST_HEAD }, (_, i) => `${FIRST_HEAD + 1 + i}: VALID VALID`)
+    assert.deepEqual(followed, expected)
+    assert.equal(cl.answers.at(-1)?.head, Number(HEAD))
+  })
+
   it('executed to block 600 and ends on the state root of headblock.json', async () => {
     const block = await b.rpc<{ hash: string; stateRoot: string }>('eth_getBlockByNumber', ['0x258', false])
     assert.equal(block.hash, headBlock.hash)
+    assert.equal(block.hash, headHash)
     assert.equal(block.stateRoot, headBlock.stateRoot)
     // Post-merge the client logs executed blocks at debug level; the state at 600 is checked below
     // (slots of the system contracts that block 600 itself wrote) and by verify-state
@@ -187,7 +221,7 @@ describe('[snap sync] post-merge: the consensus layer names the head over the en
     this.timeout(600_000)
     // Two requests a second: the download takes long enough to be killed in the middle
     let c = await ClientNode.start({ name: 'C', genesisFile, sync: 'snap', engine: true, bootnodes: [await a.enode()], args: ['--snapRequestRate=2'] })
-    const clC = new ConsensusLayer(c, payloads[Number(HEAD)], fcu)
+    const clC = new ConsensusLayer(c, payloads, Number(HEAD))
     clC.start()
     try {
       let before: SnapSyncing | false | undefined
