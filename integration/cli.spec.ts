@@ -58,6 +58,13 @@ describe('[ethereumjs-snap CLI]', () => {
     }
   })
 
+  it('refuses the test-only --snapTestLies on a named network, and keeps it out of --help', async () => {
+    const refused = runCli([`--dataDir=${join(dir, 'lies')}`, `--port=${await freePort()}`, '--discV4=false', '--discDns=false', '--snapTestLies=corrupt'])
+    assert.equal(refused.status, 1, refused.output)
+    assert.match(refused.output, /--snapTestLies makes the snap server lie to its peers: .* refused on mainnet/)
+    assert.doesNotMatch(runCli(['--help']).output, /snapTestLies/)
+  })
+
   it('--sync=snap names snap sync at start-up and runs the snap synchronizer, never full sync', async () => {
     const node = await ClientNode.start({ name: 'snapstart', genesisFile: files.genesisFile, sync: 'snap' })
     try {

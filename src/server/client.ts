@@ -5,11 +5,13 @@ import { Event } from '@ethereumjs/client/dist/esm/src/types.js'
 
 import { LevelStateReader } from '../trie/reader.js'
 
+import { LyingServer } from './lies.js'
 import { DBStateView } from './stateview.js'
 import { RecentRoots } from './recentroots.js'
 import { SnapServerHandler } from './handler.js'
 
 import type { ServeRecorder } from './handler.js'
+import type { Lie } from './lies.js'
 import type { StateReadStore } from '../trie/reader.js'
 import type { CanonicalChain } from './recentroots.js'
 import type { ServeLimits } from '../wire/constants.js'
@@ -51,11 +53,12 @@ function lazyStateDB(service: FullEthereumService): StateReadStore {
 /** The snap/1 server handler for a client service */
 export function createSnapServer(
   service: FullEthereumService,
-  options: { limits?: ServeLimits; metrics?: ServeRecorder } = {},
+  options: { limits?: ServeLimits; metrics?: ServeRecorder; lie?: Lie } = {},
 ): ProtocolHandler {
   const roots = new RecentRoots(canonicalChainOf(service), { checkIntervalMs: HEAD_CHECK_INTERVAL_MS })
   const view = new DBStateView(lazyStateDB(service), roots)
   const logger = service.config.logger
+  if (options.lie !== undefined) logger?.warn(`snap server: TEST MODE, every reply lies (--snapTestLies=${options.lie})`)
   const events = service.config.events
   return new SnapServerHandler({
     view,
@@ -67,6 +70,7 @@ export function createSnapServer(
     refreshRoots: () => roots.refresh(),
     limits: options.limits,
     metrics: options.metrics,
+    liar: options.lie === undefined ? undefined : new LyingServer(options.lie, view),
     logger: logger === undefined ? undefined : { debug: (m) => logger.debug(m) },
   })
 }

@@ -68,6 +68,8 @@ export interface SnapServerOptions {
   readonly metrics?: ServeRecorder
   /** Subscribes to peer disconnections (returns the unsubscribe): their waiting requests are dropped */
   readonly onPeerGone?: (listener: (peerId: string) => void) => () => void
+  /** Test-only (`--snapTestLies`): answers instead of the real server; undefined means no reply */
+  readonly liar?: { answer(req: SnapRequest, limits: ServeLimits): Promise<ServedReply | undefined> }
 }
 
 /** Counters of what was served, for logs, metrics and tests */
@@ -164,17 +166,18 @@ export class SnapServerHandler {
       return
     }
     const served = await run
-    // undefined: the peer went away before its request ran
+    // undefined: the peer went away before its request ran (or a lying server stays silent)
     if (served === undefined) return
     const { args, items, bytes } = served
     this.options.metrics?.recordServed(name, bytes === 0 ? 'empty' : 'answered', items, bytes)
     if (this.running) this.reply(peer, name, { reqId: request.reqId, ...args })
   }
 
-  private async serve(request: SnapRequest): Promise<ServedReply> {
+  private async serve(request: SnapRequest): Promise<ServedReply | undefined> {
     try {
       await this.options.refreshRoots?.()
-      const reply = await serveRequest(this.options.view, request, this.limits)
+      const liar = this.options.liar
+      const reply = liar === undefined ? await serveRequest(this.options.view, request, this.limits) : await liar.answer(request, this.limits)
       this.stats.served++
       return reply
     } catch (err) {

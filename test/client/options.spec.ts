@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert'
 
-import { DEFAULT_SNAP_OPTIONS, parseSnapOptions, snapCliOptions } from '../../src/client/options.js'
+import { DEFAULT_SNAP_OPTIONS, TEST_LIES_PUBLIC_ERROR, parseSnapOptions, snapCliOptions } from '../../src/client/options.js'
 import { SERVED_STATE_BLOCKS } from '../../src/wire/constants.js'
 
 describe('[parseSnapOptions]', () => {
@@ -49,4 +49,26 @@ describe('[parseSnapOptions]', () => {
       assert.throws(() => parseSnapOptions(c.args), (err: Error) => c.error.test(err.message))
     })
   }
+
+  describe('--snapTestLies (hidden, test-only)', () => {
+    it('is hidden from --help and off by default', () => {
+      assert.equal(snapCliOptions.snapTestLies.hidden, true)
+      assert.equal(parseSnapOptions({}).testLies, undefined)
+    })
+
+    it('is taken on a private chain (a genesis file, --dev)', () => {
+      assert.equal(parseSnapOptions({ snapTestLies: 'corrupt', gethGenesis: 'devnet.json' }).testLies, 'corrupt')
+      assert.equal(parseSnapOptions({ snapTestLies: 'silent', dev: true }).testLies, 'silent')
+    })
+
+    it('is refused on a named network, mainnet by default, naming it', () => {
+      assert.throws(() => parseSnapOptions({ snapTestLies: 'corrupt' }), (err: Error) => err.message === `${TEST_LIES_PUBLIC_ERROR} mainnet`)
+      assert.throws(() => parseSnapOptions({ snapTestLies: 'corrupt', network: 'sepolia' }), /refused on sepolia$/)
+    })
+
+    it('refuses an unknown lie, listing the known ones', () => {
+      assert.throws(() => parseSnapOptions({ snapTestLies: 'honest', gethGenesis: 'g.json' }), /--snapTestLies must be one of empty, silent, corrupt, .*got honest/)
+      assert.throws(() => parseSnapOptions({ snapTestLies: 'garbage', gethGenesis: 'g.json' }), /got garbage/)
+    })
+  })
 })

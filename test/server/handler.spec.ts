@@ -5,7 +5,10 @@ import { RLP } from '@ethereumjs/rlp'
 import { KECCAK256_RLP, bytesToUnprefixedHex } from '@ethereumjs/util'
 import * as sinon from 'sinon'
 
+import { keccak256 } from '../../src/trie/keccak.js'
+
 import { SnapServerHandler } from '../../src/server/handler.js'
+import { LyingServer } from '../../src/server/lies.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
 
 import { MAX, ZERO, buildState, hex, verifyRange } from './fixtures.js'
@@ -154,5 +157,37 @@ describe('[SnapServerHandler]', () => {
     listener!('some-peer')
     await h.stop()
     assert.equal(unsubscribe.callCount, 1)
+  })
+
+  describe('a lying server (--snapTestLies, test-only)', () => {
+    const liar = (lie: ConstructorParameters<typeof LyingServer>[0]) => new SnapServerHandler({ view: s.view, liar: new LyingServer(lie, s.view) })
+    const accountRange = (reqId: bigint) => ({ name: 'GetAccountRange', data: wire('GetAccountRange', { reqId, root: s.root, origin: ZERO, limit: MAX, bytes: 100000n }) })
+
+    it('corrupt: the reply goes out, with an account body that no longer verifies', async () => {
+      const { peer, send } = fakePeer()
+      await liar('corrupt').handle(accountRange(7n), peer)
+      sinon.assert.calledOnce(send)
+      const decoded = wire('AccountRange', send.firstCall.args[1])
+      assert.equal(decoded.reqId, 7n)
+      assert.equal(decoded.accounts.length, s.accountHashes.length)
+      const bodies = decoded.accounts.map((a: any) => RLP.encode(a.body))
+      await assert.rejects(verifyRange(s.root, ZERO, decoded.accounts.map((a: any) => a.hash), bodies, decoded.proof))
+    })
+
+    it('silent: no reply at all; empty: an empty reply', async () => {
+      const silent = fakePeer()
+      await liar('silent').handle(accountRange(8n), silent.peer)
+      sinon.assert.notCalled(silent.send)
+      const empty = fakePeer()
+      await liar('empty').handle(accountRange(9n), empty.peer)
+      assert.deepEqual(empty.send.firstCall.args, ['AccountRange', { reqId: 9n, accounts: [], proof: [] }])
+    })
+
+    it('wrongCode: another code in place of the one asked for', async () => {
+      const { peer, send } = fakePeer()
+      await liar('wrongCode').handle({ name: 'GetByteCodes', data: wire('GetByteCodes', { reqId: 3n, hashes: s.codeHashes, bytes: 1000n }) }, peer)
+      const [code] = send.firstCall.args[1].codes as Uint8Array[]
+      assert.notDeepEqual(keccak256(code), s.codeHashes[0])
+    })
   })
 })

@@ -18,10 +18,10 @@ import { DEFAULT_SERVE_LIMITS, SnapMessageCode } from '../../src/wire/constants.
 import { parseSnapRequest } from '../../src/wire/messages.js'
 import { SnapRequester } from '../../src/wire/requester.js'
 
-import { KIND_OF, emptyReply, itemCount, serveHonest, shapeRequest, tamper } from './misbehave.js'
+import { KIND_OF, emptyReply, itemCount, serveHonest, shapeRequest, tamper } from '../../src/server/lies.js'
 
 import type { FakeState } from './fakestate.js'
-import type { Behaviour, ServedReply, SnapKind } from './misbehave.js'
+import type { Behaviour, ServedReply, SnapKind } from '../../src/server/lies.js'
 import type { DropReason, RequestFields, SnapPeer, SnapPeerSource } from '../../src/sync/snappeer.js'
 import type { ServeLimits } from '../../src/wire/constants.js'
 import type {
@@ -38,8 +38,8 @@ import type {
 import type { SnapTransport } from '../../src/wire/requester.js'
 import type { NestedUint8Array } from '@ethereumjs/rlp'
 
-export { BEHAVIOURS, CAPPED_BYTES, FOREIGN_CODE, OVERSIZE_FACTOR, UNUSED_NODE } from './misbehave.js'
-export type { Behaviour, SnapKind } from './misbehave.js'
+export { BEHAVIOURS, CAPPED_BYTES, FOREIGN_CODE, OVERSIZE_FACTOR, UNUSED_NODE } from '../../src/server/lies.js'
+export type { Behaviour, SnapKind } from '../../src/server/lies.js'
 
 /** A behaviour for every kind, or per kind (kinds left out use `default`, itself `honest` by default) */
 export type BehaviourPlan = Behaviour | ({ readonly default?: Behaviour } & { readonly [k in SnapKind]?: Behaviour })

@@ -57,8 +57,13 @@ describe('[devp2p message guard]', () => {
 
   describe('snap requests are refused before decoding when too large', () => {
     const honest = RLP.encode([1, new Uint8Array(32), Array.from({ length: 1024 }, () => [new Uint8Array(33)]), 500_000])
+    // Larger than geth sends, but answered by geth capped to 1024 lookups: decoded, then capped by the server
+    const manyPaths = RLP.encode([1, new Uint8Array(32), Array.from({ length: 10_000 }, () => [new Uint8Array(33)]), 500_000])
+    const manyHashes = RLP.encode([1, Array.from({ length: 10_000 }, () => new Uint8Array(32)), 500_000])
     const cases: [string, number, Uint8Array, boolean][] = [
       ['an honest GetTrieNodes of 1024 full paths', 6, honest, false],
+      ['a GetTrieNodes of 10,000 full paths (~350 KB, 20k items)', 6, manyPaths, false],
+      ['a GetByteCodes of 10,000 hashes (~330 KB)', 4, manyHashes, false],
       ['a request of more items than the limit', 6, wideRlp(MAX_SNAP_REQUEST_ITEMS + 1), true],
       ['a request larger than the byte limit', 4, RLP.encode([1, [new Uint8Array(MAX_SNAP_REQUEST_BYTES)], 1]), true],
       ['a large reply is not a request', 1, RLP.encode([1, [new Uint8Array(MAX_SNAP_REQUEST_BYTES)], []]), false],

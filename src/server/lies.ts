@@ -1,5 +1,7 @@
 /**
- * The named behaviours of a fake snap peer: how each one reshapes the request the real server
+ * Lying on purpose: the named ways a snap server can answer wrongly, used by the unit tests' fake
+ * peers and, behind the hidden test-only flag `--snapTestLies=KIND`, by a real client process in the
+ * fault suite (`integration/faults.spec.ts`): how each one reshapes the request the real server
  * answers, and how it tampers with the honest reply before it goes on the wire. Behaviours that do
  * not apply to a kind (e.g. `wrongCode` for an account range) answer that kind honestly.
  *
@@ -27,18 +29,18 @@
 import { RLP } from '@ethereumjs/rlp'
 import { bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
 
-import { Budget } from '../../src/server/budget.js'
-import { mergeProofs } from '../../src/server/common.js'
-import { serveRequest } from '../../src/server/handler.js'
-import { storageRootOf } from '../../src/server/storageranges.js'
-import { toHex } from '../../src/trie/hex.js'
-import { keccak256 } from '../../src/trie/keccak.js'
-import { bytesToNibbles } from '../../src/trie/nibbles.js'
-import { encodeLeaf } from '../../src/trie/node.js'
-import { lookupKey, nodeAtPath, proveKey } from '../../src/trie/prove.js'
+import { Budget } from './budget.js'
+import { mergeProofs } from './common.js'
+import { serveRequest } from './handler.js'
+import { storageRootOf } from './storageranges.js'
+import { toHex } from '../trie/hex.js'
+import { keccak256 } from '../trie/keccak.js'
+import { bytesToNibbles } from '../trie/nibbles.js'
+import { encodeLeaf } from '../trie/node.js'
+import { lookupKey, nodeAtPath, proveKey } from '../trie/prove.js'
 
-import type { StateView } from '../../src/server/stateview.js'
-import type { ServeLimits } from '../../src/wire/constants.js'
+import type { StateView } from './stateview.js'
+import type { ServeLimits } from '../wire/constants.js'
 import type {
   ByteCodesReply,
   GetAccountRangeRequest,
@@ -46,7 +48,7 @@ import type {
   SnapRequest,
   StorageRangesReply,
   TrieNodesReply,
-} from '../../src/wire/messages.js'
+} from '../wire/messages.js'
 
 /** Every named behaviour (see the module comment) */
 export const BEHAVIOURS = [
@@ -69,6 +71,15 @@ export const BEHAVIOURS = [
 
 /** One named behaviour */
 export type Behaviour = (typeof BEHAVIOURS)[number]
+
+/**
+ * The behaviours a client process can be made to show (`--snapTestLies`): all but `honest` (the
+ * default) and `garbage` (the client's encoder only writes well-formed messages)
+ */
+export const LIES = BEHAVIOURS.filter((b) => b !== 'honest' && b !== 'garbage')
+
+/** One lie a client process can tell */
+export type Lie = Exclude<Behaviour, 'honest' | 'garbage'>
 
 /** The four request kinds, by what they fetch */
 export type SnapKind = 'accounts' | 'storage' | 'codes' | 'nodes'
@@ -324,5 +335,57 @@ export function itemCount(served: ServedReply): number {
       return served.reply.codes.length
     case 'nodes':
       return served.reply.nodes.length
+  }
+}
+
+/** How long a `slow` lying server holds each reply */
+export const SLOW_REPLY_MS = 2_000
+
+/** What the handler sends: the client encoder's input, with what it carries (for metrics) */
+export interface ToldReply {
+  readonly args: object
+  readonly items: { [kind: string]: number }
+  readonly bytes: number
+}
+
+/**
+ * A snap server that tells one lie to every request (the handler's `liar`, see {@link LIES}).
+ * Test-only: `--snapTestLies` is refused on a named public network.
+ */
+export class LyingServer {
+  constructor(
+    readonly lie: Lie,
+    private readonly view: StateView,
+  ) {}
+
+  /** The reply to send instead of the honest one; undefined: send none (`silent`) */
+  async answer(req: SnapRequest, limits: ServeLimits): Promise<ToldReply | undefined> {
+    const b = this.lie
+    if (b === 'silent') return undefined
+    if (b === 'slow') await new Promise((r) => setTimeout(r, SLOW_REPLY_MS))
+    let told: ServedReply
+    if (b === 'empty') {
+      told = emptyReply(KIND_OF[req.kind])
+    } else {
+      const shaped = shapeRequest(req, b, limits)
+      told = await tamper(await serveHonest(this.view, shaped.req, shaped.limits), b, req, { view: this.view, codes: new Map() })
+    }
+    return { args: told.reply, items: { [told.kind === 'storage' ? 'slots' : told.kind]: itemCount(told) }, bytes: replyBytes(told) }
+  }
+}
+
+const sum = (list: Uint8Array[]) => list.reduce((n, b) => n + b.length, 0)
+
+/** Payload bytes of a reply (keys, values, codes, nodes and proof), for the serving metrics */
+function replyBytes(told: ServedReply): number {
+  switch (told.kind) {
+    case 'accounts':
+      return told.reply.accounts.reduce((n, a) => n + a.hash.length + sum(a.body), 0) + sum(told.reply.proof)
+    case 'storage':
+      return told.reply.slots.flat().reduce((n, x) => n + x.hash.length + x.body.length, 0) + sum(told.reply.proof)
+    case 'codes':
+      return sum(told.reply.codes)
+    case 'nodes':
+      return sum(told.reply.nodes)
   }
 }
