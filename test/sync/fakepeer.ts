@@ -3,7 +3,7 @@
  * through the real pipe, end to end in memory. A request goes through the repo's `SnapRequester`
  * (request ids, per-request timeouts, late replies dropped), is RLP-encoded, decoded by the
  * client's own `SnapProtocol` codec and validated as the server validates it, answered by the
- * real `serveRequest` (then tampered with by the peer's behaviour, see `misbehave.ts`), encoded
+ * real `serveRequest` (then tampered with by the peer's behaviour, see `src/server/lies.ts`), encoded
  * by the client's codec (which slims account bodies), RLP round-tripped and decoded by the
  * requester's codec. So an honest peer is exactly the server, and a bad one is bad on the wire.
  *
