@@ -80,7 +80,8 @@ export interface ServeStats {
   failed: number
 }
 
-const sum = (list: Uint8Array[]) => list.reduce((n, b) => n + b.length, 0)
+/** Total length of byte strings (reply sizes, for the serving metrics) */
+export const sum = (list: Uint8Array[]) => list.reduce((n, b) => n + b.length, 0)
 
 type ServedItems = Parameters<ServeRecorder['recordServed']>[2]
 

@@ -31,7 +31,7 @@ import { bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
 
 import { Budget } from './budget.js'
 import { mergeProofs } from './common.js'
-import { serveRequest } from './handler.js'
+import { serveRequest, sum } from './handler.js'
 import { storageRootOf } from './storageranges.js'
 import { toHex } from '../trie/hex.js'
 import { keccak256 } from '../trie/keccak.js'
@@ -373,8 +373,6 @@ export class LyingServer {
     return { args: told.reply, items: { [told.kind === 'storage' ? 'slots' : told.kind]: itemCount(told) }, bytes: replyBytes(told) }
   }
 }
-
-const sum = (list: Uint8Array[]) => list.reduce((n, b) => n + b.length, 0)
 
 /** Payload bytes of a reply (keys, values, codes, nodes and proof), for the serving metrics */
 function replyBytes(told: ServedReply): number {

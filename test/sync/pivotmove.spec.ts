@@ -167,24 +167,40 @@ function download(snap: FakeSnapPeer, chain: ChainPeer | PivotSource) {
 describe('[StateDownload] pivot moves', function () {
   this.timeout(WATCHDOG_MS + 5_000)
 
-  it('the head runs past the pivot: the staleness timer moves it; the state ends complete at the new pivot', async () => {
-    const { base, next } = await twoStates()
-    next.served.add(base.root)
-    const snap = new FakeSnapPeer(next, { behaviour: 'slow', slowMs: 2 })
-    const chain = new ChainPeer(headers(10, () => base.root))
-    const { d, lines } = download(snap, chain)
-    await d.load()
-    const running = d.run(AbortSignal.timeout(WATCHDOG_MS))
-    await until(() => d.status().counters.slots > 300, 'some storage')
-    assert.equal(d.pivot?.number, 8n)
-    // Ten blocks later the pivot is 12 behind (more than 4): it moves to the head - 2
-    chain.chain = headers(20, (n) => (n <= 10 ? base.root : next.root))
-    const pivot = await running
-    assert.equal(pivot.number, 18n)
-    assert.deepEqual(pivot.stateRoot, next.root)
-    assert.equal(d.status().counters.pivotMoves, 1)
-    assert.ok(lines.some((l) => /pivot moved from block 8 to block=18 .*\(12 blocks behind the head\)/.test(l)), lines.join('\n'))
-  })
+  // The same run with the head from peers (pre-merge) and from the consensus layer's skeleton (post-merge)
+  const peerHead = (h: BlockHeader[]) => {
+    const chain = new ChainPeer(h)
+    return { pivots: chain, moveTo: (n: BlockHeader[]) => (chain.chain = n) }
+  }
+  const consensusHead = (h: BlockHeader[]) => {
+    const skeleton = new FakeSkeleton(h)
+    return { pivots: new ForkchoicePivotSource(skeleton, 2), moveTo: (n: BlockHeader[]) => (skeleton.blocks = n) }
+  }
+  const heads = [
+    { when: 'pre-merge', namedBy: /peers agree/, source: peerHead },
+    { when: 'post-merge', namedBy: /the consensus layer's forkchoice/, source: consensusHead },
+  ]
+  for (const head of heads) {
+    it(`${head.when}: the head runs past the pivot: the staleness timer moves it; the state ends complete at the new pivot`, async () => {
+      const { base, next } = await twoStates()
+      next.served.add(base.root)
+      const snap = new FakeSnapPeer(next, { behaviour: 'slow', slowMs: 2 })
+      const { pivots, moveTo } = head.source(headers(10, () => base.root))
+      const { d, lines } = download(snap, pivots)
+      await d.load()
+      const running = d.run(AbortSignal.timeout(WATCHDOG_MS))
+      await until(() => d.status().counters.slots > 300, 'some storage')
+      assert.equal(d.pivot?.number, 8n)
+      assert.ok(lines.some((l) => /pivot block=8 .* head=10 \(/.test(l) && head.namedBy.test(l)), lines.join('\n'))
+      // Ten blocks later the pivot is 12 behind (more than 4): it moves to the head - 2
+      moveTo(headers(20, (n) => (n <= 10 ? base.root : next.root)))
+      const pivot = await running
+      assert.equal(pivot.number, 18n)
+      assert.deepEqual(pivot.stateRoot, next.root)
+      assert.equal(d.status().counters.pivotMoves, 1)
+      assert.ok(lines.some((l) => /pivot moved from block 8 to block=18 .*\(12 blocks behind the head\)/.test(l)), lines.join('\n'))
+    })
+  }
 
   it('a reorg replaces the pivot block: the pivot moves to the new branch before the distance is reached', async () => {
     const { base, next } = await twoStates()
@@ -231,23 +247,4 @@ describe('[StateDownload] pivot moves', function () {
     assert.ok(lines.some((l) => /pivot moved from block 8 to block=11 /.test(l)), lines.join('\n'))
   })
 
-  it("post-merge: the consensus layer's head runs past the pivot: the pivot moves to the block below the new head", async () => {
-    const { base, next } = await twoStates()
-    next.served.add(base.root)
-    const snap = new FakeSnapPeer(next, { behaviour: 'slow', slowMs: 2 })
-    const skeleton = new FakeSkeleton(headers(10, () => base.root))
-    const { d, lines } = download(snap, new ForkchoicePivotSource(skeleton, 2))
-    await d.load()
-    const running = d.run(AbortSignal.timeout(WATCHDOG_MS))
-    await until(() => d.status().counters.slots > 300, 'some storage')
-    assert.equal(d.pivot?.number, 8n)
-    assert.match(lines.join('\n'), /pivot block=8 .* head=10 \(the consensus layer's forkchoice\)/)
-    // forkchoiceUpdated to block 20, the skeleton holds the blocks between
-    skeleton.blocks = headers(20, (n) => (n <= 10 ? base.root : next.root))
-    const pivot = await running
-    assert.equal(pivot.number, 18n)
-    assert.deepEqual(pivot.stateRoot, next.root)
-    assert.equal(d.status().counters.pivotMoves, 1)
-    assert.ok(lines.some((l) => /pivot moved from block 8 to block=18 .*\(12 blocks behind the head\)/.test(l)), lines.join('\n'))
-  })
 })
