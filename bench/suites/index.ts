@@ -7,7 +7,8 @@ import { serveSuite } from './serve.js'
 import { syncSuite } from './sync.js'
 import { trieSuite } from './trie.js'
 
-export type Suite = () => Promise<{ [name: string]: number }>
+/** A suite; `out` is where the JSON goes (a suite may write a chart beside it) */
+export type Suite = (opts: { out?: string }) => Promise<{ [name: string]: number }>
 
 export const suites: { [name: string]: Suite } = {
   hash: hashSuite,

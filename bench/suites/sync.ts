@@ -12,7 +12,7 @@
  * Timed for the sync: `StateSync.run` from a connected peer until the state is complete (ranges,
  * then the completion of their edges from the root): requests, the wire, decoding, verification,
  * building and DB writes. The syncer then walks the result from the root (not timed) and the suite
- * fails unless it is complete. `snapPeakRssBytes` is the syncer's VmHWM.
+ * fails unless it is complete. `phase1PeakRssBytes` is the syncer's VmHWM.
  * SNAP_BENCH_SYNC_PROFILE=<file>: the syncer writes a CPU profile of the timed part there;
  * SNAP_BENCH_PROFILE=<dir>: the server writes its CPU profile there (serve.ts).
  */
@@ -28,6 +28,7 @@ import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { freePort } from '../../integration/harness/ports.js'
 import { initKeccak } from '../../src/trie/keccak.js'
 
+import { chainSyncFigures } from './chainsync.js'
 import { startServer } from './serve.js'
 import { buildState, cachedState, openState } from './state.js'
 
@@ -86,8 +87,8 @@ function check(synced: SyncNodeResult, source: BuiltState): void {
   }
 }
 
-/** The `sync` suite: see the module comment */
-export async function syncSuite(): Promise<{ [name: string]: number }> {
+/** Phase 1 alone, beside the local rebuild: see the module comment */
+async function phase1Figures(): Promise<{ [name: string]: number }> {
   await initKeccak()
   const built = performance.now()
   const source = await cachedState(SYNC_STATE)
@@ -126,8 +127,8 @@ export async function syncSuite(): Promise<{ [name: string]: number }> {
       snapServerCpuSeconds: serverCpuSeconds,
       localRebuildCpuSeconds: rebuild.buildCpuSeconds,
       snapSyncerCpuOverLocalRebuildCpu: synced.cpuSeconds / rebuild.buildCpuSeconds,
-      snapPeakRssBytes: synced.vmHwmBytes,
-      snapPeakRssSampledBytes: synced.peakRssSampledBytes,
+      phase1PeakRssBytes: synced.vmHwmBytes,
+      phase1PeakRssSampledBytes: synced.peakRssSampledBytes,
       syncedAccounts: c.accounts,
       syncedSlots: c.slots,
       syncedCodes: c.codes,
@@ -141,5 +142,17 @@ export async function syncSuite(): Promise<{ [name: string]: number }> {
   } finally {
     await server?.stop()
     rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * The `sync` suite: phase 1 (above), then full sync against snap sync of the benchmark chains
+ * (chainsync.ts). SNAP_BENCH_SYNC_PARTS=phase1 or =chain runs one part only.
+ */
+export async function syncSuite(opts: { out?: string }): Promise<{ [name: string]: number }> {
+  const parts = (process.env.SNAP_BENCH_SYNC_PARTS ?? 'phase1,chain').split(',')
+  return {
+    ...(parts.includes('phase1') ? await phase1Figures() : {}),
+    ...(parts.includes('chain') ? await chainSyncFigures(opts.out) : {}),
   }
 }

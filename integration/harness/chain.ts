@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { createBlock, createSealedCliqueBlock, genTransactionsTrieRoot } from '@ethereumjs/block'
+import { cliqueSigner, createBlock, createSealedCliqueBlock, genTransactionsTrieRoot } from '@ethereumjs/block'
 import { createBlockchain } from '@ethereumjs/blockchain'
 import { LevelDB } from '@ethereumjs/client/dist/esm/src/execution/level.js'
 import { createCommonFromGethGenesis } from '@ethereumjs/common'
@@ -25,9 +25,10 @@ import { buildAllocState, countState } from './state.js'
 
 import type { Devnet } from './genesis.js'
 import type { Block } from '@ethereumjs/block'
-import type { GethGenesis } from '@ethereumjs/common'
+import type { Common, GethGenesis } from '@ethereumjs/common'
 import type { FeeMarket1559Tx } from '@ethereumjs/tx'
 import type { VM } from '@ethereumjs/vm'
+import type { StateLevel } from './state.js'
 import type { WalkStats } from '../../src/trie/walker.js'
 
 /** What the blocks do: transfers from the signer */
@@ -72,15 +73,21 @@ const TRANSFER_GAS = 21_000n
 const MAX_FEE = 10n ** 9n
 
 /**
- * Seals `txsPerBlock` transactions a block on `parent` until all are in: each block is run once
- * with `generate` (the VM's block builder re-creates the block for every transaction it adds,
- * quadratic in the transactions), then sealed with the fields the run produced.
+ * Seals one block on `parent` per group of transactions: each block is run once with `generate`
+ * (the VM's block builder re-creates the block for every transaction it adds, quadratic in the
+ * transactions), then sealed with the fields the run produced. `sealed` hears each block.
  */
-async function sealBlocks(vm: VM, parent: Block, txs: FeeMarket1559Tx[], txsPerBlock: number, signerKey: Uint8Array, period: bigint): Promise<Block[]> {
+export async function sealBlocks(
+  vm: VM,
+  parent: Block,
+  groups: FeeMarket1559Tx[][],
+  signerKey: Uint8Array,
+  period: bigint,
+  sealed: (block: Block) => void = () => {},
+): Promise<Block[]> {
   const common = vm.common
   const blocks: Block[] = []
-  for (let i = 0; i < txs.length; i += txsPerBlock) {
-    const transactions = txs.slice(i, i + txsPerBlock)
+  for (const transactions of groups) {
     const header = {
       parentHash: parent.hash(),
       number: parent.header.number + 1n,
@@ -97,9 +104,30 @@ async function sealBlocks(vm: VM, parent: Block, txs: FeeMarket1559Tx[], txsPerB
     const generated = { stateRoot: run.stateRoot, receiptTrie: run.receiptsRoot, logsBloom: run.logsBloom, gasUsed: run.gasUsed }
     const block = createSealedCliqueBlock({ header: { ...header, ...generated }, transactions }, signerKey, { common })
     blocks.push(block)
+    sealed(block)
     parent = block
   }
   return blocks
+}
+
+/** A VM on the devnet's genesis state (in memory unless `into` is given), to build blocks on, and that state's DB */
+export async function createChainVM(devnet: Devnet, into?: StateLevel): Promise<{ vm: VM; genesis: Block; level: StateLevel; common: Common; signerKey: Uint8Array; period: bigint }> {
+  const { level, root } = await buildAllocState(devnet.genesis.alloc, into)
+  const common = createCommonFromGethGenesis(devnet.genesis as unknown as GethGenesis, { chain: 'devnet', customCrypto: { keccak256 } })
+  const blockchain = await createBlockchain({ common, genesisStateRoot: root, validateBlocks: false, validateConsensus: false })
+  const trie = await createMPT({ db: new LevelDB(level as never), useKeyHashing: true, common, valueEncoding: ValueEncoding.Bytes, root })
+  // The EVM asks clique chains for this before it runs any code (COINBASE is the block's signer)
+  // (typed for a full header, which the EVM's narrower header type is at run time)
+  const evmOpts = { cliqueSigner: cliqueSigner as never }
+  const vm = await createVM({ common, blockchain, evmOpts, stateManager: new MerkleStateManager({ trie, common, prefixStorageTrieKeys: true }) })
+  const signerKey = hexToBytes(`0x${devnet.signerKey}`)
+  const period = BigInt((devnet.genesis.config as { clique: { period: number } }).clique.period)
+  return { vm, genesis: blockchain.genesisBlock, level, common, signerKey, period }
+}
+
+/** Transactions in groups of `size` */
+export function chunk<T>(items: T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
 }
 
 /**
@@ -107,18 +135,12 @@ async function sealBlocks(vm: VM, parent: Block, txs: FeeMarket1559Tx[], txsPerB
  * them to `<dir>/chain.rlp`. Deterministic for a devnet and a plan.
  */
 export async function buildChain(devnet: Devnet, plan: ChainPlan, dir: string): Promise<BuiltChain> {
-  const { level, root } = await buildAllocState(devnet.genesis.alloc)
-  const common = createCommonFromGethGenesis(devnet.genesis as unknown as GethGenesis, { chain: 'devnet', customCrypto: { keccak256 } })
-  const blockchain = await createBlockchain({ common, genesisStateRoot: root, validateBlocks: false, validateConsensus: false })
-  const trie = await createMPT({ db: new LevelDB(level as never), useKeyHashing: true, common, valueEncoding: ValueEncoding.Bytes, root })
-  const vm = await createVM({ common, blockchain, stateManager: new MerkleStateManager({ trie, common, prefixStorageTrieKeys: true }) })
-
+  const { vm, genesis, level, common, signerKey, period } = await createChainVM(devnet)
   const newAccounts = Array.from({ length: plan.newAccounts }, (_, i) => bytesToHex(derive(devnet.seed, 'chainAccount', i).subarray(12)))
   const touchedAccounts = Array.from(
     { length: plan.touchedAccounts },
     (_, i) => devnet.accounts[Math.floor((i * devnet.accounts.length) / plan.touchedAccounts)],
   )
-  const signerKey = hexToBytes(`0x${devnet.signerKey}`)
   const txs = [...newAccounts, ...touchedAccounts].map((to, i) =>
     createFeeMarket1559Tx(
       { nonce: BigInt(i), maxFeePerGas: MAX_FEE, maxPriorityFeePerGas: 0n, gasLimit: TRANSFER_GAS, to: to as `0x${string}`, value: BigInt(i + 1) * 10n ** 12n },
@@ -126,9 +148,7 @@ export async function buildChain(devnet: Devnet, plan: ChainPlan, dir: string): 
       { common: common as never },
     ).sign(signerKey),
   )
-  const genesis = blockchain.genesisBlock
-  const period = BigInt((devnet.genesis.config as { clique: { period: number } }).clique.period)
-  const sealed = await sealBlocks(vm, genesis, txs, plan.txsPerBlock ?? 500, signerKey, period)
+  const sealed = await sealBlocks(vm, genesis, chunk(txs, plan.txsPerBlock ?? 500), signerKey, period)
 
   const rlpFile = join(dir, 'chain.rlp')
   writeFileSync(rlpFile, concatBytes(...sealed.map((b) => b.serialize())))

@@ -166,6 +166,11 @@ export class ClientNode {
     return node
   }
 
+  /** The client process's id (the benchmarks read its memory from /proc) */
+  get pid(): number | undefined {
+    return this.child.pid
+  }
+
   /** Starts the node again on its data dir, ports and flags (after stop() or kill()), with `changes` */
   async restart(changes: Partial<NodeOptions> = {}): Promise<ClientNode> {
     if (this.exitCode === undefined) throw new Error(`${this.options.name} is still running`)
@@ -194,7 +199,7 @@ export class ClientNode {
     return BigInt(await this.rpc<string>('eth_blockNumber'))
   }
 
-  /** The node's enode URL; it changes on every start (the client does not keep its key) */
+  /** The node's enode URL; a restart on the same data dir keeps it (the client keeps its key there) */
   async enode(): Promise<string> {
     const info = await this.rpc<{ enode: string; id: string }>('admin_nodeInfo')
     return `enode://${info.id}@127.0.0.1:${this.port}`

@@ -4,6 +4,10 @@
  * given `enode://<peer id>@127.0.0.1:<proxy port>` talks to the peer as usual, only slower: a snap
  * sync that takes a second at full speed then lasts long enough to be caught, and killed, midway.
  *
+ * A latency, when set, holds every chunk that long after it arrived before it moves on (both
+ * directions, so a round trip gains twice it), as a far peer's link would. Reads wait while a chunk
+ * is held, so a latency also bounds the throughput to about a socket read (≤ 64 KiB) per latency.
+ *
  * The client reaches a bootnode through discovery first, even with `--discV4=false`: it pings the
  * enode's port over UDP and dials TCP only once the ping is answered. So the proxy relays UDP on its
  * port number too (uncapped: a few small packets).
@@ -26,6 +30,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 export class ThrottledProxy {
   /** Bytes per second in each direction; Infinity for no cap */
   private rate: number
+  /** ms each chunk is held after it arrived, each direction */
+  private latencyMs = 0
   private readonly sockets = new Set<Socket>()
   private bytes = 0
 
@@ -80,6 +86,11 @@ export class ThrottledProxy {
     this.rate = bytesPerSecond
   }
 
+  /** Adds `ms` of latency each way to all connections, open and future; 0 removes it */
+  setLatency(ms: number): void {
+    this.latencyMs = ms
+  }
+
   /** Bytes forwarded so far, both directions */
   get forwarded(): number {
     return this.bytes
@@ -110,12 +121,14 @@ export class ThrottledProxy {
 
   /** Moves bytes from one socket to the other, in slices spaced to keep to the cap */
   private forward(from: Socket, to: Socket): void {
-    const queue: Buffer[] = []
+    const queue: { chunk: Buffer; at: number }[] = []
     let busy = false
     const drain = async () => {
       busy = true
       while (queue.length > 0 && !to.destroyed) {
-        const chunk = queue.shift()!
+        const { chunk, at } = queue.shift()!
+        const hold = at + this.latencyMs - Date.now()
+        if (hold > 0) await sleep(hold)
         for (let off = 0; off < chunk.length && !to.destroyed; off += SLICE) {
           while (this.rate === 0 && !to.destroyed) await sleep(HOLD_POLL_MS)
           const slice = chunk.subarray(off, off + SLICE)
@@ -128,7 +141,7 @@ export class ThrottledProxy {
       from.resume()
     }
     from.on('data', (chunk: Buffer) => {
-      queue.push(chunk)
+      queue.push({ chunk, at: Date.now() })
       // Backpressure: read no more while slices wait
       from.pause()
       if (!busy) void drain()

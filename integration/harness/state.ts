@@ -8,6 +8,8 @@ import { RLP } from '@ethereumjs/rlp'
 import { bigIntToUnpaddedBytes, hexToBytes, setLengthLeft } from '@ethereumjs/util'
 import { MemoryLevel } from 'memory-level'
 
+import type { AbstractLevel } from 'abstract-level'
+
 import { EMPTY_CODE_HASH, encodeFullAccount } from '../../src/trie/account.js'
 import { initKeccak, keccak256 } from '../../src/trie/keccak.js'
 import { compareBytes } from '../../src/trie/nibbles.js'
@@ -18,8 +20,8 @@ import { StateWalker } from '../../src/trie/walker.js'
 import type { GenesisAccount } from './genesis.js'
 import type { WalkStats } from '../../src/trie/walker.js'
 
-/** A state DB as the client's `state` Level holds it: hex string keys, byte values */
-export type StateLevel = MemoryLevel<string, Uint8Array>
+/** A state DB as the client's `state` Level holds it: hex string keys, byte values (in memory, or a LevelDB) */
+export type StateLevel = AbstractLevel<string | Uint8Array, string, Uint8Array>
 
 const h = (hex: string) => hexToBytes(hex as `0x${string}`)
 
@@ -37,10 +39,13 @@ function buildStorage(writer: StateWriter, owner: Uint8Array, storage: { [slot: 
   return builder.finish()
 }
 
-/** Writes a geth-style `alloc` into a new in-memory state DB; returns the DB and the state root */
-export async function buildAllocState(alloc: { [address: string]: GenesisAccount }): Promise<{ level: StateLevel; root: Uint8Array }> {
+/**
+ * Writes a geth-style `alloc` into a state DB, a new in-memory one unless given (opened with
+ * `STATE_ENCODINGS`); returns the DB and the state root
+ */
+export async function buildAllocState(alloc: { [address: string]: GenesisAccount }, into?: StateLevel): Promise<{ level: StateLevel; root: Uint8Array }> {
   await initKeccak()
-  const level: StateLevel = new MemoryLevel(STATE_ENCODINGS)
+  const level: StateLevel = into ?? (new MemoryLevel(STATE_ENCODINGS) as unknown as StateLevel)
   const writer = new StateWriter(level)
   const accounts: { key: Uint8Array; value: Uint8Array }[] = []
   for (const [address, account] of Object.entries(alloc)) {

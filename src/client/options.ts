@@ -95,13 +95,63 @@ function integer(args: { [key: string]: unknown }, name: string, fallback: numbe
   return value
 }
 
-/** Reads the plugin's options from the client's parsed CLI arguments; throws on a bad value */
+/**
+ * Client flags that contradict `--sync=snap`, each with why. The snap state writer produces the
+ * client's default state layout only (byte values, storage tries under their account's key prefix, a
+ * Merkle-Patricia trie): another layout would leave a downloaded state the client cannot read.
+ */
+const SNAP_SYNC_CONFLICTS: { flag: string; given: (args: { [key: string]: unknown }) => boolean; why: string }[] = [
+  {
+    flag: '--isSingleNode',
+    given: (args) => args.isSingleNode === true,
+    why: 'a single node has no peer to download the state from, and counts itself synchronized from the start',
+  },
+  {
+    flag: '--dev',
+    // The client runs as a single node for any value of --dev, `false` included (bin/utils.js)
+    given: (args) => args.dev !== undefined,
+    why: 'a --dev chain is made and mined locally: there is no peer to download its state from',
+  },
+  {
+    flag: '--prefixStorageTrieKeys=false',
+    given: (args) => args.prefixStorageTrieKeys === false,
+    why: 'snap sync writes storage tries with the default key prefixes; the client would not find them',
+  },
+  {
+    flag: '--useStringValueTrieDB',
+    given: (args) => args.useStringValueTrieDB === true,
+    why: 'snap sync writes trie nodes as bytes; the client would read them as strings',
+  },
+  ...['--statefulVerkle', '--statelessVerkle'].map((flag) => ({
+    flag,
+    given: (args: { [key: string]: unknown }) => args[flag.slice(2)] === true,
+    why: 'snap/1 downloads a Merkle-Patricia state, not a verkle one',
+  })),
+]
+
+// Flags that cannot work together; checked only once each flag's own value is valid
+function checkConflicts(args: { [key: string]: unknown }, options: SnapOptions): void {
+  if (options.testLies !== undefined && !options.serve) {
+    throw new Error('--snapTestLies needs the snap server, and --snapServe=false turns it off')
+  }
+  if (args.sync !== 'snap') return
+  for (const c of SNAP_SYNC_CONFLICTS) {
+    if (c.given(args)) throw new Error(`--sync=snap cannot run with ${c.flag}: ${c.why}`)
+  }
+  const maxPeers = args.maxPeers
+  if (typeof maxPeers === 'number' && maxPeers < options.minPeers) {
+    // Pre-merge the pivot waits for minPeers peers that the pool never admits: a sync that never starts
+    throw new Error(`--sync=snap with --maxPeers=${maxPeers}: the pivot needs --snapMinPeers=${options.minPeers} peers, more than the client connects to`)
+  }
+}
+
+/** Reads the plugin's options from the client's parsed CLI arguments; throws on a bad value or a conflict */
 export function parseSnapOptions(args: { [key: string]: unknown }): SnapOptions {
   const serve = args.snapServe ?? DEFAULT_SNAP_OPTIONS.serve
   if (typeof serve !== 'boolean') {
     throw new Error(`--snapServe must be true or false, got ${String(serve)}`)
   }
-  return Object.freeze({
+  const options: SnapOptions = Object.freeze({
     serve,
     minPeers: integer(args, 'snapMinPeers', DEFAULT_SNAP_OPTIONS.minPeers, 1, 64),
     // The pivot's root must stay among the 128 a peer serves while the chain moves on
@@ -110,4 +160,6 @@ export function parseSnapOptions(args: { [key: string]: unknown }): SnapOptions 
     requestRate: integer(args, 'snapRequestRate', DEFAULT_SNAP_OPTIONS.requestRate, 0, 10_000),
     ...lieOption(args),
   })
+  checkConflicts(args, options)
+  return options
 }

@@ -5,7 +5,7 @@ import { Event } from '@ethereumjs/client/dist/esm/src/types.js'
 
 import { LevelStateReader } from '../trie/reader.js'
 
-import { LyingServer } from './lies.js'
+import { LyingServer } from './lyingserver.js'
 import { DBStateView } from './stateview.js'
 import { RecentRoots } from './recentroots.js'
 import { SnapServerHandler } from './handler.js'
@@ -70,7 +70,8 @@ export function createSnapServer(
     refreshRoots: () => roots.refresh(),
     limits: options.limits,
     metrics: options.metrics,
-    liar: options.lie === undefined ? undefined : new LyingServer(options.lie, view),
+    // `otherRoot` answers from the genesis state: always in the DB, and a state of its own once any block changed it
+    liar: options.lie === undefined ? undefined : new LyingServer(options.lie, view, () => service.chain.genesis.header.stateRoot),
     logger: logger === undefined ? undefined : { debug: (m) => logger.debug(m) },
   })
 }

@@ -1,7 +1,7 @@
 /**
  * Lying on purpose: the named ways a snap server can answer wrongly, used by the unit tests' fake
- * peers and, behind the hidden test-only flag `--snapTestLies=KIND`, by a real client process in the
- * fault suite (`integration/faults.spec.ts`): how each one reshapes the request the real server
+ * peers and, behind the hidden test-only flag `--snapTestLies=KIND`, by a real client process
+ * (`lyingserver.ts`) in the fault suite (`integration/faults.spec.ts`): how each one reshapes the request the real server
  * answers, and how it tampers with the honest reply before it goes on the wire. Behaviours that do
  * not apply to a kind (e.g. `wrongCode` for an account range) answer that kind honestly.
  *
@@ -22,16 +22,24 @@
  * | `lyingCont`     | first half of the (last) range, proof of its origin only | honest               | honest               |
  * | `garbage`       | a reply that fails decoding (BadReplyError)          | same                     | same                 |
  * | `slow`          | honest, delivered after a delay                      | same                     | same                 |
+ * | `otherRoot`     | served from another state root (see below), its proofs | honest                 | that root's nodes    |
  *
  * Storage tampering applies to the last slot list of a reply (the one that may carry a proof),
  * except `corrupt`, which flips a byte in the last non-empty list.
+ *
+ * `otherRoot` answers a request for a root it serves as if it had been asked for another state
+ * it holds: a real process uses its genesis state (always in its DB, and on a devnet with
+ * transactions really different from the recent roots; the roots just behind the head are not:
+ * empty clique blocks keep their parent's root). Every reply is then well-formed and internally
+ * consistent, only for the wrong state. Where no other root exists, or the request names that
+ * root itself, it answers honestly. A storage trie that both states share is a correct answer.
  */
 import { RLP } from '@ethereumjs/rlp'
-import { bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
+import { bigIntToUnpaddedBytes, bytesToBigInt, equalsBytes } from '@ethereumjs/util'
 
 import { Budget } from './budget.js'
 import { mergeProofs } from './common.js'
-import { serveRequest, sum } from './handler.js'
+import { serveRequest } from './handler.js'
 import { storageRootOf } from './storageranges.js'
 import { toHex } from '../trie/hex.js'
 import { keccak256 } from '../trie/keccak.js'
@@ -67,6 +75,7 @@ export const BEHAVIOURS = [
   'lyingCont',
   'garbage',
   'slow',
+  'otherRoot',
 ] as const
 
 /** One named behaviour */
@@ -134,6 +143,8 @@ export interface TamperContext {
   readonly view: StateView
   /** The source state's codes by hex hash (for `unrequested`) */
   readonly codes: ReadonlyMap<string, Uint8Array>
+  /** The state `otherRoot` answers from; undefined: it has none and answers honestly */
+  readonly otherRoot?: Uint8Array
 }
 
 /** The empty reply of each kind */
@@ -158,6 +169,21 @@ export function shapeRequest(req: SnapRequest, b: Behaviour, limits: ServeLimits
   const bytes = req.bytes * OVERSIZE_FACTOR
   const more = { ...limits, maxResponseBytes: limits.maxResponseBytes * Number(OVERSIZE_FACTOR) }
   return { req: ranged ? { ...req, bytes, limit: MAX_HASH } : { ...req, bytes }, limits: more }
+}
+
+/**
+ * The request and view an `otherRoot` server answers with: a root-bearing request for a served root
+ * re-aimed at `other`, over a view that serves `other` too. Anything else is left as it is.
+ */
+export function aimAtOtherRoot(req: SnapRequest, view: StateView, other: Uint8Array | undefined): { req: SnapRequest; view: StateView } {
+  if (other === undefined || req.kind === 'GetByteCodes' || equalsBytes(req.root, other) || !view.isServedRoot(req.root)) return { req, view }
+  const aimed: StateView = {
+    isServedRoot: (root) => equalsBytes(root, other) || view.isServedRoot(root),
+    accountReader: (counter) => view.accountReader(counter),
+    storageReader: (owner, counter) => view.storageReader(owner, counter),
+    getCodes: (hashes, counter) => view.getCodes(hashes, counter),
+  }
+  return { req: { ...req, root: other }, view: aimed }
 }
 
 /** The real server's reply to `req`, typed by kind */
@@ -324,6 +350,17 @@ export async function tamper(served: ServedReply, b: Behaviour, req: SnapRequest
   throw new Error(`a ${served.kind} reply does not answer ${req.kind}`)
 }
 
+/**
+ * The reply behaviour `b` makes for `req` (any but `silent`, `slow`'s delay and `garbage`, which
+ * happen on the wire): what the lying server and the unit tests' fake peers both send
+ */
+export async function tell(b: Behaviour, req: SnapRequest, limits: ServeLimits, ctx: TamperContext): Promise<ServedReply> {
+  if (b === 'empty') return emptyReply(KIND_OF[req.kind])
+  const aimed = b === 'otherRoot' ? aimAtOtherRoot(req, ctx.view, ctx.otherRoot) : { req, view: ctx.view }
+  const shaped = shapeRequest(aimed.req, b, limits)
+  return tamper(await serveHonest(aimed.view, shaped.req, shaped.limits), b, req, ctx)
+}
+
 /** How many items a reply carries (accounts, slots, codes or nodes) */
 export function itemCount(served: ServedReply): number {
   switch (served.kind) {
@@ -335,55 +372,5 @@ export function itemCount(served: ServedReply): number {
       return served.reply.codes.length
     case 'nodes':
       return served.reply.nodes.length
-  }
-}
-
-/** How long a `slow` lying server holds each reply */
-export const SLOW_REPLY_MS = 2_000
-
-/** What the handler sends: the client encoder's input, with what it carries (for metrics) */
-export interface ToldReply {
-  readonly args: object
-  readonly items: { [kind: string]: number }
-  readonly bytes: number
-}
-
-/**
- * A snap server that tells one lie to every request (the handler's `liar`, see {@link LIES}).
- * Test-only: `--snapTestLies` is refused on a named public network.
- */
-export class LyingServer {
-  constructor(
-    readonly lie: Lie,
-    private readonly view: StateView,
-  ) {}
-
-  /** The reply to send instead of the honest one; undefined: send none (`silent`) */
-  async answer(req: SnapRequest, limits: ServeLimits): Promise<ToldReply | undefined> {
-    const b = this.lie
-    if (b === 'silent') return undefined
-    if (b === 'slow') await new Promise((r) => setTimeout(r, SLOW_REPLY_MS))
-    let told: ServedReply
-    if (b === 'empty') {
-      told = emptyReply(KIND_OF[req.kind])
-    } else {
-      const shaped = shapeRequest(req, b, limits)
-      told = await tamper(await serveHonest(this.view, shaped.req, shaped.limits), b, req, { view: this.view, codes: new Map() })
-    }
-    return { args: told.reply, items: { [told.kind === 'storage' ? 'slots' : told.kind]: itemCount(told) }, bytes: replyBytes(told) }
-  }
-}
-
-/** Payload bytes of a reply (keys, values, codes, nodes and proof), for the serving metrics */
-function replyBytes(told: ServedReply): number {
-  switch (told.kind) {
-    case 'accounts':
-      return told.reply.accounts.reduce((n, a) => n + a.hash.length + sum(a.body), 0) + sum(told.reply.proof)
-    case 'storage':
-      return told.reply.slots.flat().reduce((n, x) => n + x.hash.length + x.body.length, 0) + sum(told.reply.proof)
-    case 'codes':
-      return sum(told.reply.codes)
-    case 'nodes':
-      return sum(told.reply.nodes)
   }
 }

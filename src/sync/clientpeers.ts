@@ -2,11 +2,13 @@
  * The client's pooled peers as the sync sees them: a {@link SnapPeer} per peer that speaks snap/1
  * (our requester on the peer's raw snap sender: several requests in flight, replies matched by
  * request id, which the client's own per-message-code resolver cannot do), a {@link HeaderPeer} per
- * eth peer, and drops through the pool's ban.
+ * eth peer (headers requested the same way), and drops through the pool's ban.
  */
 import { Event } from '@ethereumjs/client/dist/esm/src/types.js'
 
 import { SnapRequester } from '../wire/requester.js'
+
+import { EthHeaderRequester } from './headerrequests.js'
 
 import type { HeaderPeer } from './pivot.js'
 import type { DropReason, SnapPeer, SnapPeerSource } from './snappeer.js'
@@ -30,6 +32,7 @@ interface Bound {
 /** See the module comment */
 export class ClientPeers implements SnapPeerSource {
   private readonly bound = new Map<string, Bound>()
+  private readonly headerRequesters = new WeakMap<Peer, EthHeaderRequester>()
   private readonly onGone = (peer: Peer) => this.unbind(peer.id, 'peer disconnected')
 
   constructor(
@@ -60,7 +63,7 @@ export class ClientPeers implements SnapPeerSource {
 
   /** The eth peers, for pivot discovery */
   headerPeers(): HeaderPeer[] {
-    return this.pool.peers.filter((p) => p.eth !== undefined).map(headerPeer)
+    return this.pool.peers.filter((p) => p.eth !== undefined).map((p) => this.headerPeer(p))
   }
 
   drop(peer: SnapPeer, reason: DropReason, detail: string): void {
@@ -73,6 +76,18 @@ export class ClientPeers implements SnapPeerSource {
     this.unbind(peerId, `dropped: ${reason}`)
     if (peer !== undefined) this.pool.ban(peer, DROP_BAN_MS)
     this.dropped(peerId, reason, detail)
+  }
+
+  // A client peer's eth/68 headers, requested by request id (see headerrequests.ts)
+  private headerPeer(peer: Peer): HeaderPeer {
+    const eth = peer.eth as NonNullable<Peer['eth']>
+    let requester = this.headerRequesters.get(peer)
+    if (requester === undefined) {
+      requester = new EthHeaderRequester(eth.sender, this.config.chainCommon)
+      this.headerRequesters.set(peer, requester)
+    }
+    const headers = requester.headers.bind(requester)
+    return { id: peer.id, announcedHead: eth.status.bestHash as Uint8Array, headers }
   }
 
   private bind(peer: Peer): Bound {
@@ -101,19 +116,5 @@ export class ClientPeers implements SnapPeerSource {
     if (bound === undefined) return
     this.bound.delete(peerId)
     bound.requester.close(reason)
-  }
-}
-
-/** A client peer's eth/68 headers */
-function headerPeer(peer: Peer): HeaderPeer {
-  const eth = peer.eth as NonNullable<Peer['eth']>
-  return {
-    id: peer.id,
-    announcedHead: eth.status.bestHash as Uint8Array,
-    async headers(block, max) {
-      const reply = await eth.getBlockHeaders({ block, max })
-      if (reply === undefined) throw new Error(`no headers from ${peer.id.slice(0, 8)}`)
-      return reply[1]
-    },
   }
 }

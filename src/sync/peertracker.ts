@@ -47,7 +47,10 @@ const EMA = 0.3
 /** What the syncer knows of one peer */
 export class TrackedPeer {
   inFlight = 0
+  /** Timeouts in a row, requests in flight together counted once (see PeerTracker.timedOut) */
   timeouts = 0
+  /** When the last counted timeout was recorded, ms since the epoch */
+  lastTimeoutAt = 0
   /** Round-trip time, moving average, ms */
   rttMs = 0
   /** Items per second delivered, moving average, per kind */
@@ -56,6 +59,8 @@ export class TrackedPeer {
   readonly lacksRoot = new Set<string>()
   /** Items served, per kind (for tests and the end-of-sync summary) */
   readonly served: { [k in RequestKind]: number } = { accounts: 0, storage: 0, codes: 0, nodes: 0 }
+  /** Payload bytes of the replies accepted from this peer (the end-of-sync summary) */
+  servedBytes = 0
 
   constructor(readonly peer: SnapPeer) {}
 }
@@ -79,6 +84,11 @@ export class PeerTracker {
     return [...this.peers.values()]
   }
 
+  /** The tracked peers, as last synced */
+  list(): TrackedPeer[] {
+    return [...this.peers.values()]
+  }
+
   get(id: string): TrackedPeer | undefined {
     return this.peers.get(id)
   }
@@ -91,16 +101,25 @@ export class PeerTracker {
     return this.peers.size
   }
 
+  /**
+   * Requests `t` may have in flight: one until its first reply (a probe), then `maxInFlight`. Why:
+   * full-size requests queued on a link of unknown speed all wait for the slowest transfer; on a slow
+   * peer they time out together, the peer is dropped, and their work waits out the timeout first
+   */
+  capacity(t: TrackedPeer): number {
+    return t.rttMs === 0 ? 1 : this.opts.maxInFlight
+  }
+
   /** True when `t` may have another request in flight */
   canTake(t: TrackedPeer): boolean {
-    return t.inFlight < this.opts.maxInFlight && this.peers.get(t.peer.id) === t
+    return t.inFlight < this.capacity(t) && this.peers.get(t.peer.id) === t
   }
 
   /** Peers that can take another request for the root `rootHex`, best `kind` rate first */
   idle(kind: RequestKind, rootHex: string): TrackedPeer[] {
     const out: TrackedPeer[] = []
     for (const t of this.peers.values()) {
-      if (t.inFlight >= this.opts.maxInFlight || t.lacksRoot.has(rootHex)) continue
+      if (t.inFlight >= this.capacity(t) || t.lacksRoot.has(rootHex)) continue
       out.push(t)
     }
     // Fewest in flight first, then the fastest: spreads work, then favours the peers that deliver
@@ -124,21 +143,33 @@ export class PeerTracker {
     return Math.round(Math.min(this.opts.maxTimeoutMs, Math.max(this.opts.minTimeoutMs, ms)))
   }
 
-  /** Records a reply: `items` delivered in `ms` */
-  delivered(t: TrackedPeer, kind: RequestKind, items: number, ms: number): void {
+  /** Records a reply: `items` (`bytes` of payload) delivered in `ms` */
+  delivered(t: TrackedPeer, kind: RequestKind, items: number, ms: number, bytes = 0): void {
     t.timeouts = 0
     t.served[kind] += items
+    t.servedBytes += bytes
     const elapsed = Math.max(ms, 1)
     t.rttMs = t.rttMs === 0 ? elapsed : (1 - EMA) * t.rttMs + EMA * elapsed
     const rate = (items * 1000) / elapsed
     t.rate[kind] = t.rate[kind] === 0 ? rate : (1 - EMA) * t.rate[kind] + EMA * rate
   }
 
-  /** Records a timeout; true when the peer has now timed out too often and should be dropped */
-  timedOut(t: TrackedPeer, kind: RequestKind): boolean {
-    t.timeouts++
+  /**
+   * Records a timeout of a request sent at `sentAt` (ms since the epoch; by default counted as a new
+   * one); true when the peer has now timed out too often and should be dropped. Requests sent before
+   * the last timeout was recorded waited through the same silence: they count once, not once each,
+   * or a peer that pauses (a restart's shutdown, a busy moment) is dropped by its own requests in flight
+   */
+  timedOut(t: TrackedPeer, kind: RequestKind, sentAt = Number.POSITIVE_INFINITY): boolean {
     // Ask for less next time: a timed-out request was too big for this peer's link
     t.rate[kind] = t.rate[kind] / 2
+    if (sentAt <= t.lastTimeoutAt) return false
+    t.timeouts++
+    t.lastTimeoutAt = Date.now()
+    // A peer that never answered gets one request at a time (capacity): were it allowed the same
+    // three timeouts, a silent peer would hold its piece of work for three timeouts before the
+    // syncer gave up on it. Its first timeout is its last
+    if (t.rttMs === 0) return true
     return t.timeouts >= this.opts.maxTimeouts
   }
 }

@@ -9,15 +9,17 @@ import { equalsBytes } from '@ethereumjs/util'
 
 import { LevelStateReader } from '../trie/reader.js'
 import { initKeccak } from '../trie/keccak.js'
+import { EMPTY_ROOT } from '../trie/stackbuilder.js'
+import { nodeKey } from '../trie/statedb.js'
 
 import { ClientPeers } from './clientpeers.js'
-import { ProgressStore } from './progress.js'
+import { ProgressStore, reconcileProgress } from './progress.js'
 import { RateMeter, REPORT_INTERVAL_MS, duration, progressLine, summaryLine } from './reporter.js'
 import { StateDownload, stateCompleteLine } from './statedownload.js'
 import { DEFAULT_STATE_SYNC_OPTIONS } from './statesync.js'
 
 import type { PivotSource } from './pivotsource.js'
-import type { ProgressDB } from './progress.js'
+import type { ExecutedHead, ProgressDB } from './progress.js'
 import type { DropReason } from './snappeer.js'
 import type { PivotInfo, SnapSyncStatus } from './status.js'
 import type { StateStore } from '../trie/index.js'
@@ -61,6 +63,8 @@ const hex = (n: bigint | number) => '0x' + BigInt(Math.floor(Number(n))).toStrin
 export class SnapPhases {
   readonly peers: ClientPeers
   private readonly download: StateDownload
+  private readonly store: ProgressStore
+  private readonly reader: LevelStateReader
   private readonly abort = new AbortController()
   private readonly rates = new RateMeter()
   private phase1: Promise<void> | undefined
@@ -92,12 +96,13 @@ export class SnapPhases {
       log.warn(`Snap sync: dropped peer ${id.slice(0, 8)} reason=${reason} (${detail})`)
       this.recorder?.recordPeerDropped(reason)
     })
-    const reader = new LevelStateReader(stateDB, config.useStringValueTrieDB)
+    const reader = (this.reader = new LevelStateReader(stateDB, config.useStringValueTrieDB))
     const db: StateStore = {
       getMany: (keys) => reader.getMany(keys),
       batch: (ops, opts) => stateDB.batch(ops, opts),
     }
-    this.download = new StateDownload(db, new ProgressStore(metaDB as unknown as ProgressDB), this.peers, pivots(this.peers), log, {
+    this.store = new ProgressStore(metaDB as unknown as ProgressDB, log.warn)
+    this.download = new StateDownload(db, this.store, this.peers, pivots(this.peers), log, {
       accountTasks: snap.accountTasks,
       stateSync: { ...DEFAULT_STATE_SYNC_OPTIONS, requestsPerSecond: snap.requestRate },
       waitMs: 2_000,
@@ -109,13 +114,28 @@ export class SnapPhases {
     return this.download.handedOff
   }
 
-  /** Reads the progress record; logs what a restart resumes */
+  /** Reads the progress record, checked against the client's executed head first; logs what a restart resumes */
   async open(): Promise<void> {
     await initKeccak()
-    const progress = await this.download.load()
     const logger = this.parts.config.logger
+    // The record and the client's databases are written apart: a data dir damaged between runs can
+    // leave them disagreeing (see reconcileProgress)
+    const { progress: fixed, change } = reconcileProgress(await this.store.load(), await this.executedHead())
+    if (change !== undefined && fixed !== undefined) {
+      logger?.[change.level](change.message)
+      await this.store.save(fixed)
+    }
+    const progress = await this.download.load()
     if (progress.handedOff) logger?.info('Snap sync: finished earlier; following the chain as a full node')
     else if (progress.pivot !== undefined) logger?.info(`Snap sync: resuming the state of pivot block ${BigInt(progress.pivot.number)}`)
+  }
+
+  // The block execution is at, and whether its state is in the state DB
+  private async executedHead(): Promise<ExecutedHead> {
+    const header = (await this.parts.chain.blockchain.getIteratorHead('vm')).header
+    if (equalsBytes(header.stateRoot, EMPTY_ROOT)) return { number: header.number, stateStored: true }
+    const [root] = await this.reader.getMany([nodeKey(header.stateRoot)])
+    return { number: header.number, stateStored: root !== undefined }
   }
 
   /** Starts phase 1 (unless handed off) and the status timer; idempotent */

@@ -2,7 +2,8 @@
  * Pivot discovery before the merge: learn each peer's head, take the highest head that at least
  * `minPeers` peers agree on (their chain has that block), and pick the block `distance` below it.
  * The headers from the pivot up to that head are fetched, linked by parent hash and checked by the
- * chain's consensus rules before the pivot's state root is trusted.
+ * chain's consensus rules before the pivot's state root is trusted. A peer is reported only for a
+ * run it sent as asked that fails those checks; a run missing or cut short just passes its head over.
  */
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 
@@ -33,6 +34,8 @@ export interface PivotOptions {
   readonly distance: number
   /** Checks a header chain (ascending, linked) by the consensus rules; throws when invalid */
   readonly validate: (headers: BlockHeader[]) => void
+  /** Hears why a head was passed over without blaming its peer (a debug line) */
+  readonly log?: (message: string) => void
 }
 
 /** Why 128: within the 192 headers a peer returns for one GetBlockHeaders (eth/68 practice) */
@@ -60,6 +63,27 @@ export function checkLinked(headers: BlockHeader[]): void {
   }
 }
 
+/** A reply to a GetBlockHeaders, or why it is none (see {@link answer}) */
+type Answer = { readonly ok: true; readonly headers: BlockHeader[] } | { readonly ok: false; readonly why: string }
+
+/**
+ * The headers `peer` sends for (`block`, `max`), or why they do not answer it: the request failed,
+ * or the reply starts at another block or holds more than asked
+ */
+async function answer(peer: HeaderPeer, block: bigint | Uint8Array, max: number): Promise<Answer> {
+  let headers: BlockHeader[]
+  try {
+    headers = await peer.headers(block, max)
+  } catch (err) {
+    return { ok: false, why: (err as Error).message }
+  }
+  if (headers.length > max) return { ok: false, why: `${headers.length} headers for ${max}` }
+  if (headers.length === 0) return { ok: true, headers }
+  const first = headers[0]
+  if (typeof block === 'bigint' ? first.number === block : equalsBytes(first.hash(), block)) return { ok: true, headers }
+  return { ok: false, why: `a run from block ${first.number} (${bytesToHex(first.hash()).slice(0, 10)}…)` }
+}
+
 /** See the module comment. Keeps each peer's last known head to probe onwards from. */
 export class PivotFinder {
   private readonly heads = new Map<string, BlockHeader>()
@@ -69,8 +93,12 @@ export class PivotFinder {
   /** The latest head of `peer` (walking forward from the last one known); undefined if it fails */
   async probeHead(peer: HeaderPeer): Promise<BlockHeader | undefined> {
     try {
-      let head = this.heads.get(peer.id) ?? (await peer.headers(peer.announcedHead, 1))[0]
-      if (head === undefined) return undefined
+      let head = this.heads.get(peer.id)
+      if (head === undefined) {
+        const announced = await answer(peer, peer.announcedHead, 1)
+        if (!announced.ok || announced.headers.length === 0) throw new Error(`asked its announced head, got ${announced.ok ? 'none' : announced.why}`)
+        head = announced.headers[0]
+      }
       // Bounded: a peer inventing an endless linked chain must not stall discovery; a peer further
       // ahead is followed further at the next look
       for (let i = 0; i < MAX_PROBE_BATCHES; i++) {
@@ -82,16 +110,18 @@ export class PivotFinder {
       }
       this.heads.set(peer.id, head)
       return head
-    } catch {
+    } catch (err) {
       // A peer on another branch, or gone: its head is not evidence for anything
+      this.opts.log?.(`Snap sync: no head from peer ${peer.id.slice(0, 8)} this time: ${(err as Error).message}`)
       this.heads.delete(peer.id)
       return undefined
     }
   }
 
   /**
-   * The pivot for the peers connected now, or undefined when too few agree on a head. A peer whose
-   * headers do not link or fail validation is reported to `onBadPeer` and its head is passed over.
+   * The pivot for the peers connected now, or undefined when too few agree on a head (or no agreed
+   * head's run came as asked). A peer whose headers do not link or fail validation is reported to
+   * `onBadPeer` and its head is passed over.
    */
   async find(peers: HeaderPeer[], onBadPeer: (err: BadHeadersError) => void): Promise<Pivot | undefined> {
     const probed = await Promise.all(peers.map(async (p) => ({ peer: p, head: await this.probeHead(p) })))
@@ -125,16 +155,32 @@ export class PivotFinder {
     return (await Promise.all(checks)).filter((p): p is HeaderPeer => p !== undefined)
   }
 
-  // The header `distance` below `head`, with every header up to the head linked and valid
+  // The header `distance` below `head`, with every header up to the head linked and valid;
+  // undefined when the peer did not answer with that run (see `answer`)
   private async verifiedPivot(peer: HeaderPeer, head: BlockHeader): Promise<BlockHeader | undefined> {
     const number = head.number > BigInt(this.opts.distance) ? head.number - BigInt(this.opts.distance) : 1n
     if (head.number < 1n) return undefined
     const count = Number(head.number - number) + 1
-    const headers = await peer.headers(number, count).catch(() => [])
+    const reply = await answer(peer, number, count)
+    // No reply, a short one, or one that starts elsewhere is no proof of a lie: it may be another
+    // request's reply (the client's eth requests match replies by message code: seen with the block
+    // fetcher's, see headerrequests.ts). Nor is a run that ends beside the head (a reorg since the
+    // probe). The peer's head is looked up afresh at the next look.
+    const missing = !reply.ok
+      ? reply.why
+      : reply.headers.length < count
+        ? `${reply.headers.length} of ${count} headers`
+        : !equalsBytes(reply.headers[count - 1].hash(), head.hash())
+          ? 'a run that ends beside it'
+          : undefined
+    if (missing !== undefined || !reply.ok) {
+      this.opts.log?.(`Snap sync: head ${head.number} of peer ${peer.id.slice(0, 8)} passed over: asked headers ${number}..${head.number}, got ${missing}`)
+      this.heads.delete(peer.id)
+      return undefined
+    }
+    const headers = reply.headers
     try {
-      if (headers.length !== count) throw new Error(`${headers.length} of ${count} headers`)
       checkLinked(headers)
-      if (!equalsBytes(headers[headers.length - 1].hash(), head.hash())) throw new Error('headers do not end at the head')
       this.opts.validate(headers)
     } catch (err) {
       this.heads.delete(peer.id)

@@ -2,6 +2,7 @@
  * The snap sync's log lines: a progress line every few seconds (phase, counts, rates, share of the
  * account space, ETA) and the end-of-sync summary. Formatting only; the synchronizer decides when.
  */
+import type { TrackedPeer } from './peertracker.js'
 import type { SnapSyncCounters, SnapSyncStatus } from './status.js'
 
 /** Why 8 s: frequent enough to watch a sync, rare enough not to flood a log (geth logs every 8 s) */
@@ -89,5 +90,17 @@ export function summaryLine(s: SnapSyncStatus): string {
     `accounts=${c.accounts} slots=${c.slots} codes=${c.codes} nodes=${c.trieNodes} healed=${c.healedNodes} moves=${c.pivotMoves} ` +
     `downloaded=${bytes(c.bytes)} wasted=${bytes(c.wastedBytes)} ` +
     `avg=${count(c.accounts / secs)} accounts/s, ${count(c.slots / secs)} slots/s, ${bytes(c.bytes / secs)}/s`
+  )
+}
+
+/**
+ * What one peer delivered during a state sync (the end-of-phase summary): where the work went is
+ * the first thing to look at when a sync is slower than its fastest peer
+ */
+export function peerLine(t: TrackedPeer): string {
+  const s = t.served
+  return (
+    `Snap sync: peer ${t.peer.id.slice(0, 8)} served accounts=${count(s.accounts)} slots=${count(s.storage)} codes=${count(s.codes)} ` +
+    `nodes=${count(s.nodes)} bytes=${bytes(t.servedBytes)} rtt=${Math.round(t.rttMs)}ms timeouts=${t.timeouts}`
   )
 }

@@ -11,7 +11,7 @@
 import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 
 import { loadAccountTasks, newAccountTasks, saveAccountTasks, unwrittenBytes } from './accounttasks.js'
-import { bytes, count } from './reporter.js'
+import { bytes, count, peerLine } from './reporter.js'
 import { RootUnavailableError, StateSync } from './statesync.js'
 import { newProgress } from './progress.js'
 
@@ -120,6 +120,7 @@ export class StateDownload {
       for (;;) {
         try {
           await sync.run(signal)
+          for (const t of sync.tracker.list()) this.log.info(peerLine(t))
           break
         } catch (err) {
           if (!(err instanceof RootUnavailableError)) throw err

@@ -276,7 +276,7 @@ export class StateSync {
         const applied = await req.kind.apply(req.work, result.reply)
         this.ctx.counters.bytes += applied.bytes
         if (this.rootQueued && req.kind.kind === 'nodes') this.ctx.counters.healedNodes += applied.items
-        this.tracker.delivered(req.peer, req.kind.kind, applied.items, Date.now() - req.started)
+        this.tracker.delivered(req.peer, req.kind.kind, applied.items, Date.now() - req.started, applied.bytes)
         return
       } catch (err) {
         failure = classify(err)
@@ -284,10 +284,10 @@ export class StateSync {
     }
     req.kind.requeue(req.work)
     if (result.reply !== undefined) this.ctx.counters.wastedBytes += payloadBytes(result.reply)
-    this.onFailure(req.peer, req.kind, failure)
+    this.onFailure(req.peer, req.kind, failure, req.started)
   }
 
-  private onFailure(t: TrackedPeer, kind: AnyKind, failure: Failure): void {
+  private onFailure(t: TrackedPeer, kind: AnyKind, failure: Failure, started: number): void {
     // A peer dropped for an earlier reply is not judged (or dropped) again for its other requests
     if (this.tracker.get(t.peer.id) !== t) return
     switch (failure.kind) {
@@ -297,11 +297,13 @@ export class StateSync {
         t.lacksRoot.add(this.rootHex)
         return
       case 'timeout':
-        if (this.tracker.timedOut(t, kind.kind)) this.drop(t, 'timeout', `${kind.kind}: ${t.timeouts} timeouts in a row`)
+        if (this.tracker.timedOut(t, kind.kind, started)) this.drop(t, 'timeout', `${kind.kind}: ${t.timeouts} timeouts in a row`)
         return
       case 'lost':
-        // Disconnected or the send failed: usually the peer leaves the pool by itself; one that stays
-        // listed and fails every request at once is treated like one that never answers
+        // Disconnected: the peer has left the pool, and its other requests fail with this one. It is
+        // not judged: dropping it would ban a peer that only restarted (the only one, maybe) for good
+        if (!this.source.peers().some((p) => p.id === t.peer.id)) return
+        // Still listed, yet the send failed: treated like a peer that never answers
         if (this.tracker.timedOut(t, kind.kind)) this.drop(t, 'timeout', `${kind.kind}: ${failure.detail}`)
         return
     }

@@ -10,11 +10,13 @@ import { cliqueVerifySignature } from '@ethereumjs/block'
 import { CliqueConsensus } from '@ethereumjs/blockchain'
 import { FullSynchronizer } from '@ethereumjs/client/dist/esm/src/sync/fullsync.js'
 import { Synchronizer } from '@ethereumjs/client/dist/esm/src/sync/sync.js'
+import { Event } from '@ethereumjs/client/dist/esm/src/types.js'
 
 import { AnnouncedBlocks } from './announcedblocks.js'
 import { SnapPhases } from './phases.js'
 import { PivotFinder } from './pivot.js'
 import { PeerPivotSource } from './pivotsource.js'
+import { retarget } from './synctarget.js'
 
 import type { SnapSyncOptions, SyncRecorder } from './phases.js'
 import type { SnapSyncStatus } from './status.js'
@@ -62,7 +64,8 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
 
   constructor(options: PluginSynchronizerOptions, snap: SnapSyncOptions, recorder?: SyncRecorder) {
     super({ ...options, interval: followInterval(options) })
-    const finder = new PivotFinder({ minPeers: snap.minPeers, distance: snap.pivotDistance, validate: headerValidator(this.chain) })
+    const log = (m: string) => this.config.logger?.debug(m)
+    const finder = new PivotFinder({ minPeers: snap.minPeers, distance: snap.pivotDistance, validate: headerValidator(this.chain), log })
     this.phases = new SnapPhases(
       { config: this.config, pool: this.pool, chain: this.chain, execution: options.execution },
       snap,
@@ -71,6 +74,19 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
       async () => super.onChainUpdated(),
       recorder,
     )
+    this.config.events.on(Event.POOL_PEER_BANNED, this.onPeerBanned)
+  }
+
+  private readonly onPeerBanned = () => this.dropUnbackedTarget()
+
+  // A target only a banned peer claimed (see synctarget.ts): fall back to what the peers left have
+  // shown, and end the fetcher whose jobs run up to the old target
+  private dropUnbackedTarget(): void {
+    const lower = retarget(this.config.syncTargetHeight, this.pool.peers, this.chain.headers.height)
+    if (lower === undefined) return
+    this.config.logger?.info(`Sync target ${this.config.syncTargetHeight} was named by a banned peer only; now ${lower}`)
+    this.config.syncTargetHeight = lower
+    this.clearFetcher()
   }
 
   override get type(): string {
@@ -94,6 +110,7 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
   }
 
   override async stop(): Promise<boolean> {
+    this.config.events.off(Event.POOL_PEER_BANNED, this.onPeerBanned)
     await this.phases.stop()
     return super.stop()
   }

@@ -50,6 +50,41 @@ describe('[parseSnapOptions]', () => {
     })
   }
 
+  describe('flags that contradict --sync=snap', () => {
+    const snap = { sync: 'snap', maxPeers: 25 }
+    const conflicts: { name: string; args: { [key: string]: unknown }; error: RegExp }[] = [
+      { name: '--isSingleNode', args: { isSingleNode: true }, error: /^--sync=snap cannot run with --isSingleNode: a single node has no peer/ },
+      { name: '--dev', args: { dev: 'poa' }, error: /^--sync=snap cannot run with --dev: / },
+      { name: '--dev given alone', args: { dev: '' }, error: /^--sync=snap cannot run with --dev: / },
+      { name: '--prefixStorageTrieKeys=false', args: { prefixStorageTrieKeys: false }, error: /cannot run with --prefixStorageTrieKeys=false: .*would not find them/ },
+      { name: '--useStringValueTrieDB', args: { useStringValueTrieDB: true }, error: /cannot run with --useStringValueTrieDB: / },
+      { name: '--statefulVerkle', args: { statefulVerkle: true }, error: /cannot run with --statefulVerkle: snap\/1 downloads a Merkle-Patricia state/ },
+      { name: '--statelessVerkle', args: { statelessVerkle: true }, error: /cannot run with --statelessVerkle: snap\/1 / },
+      { name: '--maxPeers=0', args: { maxPeers: 0 }, error: /^--sync=snap with --maxPeers=0: the pivot needs --snapMinPeers=1 peers/ },
+      { name: '--maxPeers below --snapMinPeers', args: { maxPeers: 2, snapMinPeers: 3 }, error: /--maxPeers=2: the pivot needs --snapMinPeers=3 peers/ },
+    ]
+    for (const c of conflicts) {
+      it(`refuses ${c.name}`, () => {
+        assert.throws(() => parseSnapOptions({ ...snap, ...c.args }), (err: Error) => c.error.test(err.message))
+      })
+    }
+
+    it('takes them in another sync mode (they do not concern snap sync there)', () => {
+      for (const c of conflicts) assert.doesNotThrow(() => parseSnapOptions({ sync: 'full', maxPeers: 25, ...c.args }), c.name)
+    })
+
+    it('takes the client defaults and --mine (a signer mines once synced); refuses --dev=false (a single node too)', () => {
+      const defaults = { ...snap, isSingleNode: undefined, dev: undefined, prefixStorageTrieKeys: true, useStringValueTrieDB: false, statefulVerkle: false, statelessVerkle: false }
+      assert.deepEqual(parseSnapOptions(defaults), DEFAULT_SNAP_OPTIONS)
+      assert.doesNotThrow(() => parseSnapOptions({ ...defaults, mine: true, maxPeers: 1 }))
+      assert.throws(() => parseSnapOptions({ ...defaults, dev: 'false' }), /--dev/)
+    })
+
+    it('refuses --snapTestLies with --snapServe=false, in any sync mode', () => {
+      assert.throws(() => parseSnapOptions({ snapTestLies: 'corrupt', gethGenesis: 'g.json', snapServe: false }), /--snapTestLies needs the snap server, and --snapServe=false turns it off/)
+    })
+  })
+
   describe('--snapTestLies (hidden, test-only)', () => {
     it('is hidden from --help and off by default', () => {
       assert.equal(snapCliOptions.snapTestLies.hidden, true)

@@ -8,7 +8,7 @@ import * as sinon from 'sinon'
 import { keccak256 } from '../../src/trie/keccak.js'
 
 import { SnapServerHandler } from '../../src/server/handler.js'
-import { LyingServer } from '../../src/server/lies.js'
+import { LyingServer } from '../../src/server/lyingserver.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
 
 import { MAX, ZERO, buildState, hex, verifyRange } from './fixtures.js'

@@ -18,10 +18,10 @@ import { DEFAULT_SERVE_LIMITS, SnapMessageCode } from '../../src/wire/constants.
 import { parseSnapRequest } from '../../src/wire/messages.js'
 import { SnapRequester } from '../../src/wire/requester.js'
 
-import { KIND_OF, emptyReply, itemCount, serveHonest, shapeRequest, tamper } from '../../src/server/lies.js'
+import { KIND_OF, itemCount, tell } from '../../src/server/lies.js'
 
 import type { FakeState } from './fakestate.js'
-import type { Behaviour, ServedReply, SnapKind } from '../../src/server/lies.js'
+import type { Behaviour, SnapKind } from '../../src/server/lies.js'
 import type { DropReason, RequestFields, SnapPeer, SnapPeerSource } from '../../src/sync/snappeer.js'
 import type { ServeLimits } from '../../src/wire/constants.js'
 import type {
@@ -69,6 +69,8 @@ export interface FakePeerOptions {
   readonly slowMs?: number
   /** The server's caps. Default DEFAULT_SERVE_LIMITS */
   readonly limits?: ServeLimits
+  /** The other state (in `state.level`) an `otherRoot` peer answers from. Default: none (it answers honestly) */
+  readonly otherRoot?: Uint8Array
 }
 
 /** The client's snap codec: the server decodes requests and encodes replies with it */
@@ -108,6 +110,7 @@ export class FakeSnapPeer implements SnapPeer {
   slowMs: number
   private plan: BehaviourPlan
   private readonly limits: ServeLimits
+  private readonly otherRoot: Uint8Array | undefined
   private readonly requester: SnapRequester
   private receive: ((code: number, payload: Uint8Array | NestedUint8Array) => void) | undefined
   private gone = false
@@ -121,6 +124,7 @@ export class FakeSnapPeer implements SnapPeer {
     this.plan = opts.behaviour ?? 'honest'
     this.slowMs = opts.slowMs ?? 50
     this.limits = opts.limits ?? DEFAULT_SERVE_LIMITS
+    this.otherRoot = opts.otherRoot
     const transport: SnapTransport = {
       send: (code, payload) => {
         // The requester turns this into the call's rejection
@@ -199,14 +203,7 @@ export class FakeSnapPeer implements SnapPeer {
 
   /** The reply's RLP item list, as the client's encoder makes it, and its item count */
   private async reply(req: SnapRequest, b: Behaviour): Promise<{ payload: NestedUint8Array; items: number }> {
-    let served: ServedReply
-    if (b === 'empty') {
-      served = emptyReply(KIND_OF[req.kind])
-    } else {
-      const shaped = shapeRequest(req, b, this.limits)
-      const honest = await serveHonest(this.state.view, shaped.req, shaped.limits)
-      served = await tamper(honest, b, req, { view: this.state.view, codes: this.state.codes })
-    }
+    const served = await tell(b, req, this.limits, { view: this.state.view, codes: this.state.codes, otherRoot: this.otherRoot })
     const payload = codec.encode(message(REPLY_CODE[served.kind]), { reqId: req.reqId, ...served.reply }) as NestedUint8Array
     return { payload, items: itemCount(served) }
   }
@@ -245,6 +242,13 @@ export class FakePeerSource implements SnapPeerSource {
   /** A peer connects */
   add(peer: FakeSnapPeer): void {
     this.list.push(peer)
+  }
+
+  /** A peer disconnects by itself (not a drop): it leaves the list, its requests in flight fail */
+  leave(peer: FakeSnapPeer): void {
+    const at = this.list.indexOf(peer)
+    if (at >= 0) this.list.splice(at, 1)
+    peer.disconnect()
   }
 
   drop(peer: SnapPeer, reason: DropReason, detail: string): void {

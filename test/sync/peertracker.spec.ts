@@ -102,11 +102,32 @@ describe('[PeerTracker]', () => {
     it(`drops after maxTimeouts in a row; a reply in between resets the run`, () => {
       const tracker = new PeerTracker(OPTS)
       const [t] = tracker.sync([peer('p')])
+      tracker.delivered(t, 'codes', 1, 10)
       assert.equal(tracker.timedOut(t, 'codes'), false)
       assert.equal(tracker.timedOut(t, 'codes'), false)
       tracker.delivered(t, 'codes', 1, 10)
       assert.equal(t.timeouts, 0)
       assert.deepEqual([1, 2, 3].map(() => tracker.timedOut(t, 'nodes')), [false, false, true])
+    })
+
+    it('a peer that never answered is dropped at its first timeout (it is asked one probe at a time)', () => {
+      const tracker = new PeerTracker(OPTS)
+      const [t] = tracker.sync([peer('p')])
+      assert.equal(tracker.capacity(t), 1)
+      assert.equal(tracker.timedOut(t, 'accounts'), true)
+    })
+
+    it('requests in flight together that time out together count as one timeout', () => {
+      const tracker = new PeerTracker(OPTS)
+      const [t] = tracker.sync([peer('p')])
+      tracker.delivered(t, 'storage', 1, 10)
+      const sent = Date.now() - 1_000
+      // Three requests sent before the peer fell silent: one timeout, not three (and not a drop)
+      assert.deepEqual([1, 2, 3].map(() => tracker.timedOut(t, 'storage', sent)), [false, false, false])
+      assert.equal(t.timeouts, 1)
+      // Requests sent after that timeout was seen count again (each after the one before, here)
+      const later = Date.now() + 10_000
+      assert.deepEqual([tracker.timedOut(t, 'storage', later), tracker.timedOut(t, 'storage', later + 10_000)], [false, true])
     })
 
     it('the defaults drop a peer after 3 timeouts, within 6..30 s', () => {
@@ -124,6 +145,8 @@ describe('[PeerTracker]', () => {
       const [a, b, c, d] = tracker.sync(['a', 'b', 'c', 'd'].map(peer))
       tracker.delivered(a, 'accounts', 1, 1000)
       tracker.delivered(b, 'accounts', 10, 1000)
+      // c has answered (a storage request): more than its probe may be in flight
+      tracker.delivered(c, 'storage', 1, 1000)
       c.inFlight = 1
       d.lacksRoot.add(ROOT)
       assert.deepEqual(tracker.idle('accounts', ROOT).map((t) => t.peer.id), ['b', 'a', 'c'])
@@ -131,6 +154,23 @@ describe('[PeerTracker]', () => {
       b.inFlight = 2
       assert.equal(tracker.canTake(b), false)
       assert.deepEqual(tracker.idle('accounts', ROOT).map((t) => t.peer.id), ['a', 'c'])
+    })
+
+    it('one request (a probe) until the first reply, then maxInFlight', () => {
+      const tracker = new PeerTracker(OPTS)
+      const [t] = tracker.sync([peer('p')])
+      assert.equal(tracker.capacity(t), 1)
+      t.inFlight = 1
+      assert.equal(tracker.canTake(t), false, 'a link of unknown speed gets one request')
+      assert.deepEqual(tracker.idle('storage', ROOT), [])
+      // A timeout or an empty reply measures nothing: still one at a time
+      tracker.timedOut(t, 'storage')
+      assert.equal(tracker.canTake(t), false)
+      tracker.delivered(t, 'storage', 10, 2_000)
+      t.inFlight = 0
+      assert.equal(tracker.capacity(t), OPTS.maxInFlight)
+      t.inFlight = OPTS.maxInFlight - 1
+      assert.equal(tracker.canTake(t), true)
     })
 
     it('a forgotten peer can take nothing more', () => {

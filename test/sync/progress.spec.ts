@@ -4,7 +4,7 @@ import { MemoryLevel } from 'memory-level'
 
 import { AccountTask, loadAccountTasks, newAccountTasks, saveAccountTasks } from '../../src/sync/accounttasks.js'
 import { MAX_HASH } from '../../src/sync/hashrange.js'
-import { PROGRESS_KEY, PROGRESS_VERSION, ProgressStore, newProgress, parseProgress } from '../../src/sync/progress.js'
+import { NewerProgressError, PROGRESS_KEY, PROGRESS_VERSION, ProgressStore, newProgress, parseProgress, reconcileProgress } from '../../src/sync/progress.js'
 
 import type { SavedAccountTask } from '../../src/sync/accounttasks.js'
 import type { SnapProgress } from '../../src/sync/progress.js'
@@ -44,6 +44,69 @@ describe('[ProgressStore]', () => {
     const loaded = await store.load()
     assert.deepEqual(loaded, { ...newProgress(), unwrittenBytes: 0 })
     assert.equal(loaded?.version, PROGRESS_VERSION)
+  })
+})
+
+describe('[ProgressStore] a bad record between runs', () => {
+  /** A store over a DB holding `stored` under the key, and the warnings it gave */
+  async function storeWith(stored: string) {
+    const db = utf8Level()
+    await db.put(PROGRESS_KEY, stored)
+    const warnings: string[] = []
+    return { db, store: new ProgressStore(db, (m) => warnings.push(m)), warnings }
+  }
+  const good = JSON.stringify(sample())
+
+  const discarded: { name: string; stored: string; reason: RegExp }[] = [
+    { name: 'cut short (a torn write)', stored: good.slice(0, good.length >> 1), reason: /JSON/ },
+    { name: 'empty', stored: '', reason: /JSON/ },
+    { name: 'binary garbage', stored: '\u0000\u00ff\u0013garbage', reason: /JSON/ },
+    { name: 'JSON null', stored: 'null', reason: /not a JSON object/ },
+    { name: 'a JSON array', stored: '[1,2]', reason: /not a JSON object/ },
+    { name: 'an older, unknown version', stored: JSON.stringify({ ...sample(), version: 0 }), reason: /version 0, expected 1/ },
+    { name: 'a version that is a string', stored: JSON.stringify({ ...sample(), version: '2' }), reason: /version 2, expected 1/ },
+    { name: 'a bad pivot', stored: JSON.stringify({ ...sample(), pivot: { number: 'x' } }), reason: /bad pivot/ },
+    { name: 'a null pivot', stored: JSON.stringify({ ...sample(), pivot: null }), reason: /bad pivot/ },
+    {
+      name: 'an account task whose cursor is past its end',
+      stored: JSON.stringify({ ...sample(), tasks: [{ first: '0x0', last: '0x10', next: '0x20', done: false }] }),
+      reason: /bad account task/,
+    },
+  ]
+  for (const c of discarded) {
+    it(`discards a record ${c.name}, saying why and that the download starts over`, async () => {
+      const { store, warnings } = await storeWith(c.stored)
+      assert.equal(await store.load(), undefined)
+      assert.equal(warnings.length, 1)
+      assert.match(warnings[0], /^Snap sync: the progress record \(meta DB key snapsync:progress\) is unreadable \(/)
+      assert.match(warnings[0], c.reason)
+      assert.match(warnings[0], /discarding it and starting the state download over/)
+    })
+  }
+
+  it('a discarded record is replaced by a fresh one at once: the next load reads it without a warning', async () => {
+    const { store, warnings } = await storeWith('{"version":1,')
+    assert.equal(await store.load(), undefined)
+    assert.deepEqual(await store.load(), { ...newProgress(), unwrittenBytes: 0 })
+    assert.equal(warnings.length, 1)
+  })
+
+  it("refuses a newer version's record, leaving it as it is", async () => {
+    const newer = JSON.stringify({ version: PROGRESS_VERSION + 1, pivot: 'anything', handedOff: true })
+    const { db, store, warnings } = await storeWith(newer)
+    await assert.rejects(
+      store.load(),
+      (err: Error) =>
+        err instanceof NewerProgressError &&
+        /progress record \(meta DB key snapsync:progress\) is of version 2, written by a newer ethereumjs-snap than this one \(version 1\): run that version, or start with a new --dataDir$/.test(err.message),
+    )
+    assert.deepEqual(warnings, [])
+    assert.equal(await db.get(PROGRESS_KEY), newer)
+  })
+
+  it('passes a DB error on (the DB is not the record)', async () => {
+    const store = new ProgressStore({ get: () => Promise.reject(new Error('IO error: disk')), put: () => Promise.resolve() })
+    await assert.rejects(store.load(), /IO error: disk/)
   })
 })
 
@@ -132,4 +195,43 @@ describe('[loadAccountTasks]', () => {
     const tasks = loadAccountTasks([task(0n, HALF, 0n), task(HALF + 1n, MAX_HASH, HALF + 1n)])
     assert.ok(tasks.every((t) => t instanceof AccountTask && !t.done))
   })
+})
+
+describe('[reconcileProgress]', () => {
+  const handedOff = (): SnapProgress => ({ ...sample(), stateComplete: true, handedOff: true, unwrittenBytes: 0 })
+  const midway = (): SnapProgress => ({ ...sample(), unwrittenBytes: 0 })
+
+  it('keeps a handed-off record whose head state is stored', () => {
+    const stored = handedOff()
+    assert.deepEqual(reconcileProgress(stored, { number: 40n, stateStored: true }), { progress: stored })
+  })
+
+  it('starts over, with a warning, when the state of the executed head is gone', () => {
+    const { progress, change } = reconcileProgress(handedOff(), { number: 40n, stateStored: false })
+    assert.deepEqual(progress, newProgress())
+    assert.equal(change?.level, 'warn')
+    assert.match(change?.message ?? '', /^Snap sync: the state of the executed head, block 40, is missing from the state DB .*; downloading the state of a new pivot again/)
+  })
+
+  it('hands off, saying so, when there is no record and the client executes from a stored state', () => {
+    for (const stored of [undefined, newProgress()]) {
+      const { progress, change } = reconcileProgress(stored, { number: 40n, stateStored: true })
+      assert.equal(progress?.handedOff, true)
+      assert.equal(progress?.pivot, undefined)
+      assert.deepEqual(change, { level: 'info', message: 'Snap sync: the client already executes from block 40 and holds its state; no state download needed' })
+    }
+  })
+
+  const unchanged: { name: string; stored: SnapProgress | undefined; head: { number: bigint; stateStored: boolean } }[] = [
+    { name: 'a fresh node (no record, at genesis)', stored: undefined, head: { number: 0n, stateStored: false } },
+    { name: 'a fresh node whose genesis state is stored', stored: newProgress(), head: { number: 0n, stateStored: true } },
+    { name: 'a sync midway (execution held at genesis)', stored: midway(), head: { number: 0n, stateStored: false } },
+    { name: 'a sync killed between the VM head move and the handed-off record', stored: { ...midway(), stateComplete: true }, head: { number: 500n, stateStored: true } },
+    { name: 'no record above genesis without the state (nothing to keep: a sync)', stored: undefined, head: { number: 40n, stateStored: false } },
+  ]
+  for (const c of unchanged) {
+    it(`leaves ${c.name} as it is`, () => {
+      assert.deepEqual(reconcileProgress(c.stored, c.head), { progress: c.stored })
+    })
+  }
 })

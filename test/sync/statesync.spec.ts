@@ -114,13 +114,17 @@ describe('[StateSync]', function () {
       drop?: DropReason
       /** Its replies are used (it is not just tolerated) */
       serves?: boolean
+      /** The honest peer may finish before `drop` is earned (a new peer is asked one probe at a time) */
+      mayFinishFirst?: boolean
     }
     const cases: Case[] = [
       { behaviour: 'empty' },
-      { behaviour: 'silent', drop: 'timeout' },
+      { behaviour: 'silent', drop: 'timeout', mayFinishFirst: true },
       { behaviour: 'capped', serves: true },
       { behaviour: 'partialCodes', serves: true },
-      { behaviour: 'wrongCode', drop: 'bad_code' },
+      // Only its code replies lie, and the codes may all go to the honest peer while it is probed
+      // (one request at a time): dropped whenever asked for codes (the per-kind case below always is)
+      { behaviour: 'wrongCode', drop: 'bad_code', mayFinishFirst: true },
       { behaviour: 'dropProofNode', drop: 'invalid_proof' },
       { behaviour: 'noProof', drop: 'invalid_proof' },
       // Unused proof nodes are the honest form of some clients (geth ignores them)
@@ -134,14 +138,14 @@ describe('[StateSync]', function () {
       { behaviour: 'slow', serves: true },
     ]
     for (const c of cases) {
-      it(`${String(c.behaviour)}: ${c.drop === undefined ? 'kept' : `dropped (${c.drop})`}, state complete`, async () => {
+      it(`${String(c.behaviour)}: ${c.drop === undefined ? 'kept' : `dropped (${c.drop})${c.mayFinishFirst === true ? ' unless the sync ends first' : ''}`}, state complete`, async () => {
         // The misbehaving peer is listed first, so it is offered work first
         const [bad, honest] = fakePeers(s, [c.behaviour, 'honest'], { slowMs: 20 })
         const run = new SyncRun(s, [bad, honest])
         await run.complete()
         assert.deepEqual(run.source.reasonsFor(honest.id), [])
         assert.ok(served(run, honest.id) > 0)
-        if (c.drop !== undefined) {
+        if (c.drop !== undefined && !(c.mayFinishFirst === true && run.source.dropped.length === 0)) {
           assert.equal(run.source.reasonsFor(bad.id)[0], c.drop, JSON.stringify(run.source.dropped))
           assert.equal(run.drops[0]?.reason, c.drop)
           return
@@ -223,7 +227,8 @@ describe('[StateSync]', function () {
       await assert.rejects(run.run(), isAbort)
       assert.deepEqual(run.source.reasonsFor(silent.id), ['timeout'])
       // Each timeout but the last frees a slot for one more request
-      assert.ok(requestsOf(silent) <= maxInFlight + TEST_TRACKER_OPTIONS.maxTimeouts - 1, JSON.stringify(silent.stats))
+      // A peer that never answered is dropped at its first timeout: one probe, nothing more
+      assert.equal(requestsOf(silent), 1, JSON.stringify(silent.stats))
       assert.deepEqual(run.waits, Array(5).fill('no snap peers connected'))
       // Paced by idleWaitMs (20 ms), not a busy loop
       assert.ok(times[4] - times[0] >= 4 * 15, `5 waits in ${times[4] - times[0]} ms`)

@@ -1,0 +1,57 @@
+/**
+ * The lying snap server of a client process started with the hidden test-only flag
+ * `--snapTestLies=KIND` (the handler's `liar`): it tells one of the lies of `lies.ts` to every request.
+ */
+import { sum } from './handler.js'
+import { itemCount, tell } from './lies.js'
+
+import type { Lie, ServedReply } from './lies.js'
+import type { StateView } from './stateview.js'
+import type { ServeLimits } from '../wire/constants.js'
+import type { SnapRequest } from '../wire/messages.js'
+
+/** How long a `slow` lying server holds each reply */
+export const SLOW_REPLY_MS = 2_000
+
+/** What the handler sends: the client encoder's input, with what it carries (for metrics) */
+export interface ToldReply {
+  readonly args: object
+  readonly items: { [kind: string]: number }
+  readonly bytes: number
+}
+
+/**
+ * A snap server that tells one lie to every request (the handler's `liar`, see `LIES` in `lies.ts`).
+ * Test-only: `--snapTestLies` is refused on a named public network.
+ */
+export class LyingServer {
+  constructor(
+    readonly lie: Lie,
+    private readonly view: StateView,
+    /** The state `otherRoot` answers from (read at each request: the chain may open after this) */
+    private readonly otherRoot: () => Uint8Array | undefined = () => undefined,
+  ) {}
+
+  /** The reply to send instead of the honest one; undefined: send none (`silent`) */
+  async answer(req: SnapRequest, limits: ServeLimits): Promise<ToldReply | undefined> {
+    const b = this.lie
+    if (b === 'silent') return undefined
+    if (b === 'slow') await new Promise((r) => setTimeout(r, SLOW_REPLY_MS))
+    const told = await tell(b, req, limits, { view: this.view, codes: new Map(), otherRoot: b === 'otherRoot' ? this.otherRoot() : undefined })
+    return { args: told.reply, items: { [told.kind === 'storage' ? 'slots' : told.kind]: itemCount(told) }, bytes: replyBytes(told) }
+  }
+}
+
+/** Payload bytes of a reply (keys, values, codes, nodes and proof), for the serving metrics */
+function replyBytes(told: ServedReply): number {
+  switch (told.kind) {
+    case 'accounts':
+      return told.reply.accounts.reduce((n, a) => n + a.hash.length + sum(a.body), 0) + sum(told.reply.proof)
+    case 'storage':
+      return told.reply.slots.flat().reduce((n, x) => n + x.hash.length + x.body.length, 0) + sum(told.reply.proof)
+    case 'codes':
+      return sum(told.reply.codes)
+    case 'nodes':
+      return sum(told.reply.nodes)
+  }
+}
