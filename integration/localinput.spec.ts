@@ -15,14 +15,12 @@ import { PROGRESS_KEY } from '../src/sync/progress.js'
 import {
   ClientNode,
   ThrottledProxy,
-  compareNodes,
+  assertSameStateAsSource,
   generateDevnet,
   makeTempDir,
-  sampleState,
   snapSyncing,
   startSnapNode,
   startSource,
-  verifyState,
   waitSnapDone,
   writeDevnet,
 } from './harness/index.js'
@@ -130,16 +128,7 @@ describe('[snap sync] bad local input between runs', function () {
   }
 
   /** B has A's state: the same answers at A's head, and a complete state of A's root once stopped */
-  async function assertSameStateAsA(node: ClientNode): Promise<void> {
-    const common = await a.blockNumber()
-    await node.waitForExecuted(common)
-    const { differences } = await compareNodes(a, node, common, sampleState(source!.devnet, source!.chain, 20))
-    assert.deepEqual(differences, [], `answers at block ${common}`)
-    await node.stop()
-    const result = await verifyState(node.dataDir)
-    assert.equal(result.code, 0, result.output)
-    assert.equal(result.stateRoot, source!.chain.head.stateRoot, result.output)
-  }
+  const assertSameStateAsA = async (node: ClientNode) => void (await assertSameStateAsSource(source!, node, 20))
 
   it('a data dir of another chain (same genesis file name): the stock genesis check, exit 1', async () => {
     const otherDir = tempDir('otherchain')

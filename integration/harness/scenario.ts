@@ -2,6 +2,7 @@
  * The source side of a snap sync scenario, shared by the snap specs and the demo: a generated devnet,
  * blocks with transactions built on it, and a mining node A that has executed them.
  */
+import { strict as assert } from 'node:assert'
 import { rmSync } from 'node:fs'
 
 import { buildChain } from './chain.js'
@@ -10,7 +11,9 @@ import { ClientNode, makeTempDir } from './node.js'
 
 import type { BuiltChain, ChainPlan } from './chain.js'
 import type { Devnet, DevnetFiles, DevnetSpec } from './genesis.js'
-import type { StateSample } from './snap.js'
+import { compareNodes, verifyState } from './snap.js'
+
+import type { StateSample, VerifyResult } from './snap.js'
 
 /** A running source: the devnet, its chain, and node A mining on top of it */
 export interface Source {
@@ -96,4 +99,21 @@ export async function startSnapNode(source: Source, opts: { pivotDistance: numbe
     prometheus: true,
     args: [`--snapPivotDistance=${opts.pivotDistance}`, ...(opts.args ?? [])],
   })
+}
+
+/**
+ * Asserts that `node` has the source's state: the same answers as A (`every`: see sampleState) at A's
+ * head once `node` executed it, then, with `node` stopped, a complete state of the chain's head root.
+ * Returns the `verify-state` result for further checks.
+ */
+export async function assertSameStateAsSource(source: Source, node: ClientNode, every: number): Promise<VerifyResult> {
+  const common = await source.node.blockNumber()
+  await node.waitForExecuted(common)
+  const { differences } = await compareNodes(source.node, node, common, sampleState(source.devnet, source.chain, every))
+  assert.deepEqual(differences, [], `answers at block ${common}`)
+  await node.stop()
+  const result = await verifyState(node.dataDir)
+  assert.equal(result.code, 0, result.output)
+  assert.equal(result.stateRoot, source.chain.head.stateRoot, result.output)
+  return result
 }

@@ -32,8 +32,12 @@ interface Bound {
 /** See the module comment */
 export class ClientPeers implements SnapPeerSource {
   private readonly bound = new Map<string, Bound>()
-  private readonly headerRequesters = new WeakMap<Peer, EthHeaderRequester>()
-  private readonly onGone = (peer: Peer) => this.unbind(peer.id, 'peer disconnected')
+  private readonly headerRequesters = new Map<Peer, EthHeaderRequester>()
+  private readonly onGone = (peer: Peer) => {
+    this.unbind(peer.id, 'peer disconnected')
+    this.headerRequesters.get(peer)?.close('peer disconnected')
+    this.headerRequesters.delete(peer)
+  }
 
   constructor(
     private readonly pool: PeerPool,
@@ -50,6 +54,8 @@ export class ClientPeers implements SnapPeerSource {
     this.config.events.off(Event.PEER_DISCONNECTED, this.onGone)
     this.config.events.off(Event.POOL_PEER_REMOVED, this.onGone)
     for (const id of [...this.bound.keys()]) this.unbind(id, 'sync stopped')
+    for (const requester of this.headerRequesters.values()) requester.close('sync stopped')
+    this.headerRequesters.clear()
   }
 
   peers(): SnapPeer[] {

@@ -5,8 +5,8 @@
  * head at once but others after a chain read, so replies overtake each other. With the block
  * pipeline asking the same peer, pivot discovery got the pipeline's replies (seen with real
  * processes: an honest peer dropped for "headers do not end at the head", another whose announced
- * head never came). The client still sees these replies; with no request of its own waiting, it
- * ignores them.
+ * head never came). The client still sees these replies; the client patch keeps them from its own
+ * waiting requests (ids from 2^62 are not the client's: docs/upstream.md, `boundprotocol.js`).
  */
 import { randomBytes } from 'node:crypto'
 
@@ -42,6 +42,8 @@ export class EthHeaderRequester {
   // Far above the client's own request ids (a counter from 0), so that no reply is taken for both;
   // within 64 bits (geth decodes the id as a uint64 and disconnects on what does not fit)
   private nextId = (1n << 62n) + bytesToBigInt(randomBytes(6))
+  /** Why it was closed; undefined while open */
+  private closed: string | undefined
 
   constructor(
     private readonly sender: RawEthSender,
@@ -51,8 +53,22 @@ export class EthHeaderRequester {
     sender.on('message', (m) => this.onMessage(m.code, m.payload))
   }
 
+  /**
+   * Fails every request in flight and every later one: the peer is gone (a pivot look waits for all
+   * its peers' answers, and would otherwise wait out the timeout of one that left)
+   */
+  close(reason: string): void {
+    this.closed = reason
+    for (const [reqId, waiter] of this.waiting) {
+      clearTimeout(waiter.timer)
+      waiter.reject(new Error(`request ${reqId}: ${reason}`))
+    }
+    this.waiting.clear()
+  }
+
   /** Up to `max` consecutive headers from `block` (a number or a hash), ascending */
   headers(block: bigint | Uint8Array, max: number): Promise<BlockHeader[]> {
+    if (this.closed !== undefined) return Promise.reject(new Error(this.closed))
     const reqId = this.nextId++
     const origin = typeof block === 'bigint' ? bigIntToUnpaddedBytes(block) : block
     return new Promise((resolve, reject) => {

@@ -41,6 +41,14 @@ const MAX_ITEMS: { readonly [k in RequestKind]: number } = { accounts: 1, storag
 /** Aim each request at about this long a round trip: long enough to amortise the RTT */
 const TARGET_REQUEST_SECONDS = 1
 
+/**
+ * Reply bytes a peer of unknown speed is asked for (its probe), and the least any peer is asked for.
+ * Why: a full-size request (512 KiB) to a slow link holds its piece of work for as long as the
+ * transfer takes (8 s at 64 KiB/s), the sync's last piece included; 64 KiB is a few hundred
+ * accounts or slots, still many times the round trip's worth on loopback or a LAN
+ */
+const MIN_REQUEST_BYTES = 64 * 1024
+
 // Weight of a new measurement in the moving averages
 const EMA = 0.3
 
@@ -61,6 +69,8 @@ export class TrackedPeer {
   readonly served: { [k in RequestKind]: number } = { accounts: 0, storage: 0, codes: 0, nodes: 0 }
   /** Payload bytes of the replies accepted from this peer (the end-of-sync summary) */
   servedBytes = 0
+  /** Payload bytes per second delivered, moving average over all kinds; 0 until measured */
+  byteRate = 0
 
   constructor(readonly peer: SnapPeer) {}
 }
@@ -134,6 +144,14 @@ export class PeerTracker {
   }
 
   /**
+   * Reply bytes to ask `t` for, at most `max`: about TARGET_REQUEST_SECONDS of its measured byte rate
+   * (geth's msgrate sizes requests the same way), MIN_REQUEST_BYTES until it is measured
+   */
+  bytesFor(t: TrackedPeer, max: number): number {
+    return Math.round(Math.min(max, Math.max(MIN_REQUEST_BYTES, t.byteRate * TARGET_REQUEST_SECONDS)))
+  }
+
+  /**
    * The timeout of the next request to `t`: a few round trips for each request ahead of it at the
    * peer (a server answers a peer's requests a few at a time), within bounds
    */
@@ -149,6 +167,11 @@ export class PeerTracker {
     t.served[kind] += items
     t.servedBytes += bytes
     const elapsed = Math.max(ms, 1)
+    // Only full-ish replies measure the link: a short reply (the end of a range) says little of it
+    if (bytes >= MIN_REQUEST_BYTES / 2) {
+      const byteRate = (bytes * 1000) / elapsed
+      t.byteRate = t.byteRate === 0 ? byteRate : (1 - EMA) * t.byteRate + EMA * byteRate
+    }
     t.rttMs = t.rttMs === 0 ? elapsed : (1 - EMA) * t.rttMs + EMA * elapsed
     const rate = (items * 1000) / elapsed
     t.rate[kind] = t.rate[kind] === 0 ? rate : (1 - EMA) * t.rate[kind] + EMA * rate
@@ -163,6 +186,7 @@ export class PeerTracker {
   timedOut(t: TrackedPeer, kind: RequestKind, sentAt = Number.POSITIVE_INFINITY): boolean {
     // Ask for less next time: a timed-out request was too big for this peer's link
     t.rate[kind] = t.rate[kind] / 2
+    t.byteRate = t.byteRate / 2
     if (sentAt <= t.lastTimeoutAt) return false
     t.timeouts++
     t.lastTimeoutAt = Date.now()

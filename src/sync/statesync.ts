@@ -228,7 +228,7 @@ export class StateSync {
     const req: InFlight = { peer: t, kind, work, started: Date.now(), generation: this.ctx.generation }
     t.inFlight++
     this.inFlight++
-    kind.fetch(t.peer, work, this.tracker.timeoutFor(t)).then(
+    kind.fetch(t.peer, work, this.tracker.timeoutFor(t), this.tracker.bytesFor(t, this.ctx.requestBytes)).then(
       (reply) => this.settle({ req, reply }),
       (error: unknown) => this.settle({ req, error }),
     )

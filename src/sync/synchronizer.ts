@@ -70,8 +70,13 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
       { config: this.config, pool: this.pool, chain: this.chain, execution: options.execution },
       snap,
       (peers) => new PeerPivotSource(peers, finder, snap.minPeers),
-      // The client's execution runs on CHAIN_UPDATED from now on; this one marks the node synchronized
-      async () => super.onChainUpdated(),
+      // Marks the node synchronized and runs the stored blocks from the pivot up now: the client's
+      // execution start runs only batches of 100+ blocks, and otherwise runs on CHAIN_UPDATED, so a
+      // head that imported nothing new after the handoff left the node at the pivot
+      async () => {
+        super.onChainUpdated()
+        await this.runExecution()
+      },
       recorder,
     )
     this.config.events.on(Event.POOL_PEER_BANNED, this.onPeerBanned)

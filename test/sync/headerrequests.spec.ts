@@ -55,4 +55,15 @@ describe('[EthHeaderRequester]', () => {
     sender.emit('message', { code: 0x04, payload: [bigIntToUnpaddedBytes(7n), [headers[0].raw()]] })
     await assert.rejects(mine, /no BlockHeaders/)
   })
+
+  it('a closed requester (its peer left) fails what is in flight at once, and what is asked later', async () => {
+    const sender = new HeldSender()
+    const requester = new EthHeaderRequester(sender, common, 60_000)
+    const pending = requester.headers(3n, 2)
+    requester.close('peer disconnected')
+    await assert.rejects(pending, /peer disconnected/)
+    await assert.rejects(requester.headers(3n, 2), /peer disconnected/)
+    // A late reply to the failed request changes nothing
+    sender.answer(0)
+  })
 })

@@ -139,6 +139,27 @@ describe('[PeerTracker]', () => {
     })
   })
 
+  describe('request bytes', () => {
+    it('a probe of 64 KiB until measured; then about a second of the peer\'s byte rate, within 64 KiB..max', () => {
+      const tracker = new PeerTracker(OPTS)
+      const [slow, fast] = tracker.sync([peer('slow'), peer('fast')])
+      const max = 512 * 1024
+      assert.deepEqual([tracker.bytesFor(slow, max), tracker.bytesFor(fast, max)], [65_536, 65_536])
+      // 64 KiB in 1 s (a 64 KiB/s link) and 64 KiB in 20 ms (loopback)
+      tracker.delivered(slow, 'accounts', 500, 1_000, 65_536)
+      tracker.delivered(fast, 'accounts', 500, 20, 65_536)
+      assert.deepEqual([tracker.bytesFor(slow, max), tracker.bytesFor(fast, max)], [65_536, max])
+      // Twice as fast: twice the bytes, and a timeout halves them again (never under the probe size)
+      tracker.delivered(slow, 'storage', 100, 1_000, 4 * 65_536)
+      assert.equal(tracker.bytesFor(slow, max), Math.round(0.7 * 65_536 + 0.3 * 4 * 65_536))
+      tracker.timedOut(slow, 'storage')
+      assert.equal(tracker.bytesFor(slow, max), 65_536)
+      // A short reply (the end of a range) does not measure the link
+      tracker.delivered(fast, 'codes', 1, 500, 100)
+      assert.equal(tracker.bytesFor(fast, max), max)
+    })
+  })
+
   describe('choosing peers', () => {
     it('idle peers: not full, not lacking the root; fewest in flight first, then the fastest', () => {
       const tracker = new PeerTracker(OPTS)

@@ -122,8 +122,9 @@ describe('[StateSync]', function () {
       { behaviour: 'silent', drop: 'timeout', mayFinishFirst: true },
       { behaviour: 'capped', serves: true },
       { behaviour: 'partialCodes', serves: true },
-      // Only its code replies lie, and the codes may all go to the honest peer while it is probed
-      // (one request at a time): dropped whenever asked for codes (the per-kind case below always is)
+      // Only their code (and node) replies lie, and the codes may all go to the honest peer while they
+      // are probed (one request at a time): dropped whenever asked for codes (the per-kind cases below,
+      // alone, always are)
       { behaviour: 'wrongCode', drop: 'bad_code', mayFinishFirst: true },
       { behaviour: 'dropProofNode', drop: 'invalid_proof' },
       { behaviour: 'noProof', drop: 'invalid_proof' },
@@ -131,7 +132,7 @@ describe('[StateSync]', function () {
       { behaviour: 'extraProof', serves: true },
       // DropReason: 'oversized' is "more items or bytes than asked, keys outside the range"
       { behaviour: 'oversized', drop: 'oversized' },
-      { behaviour: 'unrequested', drop: 'oversized' },
+      { behaviour: 'unrequested', drop: 'oversized', mayFinishFirst: true },
       { behaviour: 'corrupt', drop: 'invalid_proof' },
       { behaviour: 'lyingCont', drop: 'invalid_proof' },
       { behaviour: 'garbage', drop: 'garbage' },

@@ -54,8 +54,8 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
     return { task, ...task.request() }
   }
 
-  fetch(peer: SnapPeer, work: AccountWork, timeoutMs: number): Promise<ReceivedAccountRange> {
-    return peer.getAccountRange({ root: this.ctx.root, origin: work.origin, limit: work.limit, bytes: BigInt(this.ctx.requestBytes) }, timeoutMs)
+  fetch(peer: SnapPeer, work: AccountWork, timeoutMs: number, bytes: number): Promise<ReceivedAccountRange> {
+    return peer.getAccountRange({ root: this.ctx.root, origin: work.origin, limit: work.limit, bytes: BigInt(bytes) }, timeoutMs)
   }
 
   async apply(work: AccountWork, reply: ReceivedAccountRange): Promise<Applied> {

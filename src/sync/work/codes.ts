@@ -20,8 +20,8 @@ export class ByteCodes implements WorkKind<Uint8Array[], ByteCodesReply> {
     return hashes.length === 0 ? undefined : hashes
   }
 
-  fetch(peer: SnapPeer, hashes: Uint8Array[], timeoutMs: number): Promise<ByteCodesReply> {
-    return peer.getByteCodes({ hashes, bytes: BigInt(this.ctx.requestBytes) }, timeoutMs)
+  fetch(peer: SnapPeer, hashes: Uint8Array[], timeoutMs: number, bytes: number): Promise<ByteCodesReply> {
+    return peer.getByteCodes({ hashes, bytes: BigInt(bytes) }, timeoutMs)
   }
 
   async apply(hashes: Uint8Array[], reply: ByteCodesReply): Promise<Applied> {

@@ -24,8 +24,8 @@ export interface WorkKind<W, R> {
   readonly kind: RequestKind
   /** Work for one request of about `items` items, or undefined when there is none now */
   pick(items: number): W | undefined
-  /** Sends the request for `work` to `peer` */
-  fetch(peer: SnapPeer, work: W, timeoutMs: number): Promise<R>
+  /** Sends the request for `work` to `peer`, asking for at most `bytes` of reply */
+  fetch(peer: SnapPeer, work: W, timeoutMs: number, bytes: number): Promise<R>
   /**
    * Verifies the reply completely, then applies it (queues nodes to write, follow-up work). Throws
    * `PeerFault` or `RootUnavailable` (see faults.ts) before changing anything when the reply is bad.
@@ -51,6 +51,9 @@ export interface SyncContext {
   readonly codes: CodeQueue
   /** Replaced when the pivot moves (see StateSync.moveTo) */
   trie: TrieSync
-  /** Bytes asked for in each range, code and node request */
+  /**
+   * Bytes a range, code or node request asks for at most (a peer of measured speed is asked for less:
+   * PeerTracker.bytesFor); replies are checked against it
+   */
   readonly requestBytes: number
 }

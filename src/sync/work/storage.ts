@@ -60,8 +60,8 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
     return owners.length === 0 ? undefined : { kind: 'whole', owners }
   }
 
-  fetch(peer: SnapPeer, work: StorageWork, timeoutMs: number): Promise<StorageRangesReply> {
-    const bytes = BigInt(this.ctx.requestBytes)
+  fetch(peer: SnapPeer, work: StorageWork, timeoutMs: number, limitBytes: number): Promise<StorageRangesReply> {
+    const bytes = BigInt(limitBytes)
     if (work.kind === 'subrange') {
       const { account } = work.sub.trie.owner
       return peer.getStorageRanges({ root: this.ctx.root, accounts: [account], origin: work.origin, limit: work.limit, bytes }, timeoutMs)

@@ -24,8 +24,8 @@ export class TrieNodes implements WorkKind<NodeRequest[], TrieNodesReply> {
     return reqs.length === 0 ? undefined : reqs
   }
 
-  fetch(peer: SnapPeer, reqs: NodeRequest[], timeoutMs: number): Promise<TrieNodesReply> {
-    return peer.getTrieNodes({ root: this.ctx.root, paths: pathSets(reqs), bytes: BigInt(this.ctx.requestBytes) }, timeoutMs)
+  fetch(peer: SnapPeer, reqs: NodeRequest[], timeoutMs: number, bytes: number): Promise<TrieNodesReply> {
+    return peer.getTrieNodes({ root: this.ctx.root, paths: pathSets(reqs), bytes: BigInt(bytes) }, timeoutMs)
   }
 
   async apply(reqs: NodeRequest[], reply: TrieNodesReply): Promise<Applied> {
