@@ -11,6 +11,7 @@ import { join } from 'node:path'
 
 import { ClientNode, makeTempDir } from '../../integration/harness/node.js'
 import { field, snapLines, snapSyncing } from '../../integration/harness/snap.js'
+import { count } from '../../src/sync/reporter.js'
 
 import { cachedChain, copySourceDataDir } from './chain.js'
 import { BENCH_CHAIN, BENCH_CHAIN_2X } from './chainspecs.js'
@@ -174,4 +175,3 @@ export async function chainSyncFigures(out: string | undefined): Promise<{ [name
   }
 }
 
-const count = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : `${n}`)
