@@ -26,6 +26,7 @@ const SYNC_COUNTERS: { readonly [field in keyof SnapSyncCounters]: readonly [nam
   wastedBytes: ['snap_sync_wasted_bytes_total', 'Payload bytes of snap replies thrown away (invalid, late or lost)'],
   healedNodes: ['snap_sync_trie_nodes_healed_total', 'Trie nodes fetched while healing from the pivot root after the ranges'],
   pivotMoves: ['snap_sync_pivot_moves_total', 'Times snap sync moved its pivot to a newer block'],
+  hedgedRequests: ['snap_sync_hedged_requests_total', 'Requests that asked an idle peer for work a much slower peer held (the tail of a phase)'],
 }
 
 function counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

@@ -88,7 +88,7 @@ export function summaryLine(s: SnapSyncStatus): string {
   return (
     `Snap sync: done in ${duration(s.elapsedMs)} pivot=${s.pivot?.number ?? 'none'} ` +
     `accounts=${c.accounts} slots=${c.slots} codes=${c.codes} nodes=${c.trieNodes} healed=${c.healedNodes} moves=${c.pivotMoves} ` +
-    `downloaded=${bytes(c.bytes)} wasted=${bytes(c.wastedBytes)} ` +
+    `downloaded=${bytes(c.bytes)} wasted=${bytes(c.wastedBytes)} hedged=${c.hedgedRequests} ` +
     `avg=${count(c.accounts / secs)} accounts/s, ${count(c.slots / secs)} slots/s, ${bytes(c.bytes / secs)}/s`
   )
 }

@@ -11,6 +11,11 @@
  * kept, account tasks continue from their cursors under the new root, and replies to requests of the
  * old root are put back without judging the peer. What no longer verifies (storage of an account
  * that changed) is left to the completion from the new root, which fetches only what is not stored.
+ *
+ * Tail: when an idle peer finds no new work while a much slower peer holds some (the last pieces of a
+ * phase, healing's waves), the same work is asked of the idle peer too; the first reply that verifies
+ * is applied and the other discarded (BitTorrent's "endgame"). Without it a sync ends at the pace of
+ * its slowest peer's last round trip.
  */
 import { STATE_ENCODINGS, StateWriter, nodeKey } from '../trie/statedb.js'
 import { toHex } from '../trie/hex.js'
@@ -73,13 +78,32 @@ export class RootUnavailableError extends Error {
 
 type AnyKind = WorkKind<unknown, unknown>
 
+/** One piece of work, asked of one peer or, at the tail, of two (see the module comment) */
+interface Lease {
+  /** Requests for it in flight or not yet handled */
+  holders: number
+  /** A reply for it was applied: later ones are discarded */
+  settled: boolean
+  /** Already asked of a second peer: one copy at most, or a failing copy would be asked again and again */
+  copied: boolean
+}
+
+/**
+ * An idle peer takes over a copy of another's work only when it would answer this many times its own
+ * round trip sooner: a copy costs a request's bytes again, worth it only against a much slower holder
+ */
+const HEDGE_MARGIN = 2
+
 interface InFlight {
   readonly peer: TrackedPeer
   readonly kind: AnyKind
   readonly work: unknown
+  /** Reply bytes asked for */
+  readonly bytes: number
   readonly started: number
   /** The root's generation when it was sent (see SyncContext.generation) */
   readonly generation: number
+  readonly lease: Lease
 }
 
 type Result = { req: InFlight; reply: unknown; error?: undefined } | { req: InFlight; reply?: undefined; error: unknown }
@@ -94,6 +118,8 @@ export class StateSync {
   /** A root to move to, taken at the top of the next loop turn */
   private nextRoot: Uint8Array | undefined
   private readonly results: Result[] = []
+  /** Requests sent and not yet handled */
+  private readonly pending = new Set<InFlight>()
   private wake: (() => void) | undefined
   private inFlight = 0
   private rootQueued = false
@@ -181,9 +207,8 @@ export class StateSync {
     } finally {
       // Replies not handled yet are dropped; their work is fetched again by the next run
       for (const { req } of this.results.splice(0)) {
-        req.peer.inFlight--
-        this.inFlight--
-        req.kind.requeue(req.work)
+        this.release(req)
+        if (req.lease.holders === 0 && !req.lease.settled) req.kind.requeue(req.work)
       }
     }
   }
@@ -208,7 +233,7 @@ export class StateSync {
       while (this.tracker.canTake(t)) {
         if (this.rate !== undefined && this.rate.msUntilNext() > 0) return started
         const kind = this.kinds.find((k) => this.trySend(t, k))
-        if (kind === undefined) break
+        if (kind === undefined && !this.hedge(t)) break
         started++
       }
     }
@@ -223,12 +248,40 @@ export class StateSync {
     return true
   }
 
-  private send(t: TrackedPeer, kind: AnyKind, work: unknown): void {
+  /**
+   * Asks idle `t` for a copy of the work held by the peer expected to answer last, if `t` would answer
+   * it sooner by HEDGE_MARGIN of its own time for it; false when there is none (see the module comment)
+   */
+  private hedge(t: TrackedPeer): boolean {
+    // A peer not measured yet gives no reason to think it is faster
+    if (t.rttMs === 0) return false
+    const now = Date.now()
+    let best: InFlight | undefined
+    let bestEnd = 0
+    for (const r of this.pending) {
+      if (r.peer === t || r.lease.copied || r.lease.settled || r.generation !== this.ctx.generation) continue
+      const end = expectedEnd(r, now)
+      if (end > now + HEDGE_MARGIN * expectedMs(t, r.bytes) && end > bestEnd) {
+        best = r
+        bestEnd = end
+      }
+    }
+    if (best === undefined) return false
+    best.lease.copied = true
+    this.send(t, best.kind, best.work, best.lease)
+    this.ctx.counters.hedgedRequests++
+    return true
+  }
+
+  private send(t: TrackedPeer, kind: AnyKind, work: unknown, lease: Lease = { holders: 0, settled: false, copied: false }): void {
     this.rate?.tryTake()
-    const req: InFlight = { peer: t, kind, work, started: Date.now(), generation: this.ctx.generation }
+    const bytes = this.tracker.bytesFor(t, this.ctx.requestBytes)
+    const req: InFlight = { peer: t, kind, work, bytes, started: Date.now(), generation: this.ctx.generation, lease }
+    lease.holders++
+    this.pending.add(req)
     t.inFlight++
     this.inFlight++
-    kind.fetch(t.peer, work, this.tracker.timeoutFor(t), this.tracker.bytesFor(t, this.ctx.requestBytes)).then(
+    kind.fetch(t.peer, work, this.tracker.timeoutFor(t), bytes).then(
       (reply) => this.settle({ req, reply }),
       (error: unknown) => this.settle({ req, error }),
     )
@@ -258,22 +311,40 @@ export class StateSync {
     })
   }
 
-  private async handle(result: Result): Promise<void> {
-    const { req } = result
+  // The request no longer counts against its peer or its lease
+  private release(req: InFlight): void {
     req.peer.inFlight--
     this.inFlight--
-    let failure: Failure | undefined
-    if (req.generation !== this.ctx.generation) {
-      // Asked under a root the sync has moved from: the work is asked again, the peer not judged
-      req.kind.requeue(req.work)
-      if (result.reply !== undefined) this.ctx.counters.wastedBytes += payloadBytes(result.reply)
+    req.lease.holders--
+    this.pending.delete(req)
+  }
+
+  private async handle(result: Result): Promise<void> {
+    const { req } = result
+    const { lease } = req
+    this.release(req)
+    if (result.reply !== undefined && (lease.settled || req.generation !== this.ctx.generation)) {
+      this.ctx.counters.wastedBytes += payloadBytes(result.reply)
+    }
+    if (lease.settled) {
+      // The copy's other request was applied first; a failure still tells about this peer
+      if (result.error !== undefined) this.onFailure(req.peer, req.kind, classify(result.error), req.started)
       return
     }
+    // The work goes back only when no other request for it may still bring it
+    const requeue = () => lease.holders === 0 && req.kind.requeue(req.work)
+    if (req.generation !== this.ctx.generation) {
+      // Asked under a root the sync has moved from: the work is asked again, the peer not judged
+      requeue()
+      return
+    }
+    let failure: Failure | undefined
     if (result.error !== undefined) {
       failure = classify(result.error)
     } else {
       try {
         const applied = await req.kind.apply(req.work, result.reply)
+        lease.settled = true
         this.ctx.counters.bytes += applied.bytes
         if (this.rootQueued && req.kind.kind === 'nodes') this.ctx.counters.healedNodes += applied.items
         this.tracker.delivered(req.peer, req.kind.kind, applied.items, Date.now() - req.started, applied.bytes)
@@ -282,7 +353,7 @@ export class StateSync {
         failure = classify(err)
       }
     }
-    req.kind.requeue(req.work)
+    requeue()
     if (result.reply !== undefined) this.ctx.counters.wastedBytes += payloadBytes(result.reply)
     this.onFailure(req.peer, req.kind, failure, req.started)
   }
@@ -331,6 +402,20 @@ export class StateSync {
     await this.ctx.writer.flush()
     await this.events.persist()
   }
+}
+
+/** How long `t` is expected to take for a reply of `bytes`, ms: at its byte rate, else its round trip */
+function expectedMs(t: TrackedPeer, bytes: number): number {
+  return t.byteRate > 0 ? (bytes * 1000) / t.byteRate : t.rttMs
+}
+
+/**
+ * When request `r` is expected to be answered, ms since the epoch; a holder not measured yet is
+ * expected to take as long again as it already has
+ */
+function expectedEnd(r: InFlight, now: number): number {
+  if (r.peer.rttMs === 0) return now + (now - r.started)
+  return r.started + expectedMs(r.peer, r.bytes)
 }
 
 /** Payload bytes of a decoded reply (every byte string in it), for the wasted-bytes counter */

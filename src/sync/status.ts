@@ -50,6 +50,8 @@ export interface SnapSyncCounters {
   healedNodes: number
   /** Times the pivot moved to a newer block during the sync */
   pivotMoves: number
+  /** Requests that asked an idle peer for work a much slower peer held (the sync's tail) */
+  hedgedRequests: number
 }
 
 /** A snapshot of the synchronizer's progress */
@@ -69,5 +71,5 @@ export interface SnapSyncStatus {
 
 /** Zeroed counters */
 export function emptyCounters(): SnapSyncCounters {
-  return { accounts: 0, slots: 0, codes: 0, trieNodes: 0, bytes: 0, wastedBytes: 0, healedNodes: 0, pivotMoves: 0 }
+  return { accounts: 0, slots: 0, codes: 0, trieNodes: 0, bytes: 0, wastedBytes: 0, healedNodes: 0, pivotMoves: 0, hedgedRequests: 0 }
 }

@@ -114,6 +114,8 @@ export class FakeSnapPeer implements SnapPeer {
   private readonly requester: SnapRequester
   private receive: ((code: number, payload: Uint8Array | NestedUint8Array) => void) | undefined
   private gone = false
+  /** `slow` replies on their way, cancelled by `disconnect` (no timer outlives a test) */
+  private readonly delayed = new Set<NodeJS.Timeout>()
 
   constructor(
     /** The state this peer serves (its `served` roots decide which roots get answers) */
@@ -150,6 +152,8 @@ export class FakeSnapPeer implements SnapPeer {
   /** The peer goes away: requests in flight and later ones fail with a plain Error */
   disconnect(): void {
     this.gone = true
+    for (const timer of this.delayed) clearTimeout(timer)
+    this.delayed.clear()
     this.requester.close(`${this.id} disconnected`)
   }
 
@@ -191,8 +195,12 @@ export class FakeSnapPeer implements SnapPeer {
         this.stats[kind].items += items
         this.receive?.(REPLY_CODE[kind], RLP.decode(wire))
       }
-      if (b === 'slow') setTimeout(send, this.slowMs)
-      else send()
+      if (b !== 'slow') return send()
+      const timer = setTimeout(() => {
+        this.delayed.delete(timer)
+        send()
+      }, this.slowMs)
+      this.delayed.add(timer)
     } catch (err) {
       // A bug in the fake or the server, or a request the server would refuse as malformed (a
       // syncer bug): fail every call in flight at once, naming it, rather than let them time out

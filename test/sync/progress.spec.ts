@@ -20,7 +20,7 @@ function sample(): SnapProgress {
     ...newProgress(),
     pivot: { number: '0x1f4', hash: '0x' + 'ab'.repeat(32), stateRoot: '0x' + 'cd'.repeat(32) },
     tasks: saveAccountTasks(tasks),
-    counters: { accounts: 10, slots: 20, codes: 3, trieNodes: 4, bytes: 5000, wastedBytes: 7, healedNodes: 2, pivotMoves: 1 },
+    counters: { accounts: 10, slots: 20, codes: 3, trieNodes: 4, bytes: 5000, wastedBytes: 7, healedNodes: 2, pivotMoves: 1, hedgedRequests: 1 },
     unwrittenBytes: 1234,
   }
 }

@@ -47,6 +47,8 @@ export interface SyncRunOptions {
   readonly counters?: SnapSyncCounters
   /** Changes to {@link TEST_SYNC_OPTIONS} */
   readonly sync?: Partial<StateSyncOptions>
+  /** Changes to {@link TEST_TRACKER_OPTIONS} */
+  readonly tracker?: Partial<PeerTrackerOptions>
   /** Called at every persist, after {@link SyncRun.saved} is updated */
   readonly onPersist?: (run: SyncRun) => void
   /** Called whenever the sync reports that it waits */
@@ -97,7 +99,7 @@ export class SyncRun {
       peerDropped: (id: string, reason: DropReason, detail: string) => this.drops.push({ id, reason, detail }),
     }
     const options = { ...TEST_SYNC_OPTIONS, ...opts.sync }
-    this.sync = new StateSync(this.db, this.source, state.root, this.tasks, this.counters, events, options, new PeerTracker(TEST_TRACKER_OPTIONS))
+    this.sync = new StateSync(this.db, this.source, state.root, this.tasks, this.counters, events, options, new PeerTracker({ ...TEST_TRACKER_OPTIONS, ...opts.tracker }))
   }
 
   /** Runs the sync until it ends, is aborted, or the watchdog fires */
