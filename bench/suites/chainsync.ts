@@ -34,6 +34,12 @@ export interface SyncRun {
   samples: { seconds: number; share: number }[]
 }
 
+/**
+ * Snap syncs of each chain: a peak RSS differs by ±15% between runs of the same sync (it is where
+ * V8's collector happens to run in a heap of mostly garbage), so the figures are the medians
+ */
+const SNAP_RUNS = Number(process.env.SNAP_BENCH_SNAP_RUNS ?? 3)
+
 /** A sync that has not reached the head by then is stuck: fail rather than hang */
 const WATCHDOG_MS = 4 * 3600_000
 const SAMPLE_MS = 1000
@@ -112,6 +118,22 @@ export async function syncChain(source: ClientNode, chain: BenchChain, mode: 'fu
 
 const say = (line: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${line}`)
 
+/** The run of median `key` of `runs` (the lower middle one of an even count) */
+function medianBy<T>(runs: T[], key: (r: T) => number): T {
+  return [...runs].sort((a, b) => key(a) - key(b))[Math.floor((runs.length - 1) / 2)]
+}
+
+/** SNAP_RUNS snap syncs of `chain` from `source`: the run of median time and the median peak RSS */
+async function snapRuns(source: ClientNode, chain: BenchChain): Promise<{ run: SyncRun; peakRssBytes: number; rss: number[] }> {
+  const runs: SyncRun[] = []
+  for (let i = 0; i < SNAP_RUNS; i++) {
+    runs.push(await syncChain(source, chain, 'snap', say))
+    say(`snap sync ${i + 1} of ${SNAP_RUNS}: ${runs[i].seconds.toFixed(0)} s, peak RSS ${(runs[i].peakRssBytes / 2 ** 20).toFixed(0)} MiB`)
+  }
+  const rss = runs.map((r) => r.peakRssBytes)
+  return { run: medianBy(runs, (r) => r.seconds), peakRssBytes: medianBy(rss, (b) => b), rss }
+}
+
 /** Snap syncs of a chain from a source process: the source stays up for all of them */
 async function withSource<T>(chain: BenchChain, run: (source: ClientNode) => Promise<T>): Promise<T> {
   const source = await startChainSource(chain)
@@ -132,13 +154,12 @@ export async function chainSyncFigures(out: string | undefined): Promise<{ [name
     say(`chain: ${chain.blocks} blocks, ${chain.counts.accounts} accounts, ${chain.counts.slots} slots; full sync`)
     const full = await syncChain(source, chain, 'full', say)
     say(`full sync: ${full.seconds.toFixed(0)} s; snap sync`)
-    const snap = await syncChain(source, chain, 'snap', say)
-    say(`snap sync: ${snap.seconds.toFixed(0)} s`)
-    return { full, snap }
+    return { full, snap: await snapRuns(source, chain) }
   })
   const chain2x = await cachedChain(BENCH_CHAIN_2X, say)
-  const snap2x = await withSource(chain2x, (source) => syncChain(source, chain2x, 'snap', say))
-  say(`snap sync of the 2x chain: ${snap2x.seconds.toFixed(0)} s`)
+  const snap2x = await withSource(chain2x, (source) => snapRuns(source, chain2x))
+  const mib = (b: number) => (b / 2 ** 20).toFixed(0)
+  say(`snap sync of the 2x chain: ${snap2x.run.seconds.toFixed(0)} s; peak RSS 1x ${snap.rss.map(mib).join(', ')} MiB, 2x ${snap2x.rss.map(mib).join(', ')} MiB`)
   const chart = out === undefined ? 'sync-progress.svg' : out.replace(/\.json$/, '') + '.svg'
   writeFileSync(
     chart,
@@ -146,7 +167,7 @@ export async function chainSyncFigures(out: string | undefined): Promise<{ [name
       `Syncing a ${chain.blocks}-block chain (${count(chain.counts.accounts)} accounts, ${count(chain.counts.slots)} slots) from one peer`,
       [
         { name: `full sync: blocks executed (${full.seconds.toFixed(0)} s)`, color: '#c0392b', points: full.samples },
-        { name: `snap sync: state leaves downloaded, then blocks ${snap.pivot}→${chain.head.number} executed (${snap.seconds.toFixed(0)} s)`, color: '#2471a3', points: snap.samples },
+        { name: `snap sync: state leaves downloaded, then blocks ${snap.run.pivot}→${chain.head.number} executed (${snap.run.seconds.toFixed(0)} s)`, color: '#2471a3', points: snap.run.samples },
       ],
       `npm run bench -- --suite sync; ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, node ${process.version}`,
     ),
@@ -159,18 +180,23 @@ export async function chainSyncFigures(out: string | undefined): Promise<{ [name
     chainSlots: chain.counts.slots,
     chainContracts: chain.counts.codes,
     fullSyncSeconds: full.seconds,
-    snapSyncSeconds: snap.seconds,
-    snapOverFullSpeedup: full.seconds / snap.seconds,
-    snapStateSeconds: snap.stateSeconds ?? 0,
-    snapPivotBlock: snap.pivot ?? 0,
-    snapDownloadedBytes: snap.bytes ?? 0,
+    snapRuns: SNAP_RUNS,
+    snapSyncSeconds: snap.run.seconds,
+    snapOverFullSpeedup: full.seconds / snap.run.seconds,
+    snapStateSeconds: snap.run.stateSeconds ?? 0,
+    snapPivotBlock: snap.run.pivot ?? 0,
+    snapDownloadedBytes: snap.run.bytes ?? 0,
     fullPeakRssBytes: full.peakRssBytes,
     snapPeakRssBytes: snap.peakRssBytes,
+    snapPeakRssBytesMin: Math.min(...snap.rss),
+    snapPeakRssBytesMax: Math.max(...snap.rss),
     chain2xAccounts: chain2x.counts.accounts,
     chain2xSlots: chain2x.counts.slots,
-    snapSyncSeconds2x: snap2x.seconds,
-    snapStateSeconds2x: snap2x.stateSeconds ?? 0,
+    snapSyncSeconds2x: snap2x.run.seconds,
+    snapStateSeconds2x: snap2x.run.stateSeconds ?? 0,
     snapPeakRssBytes2x: snap2x.peakRssBytes,
+    snapPeakRssBytes2xMin: Math.min(...snap2x.rss),
+    snapPeakRssBytes2xMax: Math.max(...snap2x.rss),
     snapPeakRssGrowth2x: snap2x.peakRssBytes / snap.peakRssBytes - 1,
   }
 }
