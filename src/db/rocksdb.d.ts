@@ -24,12 +24,12 @@ declare module '@nxtedition/rocksdb' {
     valueEncoding?: NativeFormat
   }
 
-  interface NativeOperation {
-    type: 'put' | 'del'
-    key: NativeData
-    value?: NativeData
-    keyEncoding: NativeFormat
-    valueEncoding?: NativeFormat
+
+  /** abstract-level 1 chained batch: closes itself (and lets go of its native WriteBatch) after write() */
+  export class ChainedBatch {
+    put(key: NativeData, value: NativeData, options: { keyEncoding: NativeFormat; valueEncoding: NativeFormat }): this
+    del(key: NativeData, options: { keyEncoding: NativeFormat }): this
+    write(): Promise<void>
   }
 
   export class Iterator {
@@ -48,7 +48,7 @@ declare module '@nxtedition/rocksdb' {
     getMany(keys: NativeData[], options: { keyEncoding: NativeFormat; valueEncoding: NativeFormat }): Promise<(NativeData | undefined)[]>
     put(key: NativeData, value: NativeData, options: { keyEncoding: NativeFormat; valueEncoding: NativeFormat }): Promise<void>
     del(key: NativeData, options: { keyEncoding: NativeFormat }): Promise<void>
-    batch(operations: NativeOperation[]): Promise<void>
+    batch(): ChainedBatch
     clear(options: NativeRange): Promise<void>
     iterator(options: NativeIteratorOptions): Iterator
   }
