@@ -90,7 +90,10 @@ class RocksIterator<K, V> extends AbstractIterator<RocksLevel<K, V>, K, V> {
  */
 export class RocksLevel<K = string, V = string> extends AbstractLevel<string | Uint8Array, K, V> {
   readonly location: string
-  /** The binding's database while open; a new one for each open (abstract-level 1 cannot reopen a closed one quietly) */
+  /**
+   * The binding's database while open, made by each `_open`: an abstract-level 1 database opens itself a
+   * tick after it is constructed, which would race this one's own (deferred) open
+   */
   #native: NativeRocksLevel | undefined
 
   constructor(location: string, options?: AbstractDatabaseOptions<K, V>) {
