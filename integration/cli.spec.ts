@@ -41,6 +41,7 @@ describe('[ethereumjs-snap CLI]', () => {
     assert.equal(status, 0, output)
     assert.match(output, /--sync[^\n]*\n[^\n]*\n[^\n]*choices: "full", "none", "snap"/)
     assert.match(output, /--snapServe/)
+    assert.match(output, /--db +Storage backend of the chain, state and meta DBs[\s\S]{0,300}\[default: "level"\]/)
     // stock client options are all still there
     for (const flag of ['--gethGenesis', '--bootnodes', '--mine', '--prometheus', '--rpc']) {
       assert.ok(output.includes(flag), flag)
@@ -68,6 +69,7 @@ describe('[ethereumjs-snap CLI]', () => {
       { args: ['--sync=snap', '--prefixStorageTrieKeys=false'], message: /--sync=snap cannot run with --prefixStorageTrieKeys=false/ },
       { args: ['--sync=snap', '--useStringValueTrieDB'], message: /--sync=snap cannot run with --useStringValueTrieDB/ },
       { args: ['--sync=snap', '--maxPeers=2', '--snapMinPeers=3'], message: /--sync=snap with --maxPeers=2: the pivot needs --snapMinPeers=3 peers/ },
+      { args: ['--db=leveldb'], message: /--db must be level or rocksdb, got leveldb/ },
     ]
     // Three at a time: each is a client start-up (seconds of CPU) that ends before it binds a port
     for (let at = 0; at < cases.length; at += 3) {

@@ -16,16 +16,17 @@ import {
   ClientNode,
   ThrottledProxy,
   assertSameStateAsSource,
+  assertStartRefused,
   generateDevnet,
+  killMidDownload,
   makeTempDir,
-  snapSyncing,
   startSnapNode,
   startSource,
   waitSnapDone,
   writeDevnet,
 } from './harness/index.js'
 
-import type { Source } from './harness/index.js'
+import type { NodeOptions, Source } from './harness/index.js'
 
 const DEVNET = { accounts: 300, contracts: 20, slotsPerContract: 10, largeContracts: [3_000], period: 1, seed: 'localinput' }
 const PLAN = { newAccounts: 200, touchedAccounts: 50 }
@@ -98,34 +99,26 @@ describe('[snap sync] bad local input between runs', function () {
     for (const dir of [synced, ...dirs]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   })
 
-  /** Starts B on `dataDir` with B's flags (startSnapNode's), A as its bootnode unless `bootnode` */
-  async function startOn(dataDir: string, name: string, opts: { genesisFile?: string; bootnode?: string } = {}): Promise<ClientNode> {
-    return ClientNode.start({
+  /** B's options on `dataDir`, with B's flags (startSnapNode's), A as its bootnode */
+  async function optionsOn(dataDir: string, name: string, genesisFile?: string): Promise<NodeOptions> {
+    return {
       name,
-      genesisFile: opts.genesisFile ?? source!.files.genesisFile,
+      genesisFile: genesisFile ?? source!.files.genesisFile,
       sync: 'snap',
       dataDir,
-      bootnodes: [opts.bootnode ?? (await a.enode())],
+      bootnodes: [await a.enode()],
       prometheus: true,
       args: [`--snapPivotDistance=${PIVOT_DISTANCE}`],
       startTimeoutMs: 120_000,
-    })
+    }
   }
 
+  /** Starts B on `dataDir` with B's flags */
+  const startOn = async (dataDir: string, name: string) => ClientNode.start(await optionsOn(dataDir, name))
+
   /** The start fails: exit code 1 and `message` in the output */
-  async function assertRefused(dataDir: string, name: string, message: RegExp, genesisFile?: string): Promise<void> {
-    const err = await startOn(dataDir, name, { genesisFile }).then(
-      async (node) => {
-        await node.stop()
-        return undefined
-      },
-      (e: Error) => e,
-    )
-    assert.ok(err !== undefined, `${name} started`)
-    assert.match(err.message, /exited \(code 1\) while waiting for JSON-RPC/, err.message)
-    assert.match(err.message, message, err.message)
-    assert.doesNotMatch(err.message, /^\s+at /m, 'no stack trace')
-  }
+  const assertRefused = async (dataDir: string, name: string, message: RegExp, genesisFile?: string) =>
+    assertStartRefused(await optionsOn(dataDir, name, genesisFile), message)
 
   /** B has A's state: the same answers at A's head, and a complete state of A's root once stopped */
   const assertSameStateAsA = async (node: ClientNode) => void (await assertSameStateAsSource(source!, node, 20))
@@ -165,21 +158,7 @@ describe('[snap sync] bad local input between runs', function () {
     proxy = await ThrottledProxy.start(a.port, 32 * 1024)
     b = await startSnapNode(source!, { pivotDistance: PIVOT_DISTANCE, name: 'B-midway', bootnode: proxy.enodeVia(await a.enode()) })
     const node = b
-    await node.waitFor(
-      async () => {
-        const s = await snapSyncing(node).catch(() => undefined)
-        if (s === undefined || s === false) return false
-        if (['handoff', 'done'].includes(s.snapPhase ?? '')) throw new Error('the state was complete before the kill (lower the proxy rate)')
-        return s.syncedAccounts + s.syncedStorage + s.syncedBytecodes > 0n
-      },
-      { what: 'a state download midway', timeoutMs: 300_000, intervalMs: 100 },
-    )
-    // Hold A's bytes while the progress record (saved at most every 2 s) catches up, then crash
-    proxy.setRate(0)
-    await new Promise((r) => setTimeout(r, 3_000))
-    const atKill = await snapSyncing(node)
-    assert.ok(atKill !== false && ['state', 'heal'].includes(atKill.snapPhase ?? ''), `midway at the kill: ${atKill === false ? 'synced' : atKill.snapPhase}`)
-    await node.kill()
+    await killMidDownload(node, proxy)
     rmSync(join(node.dataDir, NETWORK, 'state'), { recursive: true, force: true })
     proxy.setRate(Infinity)
     b = await node.restart()

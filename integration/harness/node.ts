@@ -3,6 +3,7 @@
  * loopback, with its own free ports and a temporary data dir. Every started node is tracked and
  * killed when the test run ends, also when a test fails or times out.
  */
+import { strict as assert } from 'node:assert'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -28,6 +29,8 @@ export interface NodeOptions {
   /** enode URLs to connect to */
   bootnodes?: string[]
   sync?: 'full' | 'snap' | 'none'
+  /** Storage backend of the chain, state and meta DBs (`--db`); the client's default (level) when unset */
+  db?: 'level' | 'rocksdb'
   /** Reuse a data dir (restart); by default a new temporary one */
   dataDir?: string
   /** Further client flags */
@@ -132,6 +135,7 @@ export class ClientNode {
       `--sync=${options.sync ?? 'full'}`,
       `--logLevel=${process.env.SNAP_TEST_LOG_LEVEL ?? 'info'}`,
     ]
+    if (options.db !== undefined) args.push(`--db=${options.db}`)
     if (options.signerKeyFile !== undefined) {
       args.push(`--unlock=${options.signerKeyFile}`, '--mine', '--isSingleNode')
     }
@@ -328,4 +332,22 @@ export class ClientNode {
     await this.stop()
     rmSync(this.dataDir, { recursive: true, force: true })
   }
+}
+
+/**
+ * Starts a node that must refuse to start: it exits with code 1 before answering JSON-RPC, saying
+ * `message`, without a stack trace
+ */
+export async function assertStartRefused(options: NodeOptions, message: RegExp): Promise<void> {
+  const err = await ClientNode.start(options).then(
+    async (node) => {
+      await node.stop()
+      return undefined
+    },
+    (e: Error) => e,
+  )
+  assert.ok(err !== undefined, `${options.name} started`)
+  assert.match(err.message, /exited \(code 1\) while waiting for JSON-RPC/, err.message)
+  assert.match(err.message, message, err.message)
+  assert.doesNotMatch(err.message, /^\s+at /m, 'no stack trace')
 }

@@ -11,6 +11,7 @@ import { ClientNode, makeTempDir } from './node.js'
 
 import type { BuiltChain, ChainPlan } from './chain.js'
 import type { Devnet, DevnetFiles, DevnetSpec } from './genesis.js'
+import type { NodeOptions } from './node.js'
 import { compareNodes, verifyState } from './snap.js'
 
 import type { StateSample, VerifyResult } from './snap.js'
@@ -32,8 +33,9 @@ export interface Source {
  * demo shows it). A loads the chain in a first run without mining and is restarted as the miner:
  * the stock miner starts sealing on the loaded head before the client has executed the loaded
  * blocks, fails on the missing state ("State trie does not contain state root") and the client exits.
+ * `db`: A's storage backend (`--db`); the client's default when unset.
  */
-export async function startSource(spec: { devnet: DevnetSpec; plan: ChainPlan; name?: string; step?: (what: string) => void }): Promise<Source> {
+export async function startSource(spec: { devnet: DevnetSpec; plan: ChainPlan; name?: string; db?: NodeOptions['db']; step?: (what: string) => void }): Promise<Source> {
   const step = spec.step ?? (() => {})
   const dir = makeTempDir('ejs-snap-source-')
   let node: ClientNode | undefined
@@ -50,7 +52,7 @@ export async function startSource(spec: { devnet: DevnetSpec; plan: ChainPlan; n
     step(`starting A on ${Object.keys(devnet.genesis.alloc).length} genesis accounts and loading ${chain.blocks.length} blocks`)
     const name = spec.name ?? 'A'
     const loading = Date.now()
-    node = await ClientNode.start({ name, genesisFile: files.genesisFile, sync: 'none', args: [`--loadBlocksFromRlp=${chain.rlpFile}`] })
+    node = await ClientNode.start({ name, genesisFile: files.genesisFile, sync: 'none', db: spec.db, args: [`--loadBlocksFromRlp=${chain.rlpFile}`] })
     step(`A built its genesis state and executed the blocks in ${((Date.now() - loading) / 1000).toFixed(0)} s`)
     const head = await node.rpc<{ hash: string } | null>('eth_getBlockByNumber', [`0x${chain.head.number.toString(16)}`, false])
     if (head?.hash !== chain.head.hash) throw new Error(`${name} did not load the chain: block ${chain.head.number} is ${head?.hash}\n${node.logTail()}`)
@@ -90,11 +92,12 @@ export function sampleState(devnet: Devnet, chain: BuiltChain, every = 100): Sta
  * Starts a node with `--sync=snap` on the source's devnet, with Prometheus metrics, whose one
  * bootnode is A (or `bootnode`, e.g. A through a proxy)
  */
-export async function startSnapNode(source: Source, opts: { pivotDistance: number; name?: string; bootnode?: string; args?: string[] }): Promise<ClientNode> {
+export async function startSnapNode(source: Source, opts: { pivotDistance: number; name?: string; bootnode?: string; db?: NodeOptions['db']; args?: string[] }): Promise<ClientNode> {
   return ClientNode.start({
     name: opts.name ?? 'B',
     genesisFile: source.files.genesisFile,
     sync: 'snap',
+    db: opts.db,
     bootnodes: [opts.bootnode ?? (await source.node.enode())],
     prometheus: true,
     args: [`--snapPivotDistance=${opts.pivotDistance}`, ...(opts.args ?? [])],

@@ -8,6 +8,7 @@ import { CLI } from './node.js'
 import { RpcError } from './rpc.js'
 
 import type { ClientNode } from './node.js'
+import type { ThrottledProxy } from './proxy.js'
 
 /** The kinds of `Snap sync:` lines the synchronizer logs */
 export type SnapLineKind = 'pivot' | 'moved' | 'progress' | 'drop' | 'complete' | 'done' | 'other'
@@ -113,6 +114,31 @@ export async function snapSyncing(node: ClientNode): Promise<SnapSyncing | false
     snapPhase: raw.snapPhase,
     pivotBlock: raw.pivotBlock === undefined ? undefined : BigInt(raw.pivotBlock),
   }
+}
+
+/**
+ * Waits until `node`, syncing through `proxy` (slow enough to be caught), has stored part of the state,
+ * holds the proxy while its progress record (saved at most every 2 s) catches up, then kills it with
+ * SIGKILL (nothing flushed). Throws when the state was complete first; returns the status at the kill.
+ */
+export async function killMidDownload(node: ClientNode, proxy: ThrottledProxy): Promise<SnapSyncing> {
+  await node.waitFor(
+    async () => {
+      const s = await snapSyncing(node).catch(() => undefined)
+      if (s === undefined || s === false) return false
+      if (['handoff', 'done'].includes(s.snapPhase ?? '')) throw new Error('the state was complete before the kill (lower the proxy rate)')
+      return s.syncedAccounts + s.syncedStorage + s.syncedBytecodes > 0n
+    },
+    { what: 'a state download midway', timeoutMs: 300_000, intervalMs: 100 },
+  )
+  proxy.setRate(0)
+  await new Promise((r) => setTimeout(r, 3_000))
+  const atKill = await snapSyncing(node)
+  if (atKill === false || !['state', 'heal'].includes(atKill.snapPhase ?? '')) {
+    throw new Error(`not midway at the kill: ${atKill === false ? 'synced' : atKill.snapPhase}`)
+  }
+  await node.kill()
+  return atKill
 }
 
 /** `snap_sync_phase` gauge values (src/sync/status.ts) */

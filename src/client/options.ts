@@ -1,9 +1,11 @@
 /**
  * The plugin's own CLI options, added to the client's `--help`, and their parsed form.
  */
+import { DB_BACKENDS, DEFAULT_DB_BACKEND, parseDbBackend } from '../db/backend.js'
 import { LIES } from '../server/lies.js'
 import { SERVED_STATE_BLOCKS } from '../wire/constants.js'
 
+import type { DbBackend } from '../db/backend.js'
 import type { Lie } from '../server/lies.js'
 import type { Options } from 'yargs'
 
@@ -21,6 +23,8 @@ export interface SnapOptions {
   readonly requestRate: number
   /** Test-only: the lie this node's snap server tells every request (`--snapTestLies`); none by default */
   readonly testLies?: Lie
+  /** Storage backend of the chain, state and meta DBs (`--db`), whatever the sync mode */
+  readonly db: DbBackend
 }
 
 /** Defaults, as `--help` shows them */
@@ -35,6 +39,7 @@ export const DEFAULT_SNAP_OPTIONS: SnapOptions = Object.freeze({
   // account trie's chunk boundaries (healed afterwards) cheap
   accountTasks: 16,
   requestRate: 0,
+  db: DEFAULT_DB_BACKEND,
 })
 
 /** yargs definitions, keyed by option name */
@@ -63,6 +68,11 @@ export const snapCliOptions: { [name: string]: Options } = {
     describe: '--sync=snap: snap requests a second this node sends at most, over all peers (0: no cap; 1-10000)',
     number: true,
     default: DEFAULT_SNAP_OPTIONS.requestRate,
+  },
+  db: {
+    describe: `Storage backend of the chain, state and meta DBs (${DB_BACKENDS.join(' or ')}; level is LevelDB, the client's own). A data dir is opened only with the backend that made it`,
+    string: true,
+    default: DEFAULT_DB_BACKEND,
   },
   // Hidden: a test of how syncing peers survive a lying server, never a mode to run on a network
   snapTestLies: {
@@ -158,6 +168,7 @@ export function parseSnapOptions(args: { [key: string]: unknown }): SnapOptions 
     pivotDistance: integer(args, 'snapPivotDistance', DEFAULT_SNAP_OPTIONS.pivotDistance, 1, SERVED_STATE_BLOCKS - 8),
     accountTasks: integer(args, 'snapAccountTasks', DEFAULT_SNAP_OPTIONS.accountTasks, 1, 256),
     requestRate: integer(args, 'snapRequestRate', DEFAULT_SNAP_OPTIONS.requestRate, 0, 10_000),
+    db: parseDbBackend(args.db ?? DEFAULT_DB_BACKEND),
     ...lieOption(args),
   })
   checkConflicts(args, options)

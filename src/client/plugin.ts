@@ -5,6 +5,7 @@
 import { Hardfork } from '@ethereumjs/common'
 import { SyncMode } from '@ethereumjs/client/dist/esm/src/config.js'
 
+import { openBackendDB } from '../db/backend.js'
 import { createSnapServer } from '../server/client.js'
 import { SnapBeaconSynchronizer } from '../sync/beaconsynchronizer.js'
 import { SnapSynchronizer } from '../sync/synchronizer.js'
@@ -12,6 +13,7 @@ import { SnapSynchronizer } from '../sync/synchronizer.js'
 import { SnapMetrics } from './metrics.js'
 import { DEFAULT_SNAP_OPTIONS, parseSnapOptions, snapCliOptions } from './options.js'
 
+import type { BackendLevel } from '../db/backend.js'
 import type { SnapOptions } from './options.js'
 import type {
   ClientPlugin,
@@ -28,8 +30,8 @@ export const SNAP_FLAG_ERROR =
   "--snap is the client's built-in experimental snap sync (post-merge only, does not serve); use --sync=snap"
 
 /**
- * The plugin registered with the client: the `snap` sync mode, the `--snapServe` option, the
- * snap/1 server as a protocol handler, and the plugin's Prometheus metrics.
+ * The plugin registered with the client: the `snap` sync mode, the plugin's options, the snap/1
+ * server as a protocol handler, the plugin's Prometheus metrics, and the `--db` storage backend.
  */
 export class SnapPlugin implements ClientPlugin {
   readonly name = 'snap'
@@ -68,6 +70,14 @@ export class SnapPlugin implements ClientPlugin {
   createSynchronizer(_syncmode: string, options: PluginSynchronizerOptions): PluginSynchronizer {
     if (options.config.chainCommon.gteHardfork(Hardfork.Paris)) return new SnapBeaconSynchronizer(options, this._options, this.metrics)
     return new SnapSynchronizer(options, this._options, this.metrics)
+  }
+
+  /**
+   * The client's chain, state and meta DBs with the `--db` backend, in any sync mode; throws (the client
+   * exits 1) when the directory was made by the other backend, before anything is written to it
+   */
+  openDB(dir: string, _name: 'chain' | 'state' | 'meta'): BackendLevel<string | Uint8Array, string | Uint8Array> {
+    return openBackendDB<string | Uint8Array, string | Uint8Array>(dir, this._options.db)
   }
 
   /** The snap/1 server, unless `--snapServe=false` */

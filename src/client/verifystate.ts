@@ -1,8 +1,9 @@
 /**
- * `ethereumjs-snap verify-state --dataDir D [--root R] [--network N]`: walks the state of a client data
- * dir from a state root and says whether it is complete, with counts. Exit code 0 when complete, 1 when
- * anything is missing or wrong, 2 when the command cannot run (bad arguments, DB locked by a running
- * client, no head to take a root from).
+ * `ethereumjs-snap verify-state --dataDir D [--root R] [--network N] [--db B]`: walks the state of a client
+ * data dir from a state root and says whether it is complete, with counts. Exit code 0 when complete, 1
+ * when anything is missing or wrong, 2 when the command cannot run (bad arguments, DB locked by a running
+ * client, no head to take a root from, a `--db` that did not make the data dir).
+ * Each DB is opened with the backend that made it (LevelDB or RocksDB), read from its files.
  */
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -10,13 +11,13 @@ import { parseArgs } from 'node:util'
 
 import { RLP } from '@ethereumjs/rlp'
 import { bigIntToBytes, concatBytes, utf8ToBytes } from '@ethereumjs/util'
-import { Level } from 'level'
-
+import { DbBackendMismatchError, detectBackend, openBackendDB, parseDbBackend } from '../db/backend.js'
 import { fromHex, toHex0x } from '../trie/hex.js'
 import { initKeccak } from '../trie/keccak.js'
 import { nibblesToHex } from '../trie/nibbles.js'
 import { StateWalker } from '../trie/walker.js'
 
+import type { DbBackend } from '../db/backend.js'
 import type { WalkFinding } from '../trie/walker.js'
 
 /** Findings printed one per line; the rest are only counted. */
@@ -42,11 +43,23 @@ const headerKey = (n: bigint, hash: Uint8Array) => concatBytes(utf8ToBytes('h'),
 const hashToNumberKey = (hash: Uint8Array) => concatBytes(utf8ToBytes('H'), hash)
 
 /**
+ * The backend that made the DB in `dir`; `expected` (`--db`), when given, must be it. A directory with no
+ * DB is a usage error: it would be created empty by opening it.
+ */
+export function dbBackendOf(dir: string, expected?: DbBackend): DbBackend {
+  const madeBy = detectBackend(dir)
+  if (madeBy === undefined) throw new UsageError(`no database in ${dir}`)
+  if (expected !== undefined && expected !== madeBy) throw new DbBackendMismatchError(dir, madeBy, expected)
+  return madeBy
+}
+
+/**
  * State root of the chain head in a client's `chain` DB: the block the VM executed last (`heads.vm`),
  * else the canonical head block. Read raw, so no chain config is needed.
  */
-export async function readHeadStateRoot(chainDir: string): Promise<{ number: bigint; stateRoot: Uint8Array }> {
-  const db = new Level<Uint8Array, Uint8Array>(chainDir, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: false })
+export async function readHeadStateRoot(chainDir: string, expected?: DbBackend): Promise<{ number: bigint; stateRoot: Uint8Array }> {
+  const backend = dbBackendOf(chainDir, expected)
+  const db = openBackendDB<Uint8Array, Uint8Array>(chainDir, backend, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: false })
   await db.open()
   try {
     const heads = await db.get(utf8ToBytes('heads'))
@@ -75,9 +88,12 @@ export function describeFinding(f: WalkFinding): string {
 }
 
 /** Walks `<networkDir>/state` from `root`, printing findings and a summary; returns the exit code. */
-export async function verifyStateDir(networkDir: string, root: Uint8Array, out: Out): Promise<number> {
+export async function verifyStateDir(networkDir: string, root: Uint8Array, out: Out, expected?: DbBackend): Promise<number> {
   await initKeccak()
-  const db = new Level<string, Uint8Array>(join(networkDir, 'state'), { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: false })
+  const dir = join(networkDir, 'state')
+  const backend = dbBackendOf(dir, expected)
+  out(`walking ${dir} (${backend})`)
+  const db = openBackendDB<string, Uint8Array>(dir, backend, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: false })
   await db.open()
   try {
     const walker = new StateWalker(db)
@@ -95,29 +111,29 @@ export async function verifyStateDir(networkDir: string, root: Uint8Array, out: 
   }
 }
 
-const USAGE = 'usage: ethereumjs-snap verify-state --dataDir DIR [--root 0xSTATEROOT] [--network NAME]'
+const USAGE = 'usage: ethereumjs-snap verify-state --dataDir DIR [--root 0xSTATEROOT] [--network NAME] [--db level|rocksdb]'
 
 /** Entry point for `argv` (the arguments after `verify-state`); returns the process exit code. */
 export async function verifyStateCommand(argv: string[], out: Out = console.log): Promise<number> {
   try {
     const { values } = parseArgs({
       args: argv,
-      options: { dataDir: { type: 'string' }, root: { type: 'string' }, network: { type: 'string' } },
+      options: { dataDir: { type: 'string' }, root: { type: 'string' }, network: { type: 'string' }, db: { type: 'string' } },
       strict: true,
     })
     if (values.dataDir === undefined) throw new UsageError('--dataDir is required')
+    const db = values.db === undefined ? undefined : parseDbBackend(values.db)
     const networkDir = findNetworkDir(values.dataDir, values.network)
     let root: Uint8Array
     if (values.root !== undefined) {
       root = fromHex(values.root)
       if (root.length !== 32) throw new UsageError('--root must be 32 bytes')
     } else {
-      const head = await readHeadStateRoot(join(networkDir, 'chain'))
+      const head = await readHeadStateRoot(join(networkDir, 'chain'), db)
       root = head.stateRoot
       out(`head block ${head.number}, state root ${toHex0x(root)}`)
     }
-    out(`walking ${join(networkDir, 'state')}`)
-    return await verifyStateDir(networkDir, root, out)
+    return await verifyStateDir(networkDir, root, out, db)
   } catch (err) {
     out(`verify-state: ${(err as Error).message}`)
     if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') out(USAGE)

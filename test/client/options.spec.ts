@@ -6,7 +6,7 @@ import { SERVED_STATE_BLOCKS } from '../../src/wire/constants.js'
 describe('[parseSnapOptions]', () => {
   it('gives the defaults when no plugin flag is set, frozen', () => {
     const options = parseSnapOptions({})
-    assert.deepEqual(options, { serve: true, minPeers: 1, pivotDistance: 64, accountTasks: 16, requestRate: 0 })
+    assert.deepEqual(options, { serve: true, minPeers: 1, pivotDistance: 64, accountTasks: 16, requestRate: 0, db: 'level' })
     assert.deepEqual(options, DEFAULT_SNAP_OPTIONS)
     assert.ok(Object.isFrozen(options))
   })
@@ -17,13 +17,20 @@ describe('[parseSnapOptions]', () => {
     assert.equal(snapCliOptions.snapPivotDistance.default, DEFAULT_SNAP_OPTIONS.pivotDistance)
     assert.equal(snapCliOptions.snapAccountTasks.default, DEFAULT_SNAP_OPTIONS.accountTasks)
     assert.equal(snapCliOptions.snapRequestRate.default, DEFAULT_SNAP_OPTIONS.requestRate)
+    assert.equal(snapCliOptions.db.default, DEFAULT_SNAP_OPTIONS.db)
   })
 
   it('reads every flag at its bounds', () => {
-    const low = parseSnapOptions({ snapServe: false, snapMinPeers: 1, snapPivotDistance: 1, snapAccountTasks: 1, snapRequestRate: 0 })
-    assert.deepEqual(low, { serve: false, minPeers: 1, pivotDistance: 1, accountTasks: 1, requestRate: 0 })
-    const high = parseSnapOptions({ snapMinPeers: 64, snapPivotDistance: SERVED_STATE_BLOCKS - 8, snapAccountTasks: 256, snapRequestRate: 10_000 })
-    assert.deepEqual(high, { serve: true, minPeers: 64, pivotDistance: SERVED_STATE_BLOCKS - 8, accountTasks: 256, requestRate: 10_000 })
+    const low = parseSnapOptions({ snapServe: false, snapMinPeers: 1, snapPivotDistance: 1, snapAccountTasks: 1, snapRequestRate: 0, db: 'level' })
+    assert.deepEqual(low, { serve: false, minPeers: 1, pivotDistance: 1, accountTasks: 1, requestRate: 0, db: 'level' })
+    const high = parseSnapOptions({ snapMinPeers: 64, snapPivotDistance: SERVED_STATE_BLOCKS - 8, snapAccountTasks: 256, snapRequestRate: 10_000, db: 'rocksdb' })
+    assert.deepEqual(high, { serve: true, minPeers: 64, pivotDistance: SERVED_STATE_BLOCKS - 8, accountTasks: 256, requestRate: 10_000, db: 'rocksdb' })
+  })
+
+  it('takes --db=rocksdb with any --sync mode (it is the storage, not the sync)', () => {
+    for (const sync of ['full', 'snap', 'none', undefined]) {
+      assert.equal(parseSnapOptions({ sync, maxPeers: 25, db: 'rocksdb' }).db, 'rocksdb', String(sync))
+    }
   })
 
   const bad: { name: string; args: { [key: string]: unknown }; error: RegExp }[] = [
@@ -43,6 +50,9 @@ describe('[parseSnapOptions]', () => {
     { name: 'snapAccountTasks 0', args: { snapAccountTasks: 0 }, error: /^--snapAccountTasks must be a whole number from 1 to 256, got 0$/ },
     { name: 'snapAccountTasks 257', args: { snapAccountTasks: 257 }, error: /^--snapAccountTasks must be .* got 257$/ },
     { name: 'snapAccountTasks a string', args: { snapAccountTasks: '16' }, error: /^--snapAccountTasks must be .* got 16$/ },
+    { name: 'db an unknown backend', args: { db: 'sqlite' }, error: /^--db must be level or rocksdb, got sqlite$/ },
+    { name: 'db given twice (yargs makes an array)', args: { db: ['level', 'rocksdb'] }, error: /^--db must be level or rocksdb, got level,rocksdb$/ },
+    { name: 'db in capitals', args: { db: 'RocksDB' }, error: /^--db must be level or rocksdb, got RocksDB$/ },
   ]
   for (const c of bad) {
     it(`throws, naming the flag: ${c.name}`, () => {

@@ -1,6 +1,7 @@
 /**
  * The real ethtest head state (block 600 of go-ethereum's devp2p test chain), written through
- * the client's own state manager into the client's DB layout, then served and verified.
+ * the client's own state manager into the client's DB layout, then served and verified; on a state DB
+ * of each backend, opened as the client opens it.
  */
 import { strict as assert } from 'node:assert'
 import { readFileSync } from 'node:fs'
@@ -21,7 +22,6 @@ import {
   setLengthLeft,
 } from '@ethereumjs/util'
 import { keccak256 } from 'ethereum-cryptography/keccak.js'
-import { MemoryLevel } from 'memory-level'
 
 import { serveAccountRange } from '../../src/server/accountrange.js'
 import { serveTrieNodes } from '../../src/server/trienodes.js'
@@ -32,11 +32,13 @@ import { DBStateView } from '../../src/server/stateview.js'
 import { serveStorageRanges } from '../../src/server/storageranges.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
 
+import { DB_BACKENDS, tempDB } from '../helpers/db.js'
 import { ETHTEST_DIR } from '../trie/ethtest.js'
 
 import { MAX, ZERO, plusOne, verifyRange } from './fixtures.js'
 
 import type { StateView } from '../../src/server/stateview.js'
+import type { TempDB } from '../helpers/db.js'
 
 interface DumpAccount {
   address: string
@@ -68,14 +70,17 @@ function snapPath(key: Uint8Array, length: number): Uint8Array {
 
 const hx = (s: string) => hexToBytes((s.startsWith('0x') ? s : `0x${s}`) as `0x${string}`)
 
-describe('[snap server] ethtest head state', () => {
+for (const backend of DB_BACKENDS) describe(`[snap server] ethtest head state (${backend})`, () => {
   const dump = JSON.parse(readFileSync(join(ETHTEST_DIR, 'headstate.json'), 'utf8')) as { root: string; accounts: { [a: string]: DumpAccount } }
   const accounts = Object.values(dump.accounts)
   const root = hx(dump.root)
   let view: StateView
+  let temp: TempDB<string, string>
 
   before(async () => {
-    const level = new MemoryLevel<string, Uint8Array>()
+    // Default encodings, as the client's `new Level(dir)`: its LevelDB wrapper sets them per call
+    temp = await tempDB(backend)
+    const level = temp.db
     const trie = await createMPT({ db: new LevelDB(level as never), useKeyHashing: true, valueEncoding: ValueEncoding.Bytes })
     const sm = new MerkleStateManager({ trie, prefixStorageTrieKeys: true })
     await sm.checkpoint()
@@ -91,6 +96,10 @@ describe('[snap server] ethtest head state', () => {
     await sm.flush()
     assert.equal(bytesToHex(await sm.getStateRoot()), bytesToHex(root), 'the dump rebuilds to the block 600 root')
     view = new DBStateView(new LevelStateReader(level as never), { has: (r) => bytesToHex(r) === bytesToHex(root) })
+  })
+
+  after(async () => {
+    await temp.close()
   })
 
   it('serves every account, in pages and whole, each page proved', async () => {

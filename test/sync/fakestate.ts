@@ -20,9 +20,10 @@ import { rng } from '../helpers/rng.js'
 import type { ServedRoots, StateView } from '../../src/server/stateview.js'
 import type { AccountBody } from '../../src/trie/account.js'
 import type { StateReadStore } from '../../src/trie/reader.js'
+import type { AbstractLevel } from 'abstract-level'
 
-/** The state DB the fakes use: string (hex) keys, byte values, as the client's `state` Level */
-export type StateLevel = MemoryLevel<string, Uint8Array>
+/** The state DB the fakes use: string (hex) keys, byte values, as the client's `state` Level (any backend) */
+export type StateLevel = AbstractLevel<string | Uint8Array, string, Uint8Array>
 
 /** What a fake state holds; every field has a small default (the whole state builds in ~0.1 s) */
 export interface FakeStateSpec {

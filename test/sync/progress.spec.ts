@@ -6,6 +6,8 @@ import { AccountTask, loadAccountTasks, newAccountTasks, saveAccountTasks } from
 import { MAX_HASH } from '../../src/sync/hashrange.js'
 import { NewerProgressError, PROGRESS_KEY, PROGRESS_VERSION, ProgressStore, newProgress, parseProgress, reconcileProgress } from '../../src/sync/progress.js'
 
+import { DB_BACKENDS, tempDB } from '../helpers/db.js'
+
 import type { SavedAccountTask } from '../../src/sync/accounttasks.js'
 import type { SnapProgress } from '../../src/sync/progress.js'
 
@@ -37,6 +39,20 @@ describe('[ProgressStore]', () => {
     assert.equal(typeof (await db.get(PROGRESS_KEY)), 'string')
     assert.deepEqual(await store.load(), saved)
   })
+
+  for (const backend of DB_BACKENDS) {
+    it(`survives closing and reopening a meta DB opened as the client opens it (${backend}, default encodings)`, async () => {
+      const temp = await tempDB(backend)
+      try {
+        assert.equal(await new ProgressStore(temp.db).load(), undefined)
+        const saved = sample()
+        await new ProgressStore(temp.db).save(saved)
+        assert.deepEqual(await new ProgressStore(await temp.reopen()).load(), saved)
+      } finally {
+        await temp.close()
+      }
+    })
+  }
 
   it('a fresh record (no pivot yet) loads back as written', async () => {
     const store = new ProgressStore(utf8Level())

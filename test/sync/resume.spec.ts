@@ -3,12 +3,16 @@ import { strict as assert } from 'node:assert'
 import { loadAccountTasks } from '../../src/sync/accounttasks.js'
 import { hashNumber } from '../../src/sync/hashrange.js'
 
+import { DB_BACKENDS } from '../helpers/db.js'
+import { tempStateDB } from '../trie/helpers.js'
+
 import { assertSynced } from './checkstate.js'
 import { buildFakeState, evolveFakeState } from './fakestate.js'
 import { FakeSnapPeer } from './fakepeer.js'
 import { SyncRun, healOnlyTasks, isAbort } from './syncrun.js'
 
-import type { FakeState } from './fakestate.js'
+import type { FakeState, StateLevel } from './fakestate.js'
+import type { TempDB } from '../helpers/db.js'
 import type { AccountTask, SavedAccountTask } from '../../src/sync/accounttasks.js'
 import type { GetAccountRangeRequest, GetStorageRangesRequest, SnapRequest } from '../../src/wire/messages.js'
 
@@ -28,12 +32,14 @@ interface Crash {
 }
 
 /**
- * Runs a first sync until `crash.when` says so at a persist, then aborts it: nothing after that
- * persist's flush is written, as in a crash. Returns the run and the record to resume from.
+ * Runs a first sync into `temp` until `crash.when` says so at a persist, then aborts it: nothing after
+ * that persist's flush is written, as in a crash. The DB is then closed and opened again from its files,
+ * as by a restarted process. Returns the run, the reopened DB and the record to resume from.
  */
-async function crashed(s: FakeState, crash: Crash): Promise<{ run: SyncRun; saved: SavedAccountTask[] }> {
+async function crashed(s: FakeState, temp: TempDB<string, Uint8Array>, crash: Crash): Promise<{ run: SyncRun; db: StateLevel; saved: SavedAccountTask[] }> {
   let record: SavedAccountTask[] | undefined
   const run = new SyncRun(s, [slowPeer(s, 'first')], {
+    db: temp.db,
     tasks: crash.tasks?.(),
     onPersist: (r) => {
       if (crash.keepFirstRecord !== true || record === undefined) record = r.saved
@@ -42,30 +48,38 @@ async function crashed(s: FakeState, crash: Crash): Promise<{ run: SyncRun; save
   })
   await assert.rejects(run.run(), isAbort, 'the first run ended before the crash')
   assert.ok(record !== undefined)
-  return { run, saved: record }
+  return { run, db: await temp.reopen(), saved: record }
 }
 
-/** A second sync on the first one's DB and counters, from the saved tasks, to completion */
-async function resume(s: FakeState, first: SyncRun, saved: SavedAccountTask[]): Promise<{ run: SyncRun; peer: FakeSnapPeer }> {
+/** A second sync on the first one's (reopened) DB and counters, from the saved tasks, to completion */
+async function resume(s: FakeState, first: { run: SyncRun; db: StateLevel; saved: SavedAccountTask[] }): Promise<{ run: SyncRun; peer: FakeSnapPeer }> {
   const peer = slowPeer(s, 'second')
-  const run = new SyncRun(s, [peer], { db: first.db, tasks: loadAccountTasks(saved), counters: first.counters })
+  const run = new SyncRun(s, [peer], { db: first.db, tasks: loadAccountTasks(first.saved), counters: first.run.counters })
   await run.complete()
   return { run, peer }
 }
 
-describe('[StateSync] resume', function () {
+// The DB the first run leaves is reopened from disk for the second, on each backend
+for (const backend of DB_BACKENDS) describe(`[StateSync] resume (${backend})`, function () {
   this.timeout(20_000)
   let s: FakeState
+  let temp: TempDB<string, Uint8Array>
   before(async () => {
     s = await buildFakeState()
   })
+  beforeEach(async () => {
+    temp = await tempStateDB(backend)
+  })
+  afterEach(async () => {
+    await temp.close()
+  })
 
   it('after an abort mid-way, a new sync from the saved cursors asks only for what was not written', async () => {
-    const { run: first, saved } = await crashed(s, { when: (r) => r.counters.accounts >= 40 })
-    const cursors = saved.map((t) => ({ first: BigInt(t.first), last: BigInt(t.last), next: BigInt(t.next), done: t.done }))
+    const first = await crashed(s, temp, { when: (r) => r.counters.accounts >= 40 })
+    const cursors = first.saved.map((t) => ({ first: BigInt(t.first), last: BigInt(t.last), next: BigInt(t.next), done: t.done }))
     assert.ok(cursors.some((t) => t.next > t.first), 'nothing was written before the crash')
     assert.ok(cursors.some((t) => !t.done), 'everything was written before the crash')
-    const { peer } = await resume(s, first, saved)
+    const { peer } = await resume(s, first)
     const asked = peer.received.filter(isAccountRange)
     assert.ok(asked.length > 0)
     for (const r of asked) {
@@ -78,22 +92,22 @@ describe('[StateSync] resume', function () {
   })
 
   it('accounts written but their cursors never saved, then a crash mid-storage: the resumed sync still ends complete', async () => {
-    const { run: first, saved } = await crashed(s, {
+    const first = await crashed(s, temp, {
       // The record stays the first one (nothing written); the crash comes while a large trie's
       // sub-ranges are being fetched, after some accounts (and so their storage) were written
       when: (r) => (r.source.peers()[0] as FakeSnapPeer).received.some(isSubrange) && r.counters.accounts > 0,
       keepFirstRecord: true,
     })
-    assert.ok(saved.every((t) => BigInt(t.next) === BigInt(t.first)), 'the record claims written accounts')
-    assert.ok(first.counters.slots < s.counts.slots, 'storage was complete before the crash')
-    await resume(s, first, saved)
+    assert.ok(first.saved.every((t) => BigInt(t.next) === BigInt(t.first)), 'the record claims written accounts')
+    assert.ok(first.run.counters.slots < s.counts.slots, 'storage was complete before the crash')
+    await resume(s, first)
   })
 
   it('a crash while completing from the root: the resumed sync asks for no range and skips the stored subtrees', async () => {
-    const { run: first, saved } = await crashed(s, { when: (r) => r.counters.trieNodes >= 2000, tasks: healOnlyTasks })
+    const first = await crashed(s, temp, { when: (r) => r.counters.trieNodes >= 2000, tasks: healOnlyTasks })
     const total = await nodeCount(s)
-    assert.ok(first.counters.trieNodes < total, 'healing was over before the crash')
-    const { peer } = await resume(s, first, saved)
+    assert.ok(first.run.counters.trieNodes < total, 'healing was over before the crash')
+    const { peer } = await resume(s, first)
     assert.equal(peer.stats.accounts.requests + peer.stats.storage.requests, 0)
     assert.ok(peer.stats.nodes.items <= total - 1000, `${peer.stats.nodes.items} of ${total} nodes fetched again`)
   })
@@ -101,7 +115,7 @@ describe('[StateSync] resume', function () {
   it('a moved pivot: the new root is synced on a DB holding part of the old state; what they share is not fetched again', async () => {
     const next = await evolveFakeState(s)
     next.served.add(s.root)
-    const { run: first } = await crashed(s, { when: (r) => r.counters.codes === s.counts.codes && r.counters.slots > 1000 })
+    const first = await crashed(s, temp, { when: (r) => r.counters.codes === s.counts.codes && r.counters.slots > 1000 })
     const peer = new FakeSnapPeer(next, { id: 'new-root' })
     const run = new SyncRun(next, [peer], { db: first.db })
     await run.complete()

@@ -1,38 +1,25 @@
 /**
- * Test helpers: temp Level DBs, writing the ethtest state with the builder, a proof maker over an
+ * Test helpers: temp state DBs, writing the ethtest state with the builder, a proof maker over an
  * in-memory node store, and random tries.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-
-import { Level } from 'level'
-
 import { EMPTY_CODE_HASH, encodeFullAccount, hasCode } from '../../src/trie/account.js'
 import { toHex } from '../../src/trie/hex.js'
 import { keccak256 } from '../../src/trie/keccak.js'
 import { decodeNode } from '../../src/trie/node.js'
 import { bytesToNibbles, compareBytes } from '../../src/trie/nibbles.js'
 import { EMPTY_ROOT, StackTrieBuilder } from '../../src/trie/stackbuilder.js'
+import { STATE_ENCODINGS } from '../../src/trie/statedb.js'
+import { tempDB } from '../helpers/db.js'
 
 export { rng } from '../helpers/rng.js'
 
 import type { EthtestAccount, Leaf } from './ethtest.js'
 import type { StateWriter } from '../../src/trie/statedb.js'
+import type { DbBackend, TempDB } from '../helpers/db.js'
 
-/** A Level DB in a fresh temp dir under /tmp; `close()` also removes the dir. */
-export async function tempLevel(): Promise<{ db: Level<string, Uint8Array>; dir: string; close: () => Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'snap-trie-'))
-  const db = new Level<string, Uint8Array>(join(dir, 'state'), { keyEncoding: 'utf8', valueEncoding: 'view' })
-  await db.open()
-  return {
-    db,
-    dir,
-    close: async () => {
-      await db.close()
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
+/** A state DB (the client's encodings) of `backend` in a fresh temp dir; `close()` also removes the dir. */
+export function tempStateDB(backend: DbBackend = 'level'): Promise<TempDB<string, Uint8Array>> {
+  return tempDB<string, Uint8Array>(backend, STATE_ENCODINGS)
 }
 
 /** Writes a whole state (accounts, storage tries, codes) through `writer`; returns the state root. */

@@ -7,7 +7,7 @@ import { verifyRange } from '../../src/trie/rangeproof.js'
 import { StateWriter } from '../../src/trie/statedb.js'
 import { StateWalker } from '../../src/trie/walker.js'
 
-import { buildNodeMap, mergeProofs, proveKey, randomAccountLeaves, rng, tempLevel } from './helpers.js'
+import { buildNodeMap, mergeProofs, proveKey, randomAccountLeaves, rng, tempStateDB } from './helpers.js'
 
 import type { Leaf } from './ethtest.js'
 import type { NodeMap } from './helpers.js'
@@ -82,7 +82,7 @@ describe('[verifyRange + StackTrieBuilder + StateWalker] property', () => {
       const random = rng(c.seed)
       const leaves = randomAccountLeaves(c.size, random)
       const src = { leaves, ...buildNodeMap(leaves) }
-      const { db, close } = await tempLevel()
+      const { db, close } = await tempStateDB()
       try {
         const writer = new StateWriter(db)
         const limits = randomChunks(1 + Math.floor(random() * 16), random)

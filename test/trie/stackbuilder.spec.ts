@@ -10,7 +10,7 @@ import { StateWriter } from '../../src/trie/statedb.js'
 import { StateWalker } from '../../src/trie/walker.js'
 
 import { ETHTEST_ROOT, loadEthtestState } from './ethtest.js'
-import { buildNodeMap, randomAccountLeaves, randomLeaves, rng, tempLevel } from './helpers.js'
+import { buildNodeMap, randomAccountLeaves, randomLeaves, rng, tempStateDB } from './helpers.js'
 
 import type { Leaf } from './ethtest.js'
 
@@ -63,7 +63,7 @@ describe('[StackTrieBuilder]', () => {
   it('chunks built with open edges write only real nodes, and healing from the walker completes the trie', async () => {
     const leaves = randomAccountLeaves(3000, rng(11))
     const source = buildNodeMap(leaves)
-    const { db, close } = await tempLevel()
+    const { db, close } = await tempStateDB()
     try {
       const writer = new StateWriter(db)
       const cuts = [0, 700, 1400, 2222, 3000]

@@ -9,8 +9,12 @@ import { initKeccak } from '../../src/trie/keccak.js'
 import { toHex0x } from '../../src/trie/hex.js'
 import { StateWriter, codeKey, nodeKey } from '../../src/trie/statedb.js'
 
+import { DB_BACKENDS } from '../helpers/db.js'
+
 import { ETHTEST_ROOT, loadEthtestState } from './ethtest.js'
-import { tempLevel, writeState } from './helpers.js'
+import { tempStateDB, writeState } from './helpers.js'
+
+import type { DbBackend } from '../helpers/db.js'
 
 describe('[StateWriter]', () => {
   before(async () => {
@@ -25,38 +29,47 @@ describe('[StateWriter]', () => {
     assert.equal(codeKey(hash), '63' + 'ab'.repeat(32))
   })
 
-  it('writes the ethtest state so that the client state manager reads it back', async () => {
-    const accounts = loadEthtestState()
-    const { db, close } = await tempLevel()
-    try {
-      const root = await writeState(new StateWriter(db, { batchSize: 500 }), accounts)
-      assert.equal(toHex0x(root), ETHTEST_ROOT)
-      // Exactly how the client's VmExecution opens its state (createMPT + LevelDB + MerkleStateManager)
-      const trie = await createMPT({ db: new LevelDB(db as never), useKeyHashing: true, valueEncoding: ValueEncoding.Bytes, root })
-      const sm = new MerkleStateManager({ trie, prefixStorageTrieKeys: true })
-      let slots = 0
-      for (const a of accounts) {
-        const address = new Address(a.address)
-        const account = await sm.getAccount(address)
-        assert.ok(account, `account ${bytesToHex(a.address)}`)
-        assert.equal(account.balance, a.body.balance)
-        assert.equal(account.nonce, a.body.nonce)
-        assert.equal(bytesToHex(account.storageRoot), bytesToHex(a.body.storageRoot))
-        if (a.code !== undefined) assert.equal(bytesToHex(await sm.getCode(address)), bytesToHex(a.code))
-        for (const [slot, value] of a.rawStorage) {
-          const got = await sm.getStorage(address, Uint8Array.from(Buffer.from(slot.slice(2), 'hex')))
-          assert.equal(bytesToHex(got), bytesToHex(value), `slot ${slot} of ${bytesToHex(a.address)}`)
-          slots++
-        }
-      }
-      assert.equal(slots, 2164)
-    } finally {
-      await close()
-    }
-  })
+  for (const backend of DB_BACKENDS) {
+    it(`writes the ethtest state so that the client state manager reads it back (${backend})`, async () => {
+      await writeAndReadBack(backend)
+    })
+  }
 
   it('refuses code that does not hash to its code hash', () => {
     const writer = new StateWriter({ batch: async () => {} })
     assert.throws(() => writer.putCode(new Uint8Array(32), Uint8Array.of(1)), { code: 'BYTECODE_MISMATCH' })
   })
 })
+
+/** Writes the ethtest state into a `backend` DB, reopens it, and reads every account, code and slot back as the client does */
+async function writeAndReadBack(backend: DbBackend): Promise<void> {
+  const accounts = loadEthtestState()
+  const temp = await tempStateDB(backend)
+  try {
+    const root = await writeState(new StateWriter(temp.db, { batchSize: 500 }), accounts)
+    assert.equal(toHex0x(root), ETHTEST_ROOT)
+    // From the files, as a restarted client reads them
+    const db = await temp.reopen()
+    // Exactly how the client's VmExecution opens its state (createMPT + LevelDB + MerkleStateManager)
+    const trie = await createMPT({ db: new LevelDB(db as never), useKeyHashing: true, valueEncoding: ValueEncoding.Bytes, root })
+    const sm = new MerkleStateManager({ trie, prefixStorageTrieKeys: true })
+    let slots = 0
+    for (const a of accounts) {
+      const address = new Address(a.address)
+      const account = await sm.getAccount(address)
+      assert.ok(account, `account ${bytesToHex(a.address)}`)
+      assert.equal(account.balance, a.body.balance)
+      assert.equal(account.nonce, a.body.nonce)
+      assert.equal(bytesToHex(account.storageRoot), bytesToHex(a.body.storageRoot))
+      if (a.code !== undefined) assert.equal(bytesToHex(await sm.getCode(address)), bytesToHex(a.code))
+      for (const [slot, value] of a.rawStorage) {
+        const got = await sm.getStorage(address, Uint8Array.from(Buffer.from(slot.slice(2), 'hex')))
+        assert.equal(bytesToHex(got), bytesToHex(value), `slot ${slot} of ${bytesToHex(a.address)}`)
+        slots++
+      }
+    }
+    assert.equal(slots, 2164)
+  } finally {
+    await temp.close()
+  }
+}

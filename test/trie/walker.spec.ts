@@ -6,8 +6,10 @@ import { bytesToNibbles, nibblesToHex } from '../../src/trie/nibbles.js'
 import { STATE_ENCODINGS, StateWriter, codeKey, nodeKey } from '../../src/trie/statedb.js'
 import { StateWalker } from '../../src/trie/walker.js'
 
+import { DB_BACKENDS } from '../helpers/db.js'
+
 import { loadEthtestState } from './ethtest.js'
-import { tempLevel, writeState } from './helpers.js'
+import { tempStateDB, writeState } from './helpers.js'
 
 import type { WalkFinding } from '../../src/trie/walker.js'
 
@@ -17,14 +19,14 @@ async function collect(walker: StateWalker, root: Uint8Array): Promise<WalkFindi
   return out
 }
 
-describe('[StateWalker]', () => {
+for (const backend of DB_BACKENDS) describe(`[StateWalker] (${backend})`, () => {
   const accounts = loadEthtestState()
-  let db: Awaited<ReturnType<typeof tempLevel>>
+  let db: Awaited<ReturnType<typeof tempStateDB>>
   let root: Uint8Array
 
   before(async () => {
     await initKeccak()
-    db = await tempLevel()
+    db = await tempStateDB(backend)
     root = await writeState(new StateWriter(db.db), accounts)
   })
 
