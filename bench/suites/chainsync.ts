@@ -5,7 +5,7 @@
  * syncing process until it has executed the chain's head (the snap sync's handoff included), its
  * progress sampled every second for the chart, its peak RSS the kernel's VmHWM at the end.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 
@@ -30,6 +30,8 @@ export interface SyncRun {
   /** Snap only: payload bytes of the replies accepted (the `done` line's `downloaded`) */
   bytes?: number
   peakRssBytes: number
+  /** Bytes of the syncing node's data dir at the end (its DBs; the log left out) */
+  dataDirBytes: number
   /** Progress shares over time: blocks executed (full), state leaves downloaded (snap) */
   samples: { seconds: number; share: number }[]
 }
@@ -50,6 +52,17 @@ function peakRssOf(pid: number | undefined): number {
   const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1]
   if (kb === undefined) throw new Error(`no VmHWM for process ${pid}`)
   return Number(kb) * 1024
+}
+
+/** Bytes of the files under `dir`, `.log` files left out */
+function dirBytes(dir: string): number {
+  let n = 0
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name)
+    if (e.isDirectory()) n += dirBytes(path)
+    else if (e.isFile() && !e.name.endsWith('.log')) n += statSync(path).size
+  }
+  return n
 }
 
 /** A source process on a copy of the data dir that imported the chain */
@@ -77,10 +90,10 @@ async function progressOf(node: ClientNode, mode: 'full' | 'snap', chain: BenchC
 }
 
 /** Syncs an empty node from `source` in `mode` until it has executed the chain's head */
-export async function syncChain(source: ClientNode, chain: BenchChain, mode: 'full' | 'snap', say: (line: string) => void): Promise<SyncRun> {
+export async function syncChain(source: ClientNode, chain: BenchChain, mode: 'full' | 'snap', say: (line: string) => void, args: string[] = []): Promise<SyncRun> {
   const started = performance.now()
   const elapsed = () => (performance.now() - started) / 1000
-  const node = await ClientNode.start({ name: `${mode}-syncer`, genesisFile: chain.genesisFile, sync: mode, bootnodes: [await source.enode()] })
+  const node = await ClientNode.start({ name: `${mode}-syncer`, genesisFile: chain.genesisFile, sync: mode, bootnodes: [await source.enode()], args })
   const samples: SyncRun['samples'] = [{ seconds: 0, share: 0 }]
   let stateSeconds: number | undefined
   let lastSaid = 0
@@ -102,6 +115,7 @@ export async function syncChain(source: ClientNode, chain: BenchChain, mode: 'fu
     const seconds = elapsed()
     samples.push({ seconds, share: 1 })
     const peakRssBytes = peakRssOf(node.pid)
+    const dataDirBytes = dirBytes(node.dataDir)
     const done = snapLines(node).find((l) => l.kind === 'done')
     return {
       seconds,
@@ -109,6 +123,7 @@ export async function syncChain(source: ClientNode, chain: BenchChain, mode: 'fu
       pivot: done === undefined ? undefined : Number(done.fields.pivot),
       bytes: done === undefined ? undefined : field(done, 'downloaded'),
       peakRssBytes,
+      dataDirBytes,
       samples,
     }
   } finally {
@@ -116,7 +131,7 @@ export async function syncChain(source: ClientNode, chain: BenchChain, mode: 'fu
   }
 }
 
-const say = (line: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${line}`)
+export const say = (line: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${line}`)
 
 /** The run of median `key` of `runs` (the lower middle one of an even count) */
 function medianBy<T>(runs: T[], key: (r: T) => number): T {
@@ -135,7 +150,7 @@ async function snapRuns(source: ClientNode, chain: BenchChain): Promise<{ run: S
 }
 
 /** Snap syncs of a chain from a source process: the source stays up for all of them */
-async function withSource<T>(chain: BenchChain, run: (source: ClientNode) => Promise<T>): Promise<T> {
+export async function withSource<T>(chain: BenchChain, run: (source: ClientNode) => Promise<T>): Promise<T> {
   const source = await startChainSource(chain)
   try {
     return await run(source.node)

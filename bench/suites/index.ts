@@ -2,6 +2,7 @@
  * The benchmark suites by name. A suite returns named figures; speeds are stated beside
  * something measured in the same run so that ratios, not absolute numbers, carry the result.
  */
+import { dbSuite } from './db.js'
 import { hashSuite } from './hash.js'
 import { serveSuite } from './serve.js'
 import { syncSuite } from './sync.js'
@@ -11,6 +12,7 @@ import { trieSuite } from './trie.js'
 export type Suite = (opts: { out?: string }) => Promise<{ [name: string]: number }>
 
 export const suites: { [name: string]: Suite } = {
+  db: dbSuite,
   hash: hashSuite,
   serve: serveSuite,
   sync: syncSuite,

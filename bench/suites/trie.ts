@@ -24,8 +24,8 @@ import { promisify } from 'node:util'
 import { LevelDB } from '@ethereumjs/client/dist/esm/src/execution/level.js'
 import { createMPT } from '@ethereumjs/mpt'
 import { ValueEncoding } from '@ethereumjs/util'
-import { Level } from 'level'
 
+import { DEFAULT_DB_BACKEND, openBackendDB } from '../../src/db/backend.js'
 import { EMPTY_CODE_HASH, encodeFullAccount, encodeSlimAccount } from '../../src/trie/account.js'
 import { initKeccak, keccak256 } from '../../src/trie/keccak.js'
 import { bytesToNibbles } from '../../src/trie/nibbles.js'
@@ -34,14 +34,17 @@ import { verifyAccountRange } from '../../src/trie/responses.js'
 import { EMPTY_ROOT, StackTrieBuilder } from '../../src/trie/stackbuilder.js'
 import { STATE_ENCODINGS, StateWriter, nodeKey } from '../../src/trie/statedb.js'
 
+import type { BackendLevel, DbBackend } from '../../src/db/backend.js'
 import type { AccountBody } from '../../src/trie/account.js'
+
+type Db = BackendLevel<string, Uint8Array>
 
 /** Accounts per simulated AccountRange response. */
 const RANGE = 4096
 /** Leaves timed with mpt `put` (a prefix of the same leaves). */
 const PUT_LEAVES = 50_000
 
-interface ChildResult {
+export interface ChildResult {
   leaves: number
   buildSeconds: number
   nodes: number
@@ -95,7 +98,7 @@ function* leafStream(n: number): Generator<{ key: Uint8Array; body: AccountBody 
   }
 }
 
-async function buildSource(db: Level<string, Uint8Array>, n: number): Promise<Uint8Array> {
+async function buildSource(db: Db, n: number): Promise<Uint8Array> {
   const writer = new StateWriter(db)
   const builder = new StackTrieBuilder({ sink: writer.sink() })
   let i = 0
@@ -112,7 +115,7 @@ async function buildSource(db: Level<string, Uint8Array>, n: number): Promise<Ui
 }
 
 // The stored nodes on `key`'s path: a server's proof for one edge
-async function prove(db: Level<string, Uint8Array>, root: Uint8Array, key: Uint8Array): Promise<Uint8Array[]> {
+async function prove(db: Db, root: Uint8Array, key: Uint8Array): Promise<Uint8Array[]> {
   const path = bytesToNibbles(key)
   const proof: Uint8Array[] = []
   let ref = root
@@ -129,7 +132,7 @@ async function prove(db: Level<string, Uint8Array>, root: Uint8Array, key: Uint8
 }
 
 // Replays the source as AccountRange responses; only verify + build + write is timed
-async function syncFromSource(source: Level<string, Uint8Array>, target: Level<string, Uint8Array>, root: Uint8Array, n: number): Promise<{ nodes: number; seconds: number }> {
+async function syncFromSource(source: Db, target: Db, root: Uint8Array, n: number): Promise<{ nodes: number; seconds: number }> {
   const writer = new StateWriter(target)
   let seconds = 0
   const stream = leafStream(n)
@@ -157,7 +160,7 @@ async function syncFromSource(source: Level<string, Uint8Array>, target: Level<s
   return { nodes: writer.nodes, seconds }
 }
 
-async function mptPut(target: Level<string, Uint8Array>, n: number, count: number): Promise<number> {
+async function mptPut(target: Db, n: number, count: number): Promise<number> {
   // As the client opens its state trie, with the same (WASM) keccak; keys are already hashed
   const trie = await createMPT({ db: new LevelDB(target as never), valueEncoding: ValueEncoding.Bytes, useKeyHashingFunction: keccak256 })
   const stream = leafStream(n)
@@ -169,11 +172,12 @@ async function mptPut(target: Level<string, Uint8Array>, n: number, count: numbe
   return (performance.now() - start) / 1000
 }
 
-async function child(n: number, withPut: boolean): Promise<ChildResult> {
+async function child(n: number, withPut: boolean, backend: DbBackend): Promise<ChildResult> {
   await initKeccak()
   const dir = mkdtempSync(join(tmpdir(), 'snap-bench-trie-'))
-  const source = new Level<string, Uint8Array>(join(dir, 'source'), STATE_ENCODINGS)
-  const target = new Level<string, Uint8Array>(join(dir, 'state'), STATE_ENCODINGS)
+  // Both DBs on the backend measured: the proofs' reads are not timed, the build's writes are
+  const source = openBackendDB<string, Uint8Array>(join(dir, 'source'), backend, STATE_ENCODINGS)
+  const target = openBackendDB<string, Uint8Array>(join(dir, 'state'), backend, STATE_ENCODINGS)
   try {
     const root = await buildSource(source, n)
     const { nodes, seconds: buildSeconds } = await syncFromSource(source, target, root, n)
@@ -189,8 +193,9 @@ async function child(n: number, withPut: boolean): Promise<ChildResult> {
   }
 }
 
-async function runChild(n: number, withPut: boolean): Promise<ChildResult> {
-  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--trie-child', String(n), withPut ? 'put' : 'noput']
+/** Builds `n` leaves in a child process into a DB of `backend` (see the module comment) */
+export async function runChild(n: number, withPut: boolean, backend: DbBackend = DEFAULT_DB_BACKEND): Promise<ChildResult> {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--trie-child', String(n), withPut ? 'put' : 'noput', backend]
   const { stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 1 << 20 })
   return JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult
 }
@@ -219,6 +224,6 @@ export async function trieSuite(): Promise<{ [name: string]: number }> {
 }
 
 if (process.argv[2] === '--trie-child') {
-  const result = await child(Number(process.argv[3]), process.argv[4] === 'put')
+  const result = await child(Number(process.argv[3]), process.argv[4] === 'put', (process.argv[5] ?? DEFAULT_DB_BACKEND) as DbBackend)
   console.log(JSON.stringify(result))
 }
