@@ -94,6 +94,9 @@ interface Lease {
  */
 const HEDGE_MARGIN = 2
 
+/** What a copy to a peer not measured yet is expected to take, ms (see StateSync.hedge) */
+const UNMEASURED_COPY_MS = 500
+
 interface InFlight {
   readonly peer: TrackedPeer
   readonly kind: AnyKind
@@ -253,15 +256,18 @@ export class StateSync {
    * it sooner by HEDGE_MARGIN of its own time for it; false when there is none (see the module comment)
    */
   private hedge(t: TrackedPeer): boolean {
-    // A peer not measured yet gives no reason to think it is faster
-    if (t.rttMs === 0) return false
     const now = Date.now()
     let best: InFlight | undefined
     let bestEnd = 0
     for (const r of this.pending) {
-      if (r.peer === t || r.lease.copied || r.lease.settled || r.generation !== this.ctx.generation) continue
+      // A holder that has not answered yet (its probe) is waited for: a copy that won would leave a
+      // silent or lying newcomer unexamined, and such a peer must be found out and dropped
+      if (r.peer === t || r.peer.rttMs === 0 || r.lease.copied || r.lease.settled || r.generation !== this.ctx.generation) continue
       const end = expectedEnd(r, now)
-      if (end > now + HEDGE_MARGIN * expectedMs(t, r.bytes) && end > bestEnd) {
+      // A peer not measured yet is assumed to answer within half the one second a request aims at: its
+      // copy is then its probe (a fast peer that joins while a slow one holds all the work gets some)
+      const copyMs = t.rttMs === 0 ? UNMEASURED_COPY_MS : expectedMs(t, r.bytes)
+      if (end > now + HEDGE_MARGIN * copyMs && end > bestEnd) {
         best = r
         bestEnd = end
       }
@@ -410,12 +416,12 @@ function expectedMs(t: TrackedPeer, bytes: number): number {
 }
 
 /**
- * When request `r` is expected to be answered, ms since the epoch; a holder not measured yet is
- * expected to take as long again as it already has
+ * When request `r` (of a measured peer) is expected to be answered, ms since the epoch: at its peer's
+ * measured rate, and once overdue, not before as long again as it has already taken (a peer that
+ * slowed down is no longer what its figures say)
  */
 function expectedEnd(r: InFlight, now: number): number {
-  if (r.peer.rttMs === 0) return now + (now - r.started)
-  return r.started + expectedMs(r.peer, r.bytes)
+  return Math.max(r.started + expectedMs(r.peer, r.bytes), now + (now - r.started))
 }
 
 /** Payload bytes of a decoded reply (every byte string in it), for the wasted-bytes counter */
