@@ -239,11 +239,12 @@ export class StateDownload {
     const from = this.pivot as PivotInfo
     // The timer and a wait after empty replies may find the same newer pivot: move once
     if (header.number <= from.number) return
+    // A sync that has just ended complete keeps its pivot: the record must name the root it completed
+    if (this.progress.stateComplete || this.sync?.moveTo(header.stateRoot) === false) return
     this.progress.pivot = { number: '0x' + header.number.toString(16), hash: bytesToHex(header.hash()), stateRoot: bytesToHex(header.stateRoot) }
     this.progress.counters.pivotMoves++
     this.lastMove = Date.now()
     // Saved with the next progress record, which the sync writes after flushing the nodes it covers
-    this.sync?.moveTo(header.stateRoot)
     this.log.info(`Snap sync: pivot moved from block ${from.number} to block=${header.number} hash=${bytesToHex(header.hash())} root=${bytesToHex(header.stateRoot)} (${why})`)
   }
 

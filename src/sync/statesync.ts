@@ -127,6 +127,8 @@ export class StateSync {
   private inFlight = 0
   private rootQueued = false
   private complete = false
+  /** `run` ended with the state complete under the last root asked for */
+  private finished = false
   private lastPersist = 0
   private readonly rate: RequestRate | undefined
 
@@ -173,10 +175,14 @@ export class StateSync {
   /**
    * Moves the sync to the state root of a newer pivot, at the loop's next turn (see the module
    * comment). Call it while `run` runs, or before running again after a RootUnavailableError.
+   * False when `run` has already ended complete: the move is refused and the completed root stands.
    */
-  moveTo(root: Uint8Array): void {
+  moveTo(root: Uint8Array): boolean {
+    // Once `run` has returned complete, its owner has taken that root's state: no move any more
+    if (this.finished) return false
     this.nextRoot = root
     this.wake?.()
+    return true
   }
 
   /** Runs until the state under the root is complete in the DB; throws RootUnavailableError or on abort */
@@ -185,28 +191,14 @@ export class StateSync {
       // A stored root has its whole subtree stored (every writer here keeps that true): done already
       const [stored] = await this.ctx.db.getMany([nodeKey(this.ctx.root)], STATE_ENCODINGS)
       this.complete = stored !== undefined
-      while (!this.complete) {
-        signal.throwIfAborted()
-        if (this.nextRoot !== undefined) this.applyMove(this.nextRoot)
-        await this.ctx.trie.deliverKnown()
-        this.accounts.writeReady()
-        if (this.accounts.done && !this.rootQueued && this.ctx.storage.pending === 0 && this.ctx.codes.pending === 0) {
-          // The ranges are written: what their edges left open is completed from the root down
-          this.rootQueued = true
-          await this.ctx.writer.flush()
-          await this.ctx.trie.addRoot(this.ctx.root, undefined, () => {
-            this.complete = true
-          })
-          continue
-        }
-        const started = this.dispatch()
-        if (started === 0 && this.inFlight === 0) this.reportIdle()
-        await this.nextResult(signal)
-        while (this.results.length > 0) await this.handle(this.results.shift() as Result)
-        await this.ctx.writer.flushIfFull()
-        await this.maybePersist(false)
+      // A move that comes while the old root completes, or while the last record is written, is taken:
+      // the sync ends complete only under the root its owner last asked for
+      for (;;) {
+        await this.runUntilComplete(signal)
+        await this.maybePersist(true)
+        if (this.nextRoot === undefined) break
       }
-      await this.maybePersist(true)
+      this.finished = true
     } finally {
       // Replies not handled yet are dropped; their work is fetched again by the next run
       for (const { req } of this.results.splice(0)) {
@@ -216,8 +208,33 @@ export class StateSync {
     }
   }
 
+  private async runUntilComplete(signal: AbortSignal): Promise<void> {
+    while (!this.complete || this.nextRoot !== undefined) {
+      signal.throwIfAborted()
+      if (this.nextRoot !== undefined) this.applyMove(this.nextRoot)
+      await this.ctx.trie.deliverKnown()
+      this.accounts.writeReady()
+      if (this.accounts.done && !this.rootQueued && this.ctx.storage.pending === 0 && this.ctx.codes.pending === 0) {
+        // The ranges are written: what their edges left open is completed from the root down
+        this.rootQueued = true
+        await this.ctx.writer.flush()
+        await this.ctx.trie.addRoot(this.ctx.root, undefined, () => {
+          this.complete = true
+        })
+        continue
+      }
+      const started = this.dispatch()
+      if (started === 0 && this.inFlight === 0) this.reportIdle()
+      await this.nextResult(signal)
+      while (this.results.length > 0) await this.handle(this.results.shift() as Result)
+      await this.ctx.writer.flushIfFull()
+      await this.maybePersist(false)
+    }
+  }
+
   private applyMove(root: Uint8Array): void {
     this.nextRoot = undefined
+    this.complete = false
     this.ctx.root = root
     this.ctx.generation++
     this.rootHex = toHex(root)

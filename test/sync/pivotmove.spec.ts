@@ -99,6 +99,29 @@ describe('[StateSync] pivot moves', function () {
     assert.deepEqual(run.drops, [])
   })
 
+  it('a move that comes as the old root completes is taken: the sync ends complete under the new root, and refuses moves once ended', async () => {
+    const { base, next } = await twoStates()
+    next.served.add(base.root)
+    const peer = new FakeSnapPeer(next, { id: 'moving', behaviour: 'slow', slowMs: 2 })
+    let moved = false
+    const run: SyncRun = new SyncRun(base, [peer], {
+      onPersist: () => {
+        // The last record of the old root (it is stored): the move arrives after the loop saw it complete
+        if (moved) return
+        void rootStored(run.db, base.root).then((stored) => {
+          if (!stored || moved) return
+          moved = true
+          assert.equal(run.sync.moveTo(next.root), true)
+        })
+      },
+    })
+    await run.run()
+    assert.ok(moved, 'moved once the old root was complete')
+    assert.ok(await rootStored(run.db, next.root), 'the new root is stored')
+    await assertSynced(run.db, next)
+    assert.equal(run.sync.moveTo(base.root), false, 'a move after the end is refused')
+  })
+
   it('TrieSync.abandon: waiting roots are told, fetched nodes are handed over', async () => {
     const { base } = await twoStates()
     const db = emptyStateLevel()
