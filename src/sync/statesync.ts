@@ -89,8 +89,9 @@ interface Lease {
 }
 
 /**
- * An idle peer takes over a copy of another's work only when it would answer this many times its own
- * round trip sooner: a copy costs a request's bytes again, worth it only against a much slower holder
+ * An idle peer takes over a copy of another's work only when the holder is expected to answer later
+ * than this many times the idle peer's own time for that reply: a copy costs a request's bytes again,
+ * worth it only against a much slower holder
  */
 const HEDGE_MARGIN = 2
 
@@ -124,7 +125,6 @@ export class StateSync {
   /** Requests sent and not yet handled */
   private readonly pending = new Set<InFlight>()
   private wake: (() => void) | undefined
-  private inFlight = 0
   private rootQueued = false
   private complete = false
   /** `run` ended with the state complete under the last root asked for */
@@ -224,7 +224,7 @@ export class StateSync {
         continue
       }
       const started = this.dispatch()
-      if (started === 0 && this.inFlight === 0) this.reportIdle()
+      if (started === 0 && this.pending.size === 0) this.reportIdle()
       await this.nextResult(signal)
       while (this.results.length > 0) await this.handle(this.results.shift() as Result)
       await this.ctx.writer.flushIfFull()
@@ -303,7 +303,6 @@ export class StateSync {
     lease.holders++
     this.pending.add(req)
     t.inFlight++
-    this.inFlight++
     kind.fetch(t.peer, work, this.tracker.timeoutFor(t), bytes).then(
       (reply) => this.settle({ req, reply }),
       (error: unknown) => this.settle({ req, error }),
@@ -337,7 +336,6 @@ export class StateSync {
   // The request no longer counts against its peer or its lease
   private release(req: InFlight): void {
     req.peer.inFlight--
-    this.inFlight--
     req.lease.holders--
     this.pending.delete(req)
   }
