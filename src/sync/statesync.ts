@@ -14,7 +14,8 @@
  *
  * Tail: when an idle peer finds no new work while a much slower peer holds some (the last pieces of a
  * phase, healing's waves), the same work is asked of the idle peer too; the first reply that verifies
- * is applied and the other discarded (BitTorrent's "endgame"). Without it a sync ends at the pace of
+ * is applied and the other only verified, so that its peer is still judged by what it sent
+ * (BitTorrent's "endgame"; which work is copied: tailcopy.ts). Without it a sync ends at the pace of
  * its slowest peer's last round trip.
  */
 import { STATE_ENCODINGS, StateWriter, nodeKey } from '../trie/statedb.js'
@@ -26,6 +27,7 @@ import { classify } from './faults.js'
 import { PeerTracker } from './peertracker.js'
 import { RequestRate } from './requestrate.js'
 import { StorageQueue } from './storagequeue.js'
+import { pickCopy } from './tailcopy.js'
 import { TrieSync } from './triesync.js'
 import { AccountRanges } from './work/accounts.js'
 import { ByteCodes } from './work/codes.js'
@@ -37,7 +39,8 @@ import type { Failure } from './faults.js'
 import type { TrackedPeer } from './peertracker.js'
 import type { DropReason, SnapPeerSource } from './snappeer.js'
 import type { SnapSyncCounters } from './status.js'
-import type { SyncContext, WorkKind } from './work/kind.js'
+import type { AnyKind, InFlight, Lease } from './tailcopy.js'
+import type { SyncContext } from './work/kind.js'
 import type { StateStore } from '../trie/index.js'
 
 /** What the state sync reports to its owner */
@@ -74,40 +77,6 @@ export const DEFAULT_STATE_SYNC_OPTIONS: StateSyncOptions = Object.freeze({
 /** The pivot's state cannot be had from the connected peers: every one answered empty for it */
 export class RootUnavailableError extends Error {
   override name = 'RootUnavailableError'
-}
-
-type AnyKind = WorkKind<unknown, unknown>
-
-/** One piece of work, asked of one peer or, at the tail, of two (see the module comment) */
-interface Lease {
-  /** Requests for it in flight or not yet handled */
-  holders: number
-  /** A reply for it was applied: later ones are discarded */
-  settled: boolean
-  /** Already asked of a second peer: one copy at most, or a failing copy would be asked again and again */
-  copied: boolean
-}
-
-/**
- * An idle peer takes over a copy of another's work only when the holder is expected to answer later
- * than this many times the idle peer's own time for that reply: a copy costs a request's bytes again,
- * worth it only against a much slower holder
- */
-const HEDGE_MARGIN = 2
-
-/** What a copy to a peer not measured yet is expected to take, ms (see StateSync.hedge) */
-const UNMEASURED_COPY_MS = 500
-
-interface InFlight {
-  readonly peer: TrackedPeer
-  readonly kind: AnyKind
-  readonly work: unknown
-  /** Reply bytes asked for */
-  readonly bytes: number
-  readonly started: number
-  /** The root's generation when it was sent (see SyncContext.generation) */
-  readonly generation: number
-  readonly lease: Lease
 }
 
 type Result = { req: InFlight; reply: unknown; error?: undefined } | { req: InFlight; reply?: undefined; error: unknown }
@@ -268,27 +237,9 @@ export class StateSync {
     return true
   }
 
-  /**
-   * Asks idle `t` for a copy of the work held by the peer expected to answer last, if `t` would answer
-   * it sooner by HEDGE_MARGIN of its own time for it; false when there is none (see the module comment)
-   */
+  // Asks idle `t` for a copy of the work held by the peer expected to answer last, when that pays (see tailcopy.ts)
   private hedge(t: TrackedPeer): boolean {
-    const now = Date.now()
-    let best: InFlight | undefined
-    let bestEnd = 0
-    for (const r of this.pending) {
-      // A holder that has not answered yet (its probe) is waited for: a copy that won would leave a
-      // silent or lying newcomer unexamined, and such a peer must be found out and dropped
-      if (r.peer === t || r.peer.rttMs === 0 || r.lease.copied || r.lease.settled || r.generation !== this.ctx.generation) continue
-      const end = expectedEnd(r, now)
-      // A peer not measured yet is assumed to answer within half the one second a request aims at: its
-      // copy is then its probe (a fast peer that joins while a slow one holds all the work gets some)
-      const copyMs = t.rttMs === 0 ? UNMEASURED_COPY_MS : expectedMs(t, r.bytes)
-      if (end > now + HEDGE_MARGIN * copyMs && end > bestEnd) {
-        best = r
-        bestEnd = end
-      }
-    }
+    const best = pickCopy(this.pending, t, this.ctx.generation, Date.now())
     if (best === undefined) return false
     best.lease.copied = true
     this.send(t, best.kind, best.work, best.lease)
@@ -348,8 +299,10 @@ export class StateSync {
       this.ctx.counters.wastedBytes += payloadBytes(result.reply)
     }
     if (lease.settled) {
-      // The copy's other request was applied first; a failure still tells about this peer
-      if (result.error !== undefined) this.onFailure(req.peer, req.kind, classify(result.error), req.started)
+      // The copy's other request was applied first. This reply still tells about its peer: a liar
+      // whose work was copied must not escape by answering second
+      const failure = result.error !== undefined ? classify(result.error) : this.judgeLate(req, result.reply)
+      if (failure !== undefined) this.onFailure(req.peer, req.kind, failure, req.started)
       return
     }
     // The work goes back only when no other request for it may still bring it
@@ -377,6 +330,17 @@ export class StateSync {
     requeue()
     if (result.reply !== undefined) this.ctx.counters.wastedBytes += payloadBytes(result.reply)
     this.onFailure(req.peer, req.kind, failure, req.started)
+  }
+
+  // A reply to work already applied: verified only (under the root it was asked for), never applied
+  private judgeLate(req: InFlight, reply: unknown): Failure | undefined {
+    if (req.generation !== this.ctx.generation) return undefined
+    try {
+      req.kind.verify(req.work, reply)
+      return undefined
+    } catch (err) {
+      return classify(err)
+    }
   }
 
   private onFailure(t: TrackedPeer, kind: AnyKind, failure: Failure, started: number): void {
@@ -423,20 +387,6 @@ export class StateSync {
     await this.ctx.writer.flush()
     await this.events.persist()
   }
-}
-
-/** How long `t` is expected to take for a reply of `bytes`, ms: at its byte rate, else its round trip */
-function expectedMs(t: TrackedPeer, bytes: number): number {
-  return t.byteRate > 0 ? (bytes * 1000) / t.byteRate : t.rttMs
-}
-
-/**
- * When request `r` (of a measured peer) is expected to be answered, ms since the epoch: at its peer's
- * measured rate, and once overdue, not before as long again as it has already taken (a peer that
- * slowed down is no longer what its figures say)
- */
-function expectedEnd(r: InFlight, now: number): number {
-  return Math.max(r.started + expectedMs(r.peer, r.bytes), now + (now - r.started))
 }
 
 /** Payload bytes of a decoded reply (every byte string in it), for the wasted-bytes counter */

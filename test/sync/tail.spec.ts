@@ -82,6 +82,49 @@ describe('[StateSync] tail', function () {
     assert.deepEqual(run.source.reasonsFor(silent.id), ['timeout'])
   })
 
+  it("a liar whose work was copied is still dropped when its reply loses the race: the loser's reply is verified", async () => {
+    // The fast peer's replies come after a short delay: the sync still runs when a held reply is let go
+    const fast = new FakeSnapPeer(s, { id: 'fast', behaviour: 'slow', slowMs: 20 })
+    const liar = new FakeSnapPeer(s, { id: 'liar', behaviour: { accounts: 'corrupt' } })
+    // Answers the liar's first range honestly, so that it is measured (a first request is not copied)
+    const twin = new FakeSnapPeer(s, { id: 'twin' })
+    // Each held reply of the liar, let go as the fast peer answers a copy of the same request
+    const held = new Map<string, () => void>()
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+    const realFast = fast.getAccountRange.bind(fast)
+    sinon.stub(fast, 'getAccountRange').callsFake(async (req, timeoutMs) => {
+      const reply = await realFast(req, timeoutMs)
+      held.get(hex(req.origin))?.()
+      return reply
+    })
+    // Every later (corrupt) range of the liar reaches the syncer right after the fast peer's copy
+    let asked = 0
+    const realLiar = liar.getAccountRange.bind(liar)
+    sinon.stub(liar, 'getAccountRange').callsFake(async (req, timeoutMs) => {
+      if (asked++ === 0) {
+        const reply = await twin.getAccountRange(req, timeoutMs)
+        run.source.add(fast)
+        return reply
+      }
+      const released = new Promise<void>((resolve) => held.set(hex(req.origin), resolve))
+      const reply = await realLiar(req, timeoutMs)
+      await released
+      return reply
+    })
+    const run: SyncRun = new SyncRun(s, [liar], { tracker: TRACKER })
+    try {
+      await run.complete()
+      assert.ok(run.counters.hedgedRequests >= 1, "the liar's work was copied")
+      assert.deepEqual(
+        run.drops.map((d) => d.id),
+        ['liar'],
+      )
+      assert.notEqual(run.drops[0].reason, 'timeout', 'dropped for what it sent')
+    } finally {
+      liar.disconnect()
+    }
+  })
+
   it("a copy that fails leaves the work to its first peer: not put back, applied once from the slow peer's reply", async () => {
     const fast = new FakeSnapPeer(s, { id: 'fast' })
     const slow = slowAfterFirstReply(s, 1_000, () => run.source.add(fast))

@@ -58,23 +58,13 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
     return peer.getAccountRange({ root: this.ctx.root, origin: work.origin, limit: work.limit, bytes: BigInt(bytes) }, timeoutMs)
   }
 
+  verify(work: AccountWork, reply: ReceivedAccountRange): void {
+    this.verified(work, reply)
+  }
+
   async apply(work: AccountWork, reply: ReceivedAccountRange): Promise<Applied> {
     const { task } = work
-    if (reply.accounts.length === 0 && reply.proof.length === 0) throw new RootUnavailable('empty account range')
-    let bytes = 0
-    for (const a of reply.accounts) bytes += a.hash.length + a.slimBody.length
-    for (const p of reply.proof) bytes += p.length
-    checkReplySize(bytes, this.ctx.requestBytes, 'AccountRange')
-    const hashes = reply.accounts.map((a) => a.hash)
-    const result = verifyAccountRange({
-      root: this.ctx.root,
-      origin: work.origin,
-      limit: work.limit,
-      hashes,
-      bodies: reply.accounts.map((a) => a.slimBody),
-      proof: reply.proof,
-      ignoreUnusedProof: true,
-    })
+    const { bytes, hashes, result } = this.verified(work, reply)
     task.inFlight = false
     const lastKey = hashes.length === 0 ? task.last : hashNumber(hashes[hashes.length - 1])
     const covered = !result.more || lastKey >= task.last
@@ -99,6 +89,25 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
 
   requeue(work: AccountWork): void {
     work.task.inFlight = false
+  }
+
+  private verified(work: AccountWork, reply: ReceivedAccountRange) {
+    if (reply.accounts.length === 0 && reply.proof.length === 0) throw new RootUnavailable('empty account range')
+    let bytes = 0
+    for (const a of reply.accounts) bytes += a.hash.length + a.slimBody.length
+    for (const p of reply.proof) bytes += p.length
+    checkReplySize(bytes, this.ctx.requestBytes, 'AccountRange')
+    const hashes = reply.accounts.map((a) => a.hash)
+    const result = verifyAccountRange({
+      root: this.ctx.root,
+      origin: work.origin,
+      limit: work.limit,
+      hashes,
+      bodies: reply.accounts.map((a) => a.slimBody),
+      proof: reply.proof,
+      ignoreUnusedProof: true,
+    })
+    return { bytes, hashes, result }
   }
 
   // Storage tries and codes of the batch's accounts that are not stored yet; one DB read for all

@@ -24,12 +24,12 @@ export class ByteCodes implements WorkKind<Uint8Array[], ByteCodesReply> {
     return peer.getByteCodes({ hashes, bytes: BigInt(bytes) }, timeoutMs)
   }
 
+  verify(hashes: Uint8Array[], reply: ByteCodesReply): void {
+    this.verified(hashes, reply)
+  }
+
   async apply(hashes: Uint8Array[], reply: ByteCodesReply): Promise<Applied> {
-    if (reply.codes.length === 0) throw new RootUnavailable('empty bytecodes')
-    if (reply.codes.length > hashes.length) throw new PeerFault('oversized', `${reply.codes.length} codes for ${hashes.length} hashes`)
-    const bytes = byteLength(reply.codes)
-    checkReplySize(bytes, this.ctx.requestBytes, 'ByteCodes')
-    const verified = verifyBytecodes(hashes, reply.codes)
+    const { bytes, verified } = this.verified(hashes, reply)
     for (const { hash, code } of verified) {
       this.ctx.writer.putCode(hash, code)
       this.ctx.codes.stored(hash)
@@ -42,5 +42,13 @@ export class ByteCodes implements WorkKind<Uint8Array[], ByteCodesReply> {
 
   requeue(hashes: Uint8Array[]): void {
     this.ctx.codes.requeue(hashes)
+  }
+
+  private verified(hashes: Uint8Array[], reply: ByteCodesReply) {
+    if (reply.codes.length === 0) throw new RootUnavailable('empty bytecodes')
+    if (reply.codes.length > hashes.length) throw new PeerFault('oversized', `${reply.codes.length} codes for ${hashes.length} hashes`)
+    const bytes = byteLength(reply.codes)
+    checkReplySize(bytes, this.ctx.requestBytes, 'ByteCodes')
+    return { bytes, verified: verifyBytecodes(hashes, reply.codes) }
   }
 }

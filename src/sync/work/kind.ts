@@ -31,6 +31,11 @@ export interface WorkKind<W, R> {
    * `PeerFault` or `RootUnavailable` (see faults.ts) before changing anything when the reply is bad.
    */
   apply(work: W, reply: R): Promise<Applied>
+  /**
+   * Verifies the reply as `apply` would, changing nothing: for a copy's reply that lost the race
+   * (the work is already applied), so that a liar is still found out by what it sent.
+   */
+  verify(work: W, reply: R): void
   /** Puts back whatever of `work` was not delivered */
   requeue(work: W): void
 }

@@ -69,12 +69,14 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
     return peer.getStorageRanges({ root: this.ctx.root, accounts: work.owners.map((o) => o.account), origin: ZERO, limit: MAX, bytes }, timeoutMs)
   }
 
+  verify(work: StorageWork, reply: StorageRangesReply): void {
+    this.checkReply(work, reply)
+    if (work.kind === 'whole') this.verifyLists(work.owners, reply)
+    else this.verifySubrange(work, reply)
+  }
+
   async apply(work: StorageWork, reply: StorageRangesReply): Promise<Applied> {
-    if (reply.slots.length === 0 && reply.proof.length === 0) throw new RootUnavailable('empty storage ranges')
-    const bytes = replyBytes(reply)
-    checkReplySize(bytes, this.ctx.requestBytes, 'StorageRanges')
-    const asked = work.kind === 'whole' ? work.owners.length : 1
-    if (reply.slots.length > asked) throw new PeerFault('oversized', `${reply.slots.length} slot lists for ${asked} accounts`)
+    const bytes = this.checkReply(work, reply)
     const items = reply.slots.reduce((n, l) => n + l.length, 0)
     if (work.kind === 'subrange') {
       await this.applySubrange(work, reply)
@@ -93,8 +95,18 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
     else work.sub.inFlight = false
   }
 
-  private async applyWhole(owners: StorageOwner[], reply: StorageRangesReply): Promise<void> {
-    // Verify every list first: a bad one must leave nothing half-applied
+  // The reply's form (emptiness, size, list count); returns its payload bytes
+  private checkReply(work: StorageWork, reply: StorageRangesReply): number {
+    if (reply.slots.length === 0 && reply.proof.length === 0) throw new RootUnavailable('empty storage ranges')
+    const bytes = replyBytes(reply)
+    checkReplySize(bytes, this.ctx.requestBytes, 'StorageRanges')
+    const asked = work.kind === 'whole' ? work.owners.length : 1
+    if (reply.slots.length > asked) throw new PeerFault('oversized', `${reply.slots.length} slot lists for ${asked} accounts`)
+    return bytes
+  }
+
+  // Every list against its owner's storage root; `changed` holds the owners whose account moved on
+  private verifyLists(owners: StorageOwner[], reply: StorageRangesReply): { verified: Verified[]; changed: StorageOwner[] } {
     const verified: Verified[] = []
     const changed: StorageOwner[] = []
     reply.slots.forEach((slots, i) => {
@@ -107,6 +119,23 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
         changed.push(owners[i])
       }
     })
+    return { verified, changed }
+  }
+
+  // The sub-range's slots, or undefined when its trie was given up or its account moved on
+  private verifySubrange({ sub, origin, limit }: Extract<StorageWork, { kind: 'subrange' }>, reply: StorageRangesReply): StorageRangeResult | undefined {
+    if (sub.trie.abandoned) return undefined
+    try {
+      return verify(sub.trie.owner.root, reply.slots[0] ?? [], reply.proof, origin, limit)
+    } catch (err) {
+      if (!this.readBeforeMove(sub.trie.owner)) throw err
+      return undefined
+    }
+  }
+
+  private async applyWhole(owners: StorageOwner[], reply: StorageRangesReply): Promise<void> {
+    // Every list is verified first: a bad one must leave nothing half-applied
+    const { verified, changed } = this.verifyLists(owners, reply)
     // Lists the peer did not get to are asked again
     this.ctx.storage.requeue(owners.slice(reply.slots.length))
     for (const owner of changed) owner.onChanged()
@@ -124,16 +153,11 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
 
   private async applySubrange(work: Extract<StorageWork, { kind: 'subrange' }>, reply: StorageRangesReply): Promise<void> {
     const { sub } = work
-    if (sub.trie.abandoned) return
-    const slots = reply.slots[0] ?? []
-    let result: StorageRangeResult
-    try {
-      result = verify(sub.trie.owner.root, slots, reply.proof, work.origin, work.limit)
-    } catch (err) {
-      if (!this.readBeforeMove(sub.trie.owner)) throw err
-      return this.ctx.storage.abandon(sub.trie)
-    }
+    const result = this.verifySubrange(work, reply)
+    // Given up, or its account moved on (abandon is a no-op for a trie already given up)
+    if (result === undefined) return this.ctx.storage.abandon(sub.trie)
     this.ctx.writer.putNodes(result.nodes, sub.trie.owner.account, { completeOnly: true })
+    const slots = reply.slots[0] ?? []
     const lastKey = slots.length === 0 ? sub.last : hashNumber(slots[slots.length - 1].hash)
     if (result.more && lastKey < sub.last) {
       sub.next = lastKey + 1n

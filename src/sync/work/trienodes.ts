@@ -28,19 +28,14 @@ export class TrieNodes implements WorkKind<NodeRequest[], TrieNodesReply> {
     return peer.getTrieNodes({ root: this.ctx.root, paths: pathSets(reqs), bytes: BigInt(bytes) }, timeoutMs)
   }
 
+  verify(reqs: NodeRequest[], reply: TrieNodesReply): void {
+    this.verified(reqs, reply)
+  }
+
   async apply(reqs: NodeRequest[], reply: TrieNodesReply): Promise<Applied> {
     const { nodes } = reply
-    if (nodes.length > reqs.length) throw new PeerFault('oversized', `${nodes.length} trie nodes for ${reqs.length} paths`)
-    const bytes = byteLength(nodes)
-    checkReplySize(bytes, this.ctx.requestBytes, 'TrieNodes')
-    // Check every hash before taking any node, so a bad reply changes nothing
-    let delivered = 0
-    for (let i = 0; i < nodes.length; i++) {
-      if (nodes[i].length === 0) continue
-      if (compareBytes(keccak256(nodes[i]), reqs[i].hash) !== 0) throw new PeerFault('bad_node', `trie node ${i} does not hash to the node requested at its path`)
-      delivered++
-    }
-    if (delivered === 0) throw new RootUnavailable('no trie nodes')
+    // Every hash is checked before any node is taken, so a bad reply changes nothing
+    const { bytes, delivered } = this.verified(reqs, reply)
     for (let i = 0; i < nodes.length; i++) if (nodes[i].length > 0) await this.ctx.trie.deliver(reqs[i], nodes[i])
     this.ctx.counters.trieNodes += delivered
     this.ctx.trie.requeue(reqs)
@@ -49,5 +44,19 @@ export class TrieNodes implements WorkKind<NodeRequest[], TrieNodesReply> {
 
   requeue(reqs: NodeRequest[]): void {
     this.ctx.trie.requeue(reqs)
+  }
+
+  private verified(reqs: NodeRequest[], { nodes }: TrieNodesReply) {
+    if (nodes.length > reqs.length) throw new PeerFault('oversized', `${nodes.length} trie nodes for ${reqs.length} paths`)
+    const bytes = byteLength(nodes)
+    checkReplySize(bytes, this.ctx.requestBytes, 'TrieNodes')
+    let delivered = 0
+    for (let i = 0; i < nodes.length; i++) {
+      if (nodes[i].length === 0) continue
+      if (compareBytes(keccak256(nodes[i]), reqs[i].hash) !== 0) throw new PeerFault('bad_node', `trie node ${i} does not hash to the node requested at its path`)
+      delivered++
+    }
+    if (delivered === 0) throw new RootUnavailable('no trie nodes')
+    return { bytes, delivered }
   }
 }
