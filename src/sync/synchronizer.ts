@@ -45,9 +45,9 @@ export function headerValidator(chain: Chain): (headers: BlockHeader[]) => void 
 }
 
 /**
- * The block pipeline's poll interval: the service's 8 s is right for 12 s slots, but a node behind a
- * 1 s clique chain would fall 8-24 blocks behind between polls and never reach the head, where block
- * announcements take over. Poll about once a block, within [1 s, the service's interval].
+ * The block pipeline's poll interval once handed over: the service's 8 s is right for 12 s slots, but
+ * a node behind a 1 s clique chain would fall 8-24 blocks behind between polls and never reach the
+ * head, where block announcements take over. Poll about once a block, within [1 s, the service's interval].
  */
 export function followInterval(options: PluginSynchronizerOptions): number {
   const max = options.interval ?? 8_000
@@ -56,14 +56,25 @@ export function followInterval(options: PluginSynchronizerOptions): number {
   return period > 0 ? Math.max(1_000, Math.min(max, period * 1_000)) : max
 }
 
+/**
+ * The block pipeline's poll until the handoff: its rounds, and its fetcher's look for a job it can
+ * start when none could (its one peer busy with the pool's head refresh). At the service's 8 s each
+ * such moment stalled the blocks up to the pivot while the state downloaded, and the handoff waits
+ * for those blocks (the benchmark chain: 8-16 s of a ~60 s snap sync). A look costs nothing.
+ */
+export const CATCH_UP_POLL_MS = 1_000
+
 /** See the module comment */
 export class SnapSynchronizer extends FullSynchronizer implements PluginSynchronizer {
   private readonly phases: SnapPhases
+  /** The poll once handed over (followInterval) */
+  private readonly followMs: number
   private readonly ahead = new AnnouncedBlocks()
   private importingAhead: Promise<void> | undefined
 
   constructor(options: PluginSynchronizerOptions, snap: SnapSyncOptions, recorder?: SyncRecorder) {
-    super({ ...options, interval: followInterval(options) })
+    super({ ...options, interval: CATCH_UP_POLL_MS })
+    this.followMs = followInterval(options)
     const log = (m: string) => this.config.logger?.debug(m)
     const finder = new PivotFinder({ minPeers: snap.minPeers, distance: snap.pivotDistance, validate: headerValidator(this.chain), log })
     this.phases = new SnapPhases(
@@ -74,6 +85,7 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
       // execution start runs only batches of 100+ blocks, and otherwise runs on CHAIN_UPDATED, so a
       // head that imported nothing new after the handoff left the node at the pivot
       async () => {
+        this.interval = this.pollInterval()
         super.onChainUpdated()
         await this.runExecution()
       },
@@ -107,6 +119,12 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
     if (this.opened) return
     await super.open()
     await this.phases.open()
+    this.interval = this.pollInterval()
+  }
+
+  // Rounds of the block pipeline, and the polls of the fetchers it creates: see CATCH_UP_POLL_MS
+  private pollInterval(): number {
+    return this.phases.handedOff ? this.followMs : CATCH_UP_POLL_MS
   }
 
   override async start(): Promise<boolean | void> {
@@ -174,6 +192,24 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
   override async sync(): Promise<boolean> {
     if (this.phases.handedOff && this.chain.headers.height >= (this.config.syncTargetHeight ?? 0n)) return false
     return Synchronizer.prototype.sync.call(this)
+  }
+
+  /**
+   * A round's look at the peer's head (`Peer.latest()`) only while no other request of the peer for
+   * headers is in flight, and the peer held meanwhile as the pool's own head refresh holds it. The
+   * client matches a reply to its request by message code alone: a second GetBlockHeaders sent while one
+   * waits loses its reply and times out, and a round and the pool's refresh often came together (a 6 s
+   * stall of the block pipeline at the start of a snap sync). A busy peer ends the round; the next
+   * comes after the poll interval.
+   */
+  override async syncWithPeer(peer?: Peer): Promise<boolean> {
+    if (peer === undefined || !peer.idle) return false
+    peer.idle = false
+    try {
+      return await super.syncWithPeer(peer)
+    } finally {
+      peer.idle = true
+    }
   }
 
   /** Execution follows new blocks only once it has a state to run on */

@@ -5,14 +5,9 @@
 import { strict as assert } from 'node:assert'
 
 import { createBlock } from '@ethereumjs/block'
-import { Chain } from '@ethereumjs/client/dist/esm/src/blockchain/chain.js'
-import { Config, SyncMode } from '@ethereumjs/client/dist/esm/src/config.js'
-import { FullEthereumService } from '@ethereumjs/client/dist/esm/src/service/fullethereumservice.js'
-import { MemoryLevel } from 'memory-level'
 
-import { SnapPlugin } from '../../src/client/plugin.js'
 import { AnnouncedBlocks, MAX_BLOCKS_AHEAD } from '../../src/sync/announcedblocks.js'
-import { SnapSynchronizer } from '../../src/sync/synchronizer.js'
+import { snapService } from '../helpers/snapservice.js'
 
 import type { Block } from '@ethereumjs/block'
 import type { Peer } from '@ethereumjs/client/dist/esm/src/net/peer/peer.js'
@@ -65,16 +60,6 @@ describe('[AnnouncedBlocks]', () => {
     assert.equal(kept, ahead.size)
   })
 })
-
-/** A snap-mode service on memory databases, as the client builds it */
-async function snapService() {
-  const config = new Config({ syncmode: SyncMode.Snap, plugins: [new SnapPlugin()], accountCache: 1000, storageCache: 1000 })
-  const chain = await Chain.create({ config })
-  const [stateDB, metaDB] = [new MemoryLevel<string | Uint8Array, string | Uint8Array>(), new MemoryLevel<string | Uint8Array, string | Uint8Array>()]
-  const service = new FullEthereumService({ config, chain, stateDB, metaDB })
-  assert.ok(service.synchronizer instanceof SnapSynchronizer)
-  return { config, chain, sync: service.synchronizer }
-}
 
 describe('[SnapSynchronizer] block announcements ahead of the head', () => {
   const peer = { id: 'peer-1' } as unknown as Peer
