@@ -54,7 +54,7 @@ describe('[ethereumjs-snap CLI]', () => {
     assert.match(output, /Invalid values:[\s\S]*sync/)
   })
 
-  it('a bad snap flag, a flag that contradicts --sync=snap, or the client\'s own --snap: a clear message and exit code 1', async () => {
+  it('a bad snap flag, a flag that contradicts --sync=snap, a repeated flag, or the client\'s own --snap: a clear message and exit code 1', async () => {
     const base = [`--gethGenesis=${files.genesisFile}`, `--port=${await freePort()}`, '--discV4=false', '--discDns=false']
     const cases = [
       { args: ['--sync=snap', '--snapMinPeers=0'], message: /--snapMinPeers must be a whole number from 1 to 64, got 0/ },
@@ -70,6 +70,8 @@ describe('[ethereumjs-snap CLI]', () => {
       { args: ['--sync=snap', '--useStringValueTrieDB'], message: /--sync=snap cannot run with --useStringValueTrieDB/ },
       { args: ['--sync=snap', '--maxPeers=2', '--snapMinPeers=3'], message: /--sync=snap with --maxPeers=2: the pivot needs --snapMinPeers=3 peers/ },
       { args: ['--db=leveldb'], message: /--db must be level or rocksdb, got leveldb/ },
+      // The stock client took it silently and logged nothing at all
+      { args: ['--logLevel=info', '--logLevel=debug'], message: /--logLevel was given 2 times \(info, debug\): give it once/ },
     ]
     // Three at a time: each is a client start-up (seconds of CPU) that ends before it binds a port
     for (let at = 0; at < cases.length; at += 3) {

@@ -155,8 +155,24 @@ function checkConflicts(args: { [key: string]: unknown }, options: SnapOptions):
   }
 }
 
+/** The client's flags that take a list (yargs `array: true`), which may be given more than once */
+const LIST_FLAGS: ReadonlySet<string> = new Set(['bootnodes', 'multiaddrs', 'dnsNetworks', 'loadBlocksFromRlp'])
+
+/**
+ * Refuses a flag given more than once: yargs makes it an array that every value check passes, and the
+ * client then takes it silently (a repeated `--logLevel` turned the whole log off, the node running on
+ * unseen). Keys with a dash are yargs' kebab-case copies of the camelCase ones.
+ */
+function refuseRepeatedFlags(args: { [key: string]: unknown }): void {
+  for (const [key, value] of Object.entries(args)) {
+    if (!Array.isArray(value) || key === '_' || key.includes('-') || LIST_FLAGS.has(key)) continue
+    throw new Error(`--${key} was given ${value.length} times (${value.join(', ')}): give it once`)
+  }
+}
+
 /** Reads the plugin's options from the client's parsed CLI arguments; throws on a bad value or a conflict */
 export function parseSnapOptions(args: { [key: string]: unknown }): SnapOptions {
+  refuseRepeatedFlags(args)
   const serve = args.snapServe ?? DEFAULT_SNAP_OPTIONS.serve
   if (typeof serve !== 'boolean') {
     throw new Error(`--snapServe must be true or false, got ${String(serve)}`)

@@ -27,6 +27,11 @@ describe('[parseSnapOptions]', () => {
     assert.deepEqual(high, { serve: true, minPeers: 64, pivotDistance: SERVED_STATE_BLOCKS - 8, accountTasks: 256, requestRate: 10_000, db: 'rocksdb' })
   })
 
+  it("takes the client's list flags given more than once (--bootnodes, ...)", () => {
+    const lists = { bootnodes: ['enode://a@127.0.0.1:1', 'enode://b@127.0.0.1:2'], multiaddrs: [], dnsNetworks: ['x'], loadBlocksFromRlp: ['a.rlp', 'b.rlp'], _: [] }
+    assert.doesNotThrow(() => parseSnapOptions(lists))
+  })
+
   it('takes --db=rocksdb with any --sync mode (it is the storage, not the sync)', () => {
     for (const sync of ['full', 'snap', 'none', undefined]) {
       assert.equal(parseSnapOptions({ sync, maxPeers: 25, db: 'rocksdb' }).db, 'rocksdb', String(sync))
@@ -51,7 +56,13 @@ describe('[parseSnapOptions]', () => {
     { name: 'snapAccountTasks 257', args: { snapAccountTasks: 257 }, error: /^--snapAccountTasks must be .* got 257$/ },
     { name: 'snapAccountTasks a string', args: { snapAccountTasks: '16' }, error: /^--snapAccountTasks must be .* got 16$/ },
     { name: 'db an unknown backend', args: { db: 'sqlite' }, error: /^--db must be level or rocksdb, got sqlite$/ },
-    { name: 'db given twice (yargs makes an array)', args: { db: ['level', 'rocksdb'] }, error: /^--db must be level or rocksdb, got level,rocksdb$/ },
+    { name: 'db given twice (yargs makes an array)', args: { db: ['level', 'rocksdb'] }, error: /^--db was given 2 times \(level, rocksdb\): give it once$/ },
+    {
+      name: "a client flag given twice (the client took it silently: --logLevel twice turned the log off)",
+      args: { logLevel: ['info', 'debug'], 'log-level': ['info', 'debug'] },
+      error: /^--logLevel was given 2 times \(info, debug\): give it once$/,
+    },
+    { name: 'a plugin flag given twice', args: { snapMinPeers: [1, 2] }, error: /^--snapMinPeers was given 2 times \(1, 2\): give it once$/ },
     { name: 'db in capitals', args: { db: 'RocksDB' }, error: /^--db must be level or rocksdb, got RocksDB$/ },
   ]
   for (const c of bad) {
