@@ -5,8 +5,10 @@
  */
 import { loadAccountTasks } from './accounttasks.js'
 import { emptyCounters } from './status.js'
+import { loadStorageTries } from './storagequeue.js'
 
 import type { SavedAccountTask } from './accounttasks.js'
+import type { SavedStorageTrie } from './storagequeue.js'
 import type { SnapSyncCounters } from './status.js'
 
 /** The meta-DB key of the record */
@@ -33,6 +35,8 @@ export interface SnapProgress {
   pivot: SavedPivot | undefined
   /** Account tasks of the pivot's state; cursors only cover what is written */
   tasks: SavedAccountTask[]
+  /** Large storage tries fetched in sub-ranges, not stored yet; cursors only cover what is written (absent: none) */
+  storage?: SavedStorageTrie[]
   /** Totals since the sync began */
   counters: SnapSyncCounters
   /** The pivot's state is complete in the state DB */
@@ -53,7 +57,7 @@ const ENC = { keyEncoding: 'utf8', valueEncoding: 'utf8' } as const
 
 /** A fresh record */
 export function newProgress(): SnapProgress {
-  return { version: PROGRESS_VERSION, pivot: undefined, tasks: [], counters: emptyCounters(), stateComplete: false, handedOff: false }
+  return { version: PROGRESS_VERSION, pivot: undefined, tasks: [], storage: [], counters: emptyCounters(), stateComplete: false, handedOff: false }
 }
 
 const isHex = (v: unknown): v is string => typeof v === 'string' && /^0x[0-9a-f]*$/i.test(v)
@@ -69,12 +73,15 @@ export function parseProgress(json: string): SnapProgress {
   if (!Array.isArray(raw.tasks)) throw new Error('snap sync progress record: no task list')
   // Resuming would throw on a bad cursor: find it here, where a bad record is discarded
   if (raw.tasks.length > 0) loadAccountTasks(raw.tasks)
+  const storage = raw.storage ?? []
+  loadStorageTries(storage)
   const counters = { ...emptyCounters(), ...(raw.counters ?? {}) }
   for (const [k, v] of Object.entries(counters)) if (typeof v !== 'number' || v < 0) throw new Error(`snap sync progress record: bad counter ${k}`)
   return {
     version: PROGRESS_VERSION,
     pivot,
     tasks: raw.tasks,
+    storage,
     counters,
     stateComplete: raw.stateComplete === true,
     handedOff: raw.handedOff === true,

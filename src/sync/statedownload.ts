@@ -114,6 +114,8 @@ export class StateDownload {
       persist: () => this.save(),
       waiting: (why) => this.waiting(why),
     }, this.opts.stateSync)
+    // Large storage tries half fetched before a restart continue from their cursors
+    sync.ctx.storage.restore(this.progress.storage ?? [])
     this.sync = sync
     const timer = setInterval(() => void this.checkStale(signal), this.opts.staleCheckMs ?? STALE_CHECK_MS)
     try {
@@ -257,6 +259,9 @@ export class StateDownload {
 
   private async save(): Promise<void> {
     this.progress.tasks = saveAccountTasks(this.tasks)
+    // Kept while no sync runs (before one starts, after it ended incomplete); dropped once complete
+    if (this.progress.stateComplete) this.progress.storage = []
+    else if (this.sync !== undefined) this.progress.storage = this.sync.ctx.storage.save()
     this.progress.unwrittenBytes = unwrittenBytes(this.tasks)
     await this.store.save(this.progress)
   }

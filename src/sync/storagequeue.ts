@@ -3,8 +3,12 @@
  * does not fit one reply becomes a large trie whose remaining key space is split into sub-ranges
  * fetched concurrently (at most {@link MAX_SUBRANGES} each, so a huge contract cannot fan the work out
  * without bound). Every slot list is verified against the storage root of its account.
+ *
+ * A large trie's sub-ranges are kept in the progress record (`save`/`restore`): a huge contract half
+ * fetched when the process dies resumes from its cursors, where it would otherwise be fetched again
+ * whole (its root is not stored until it is complete, so nothing else tells what is done).
  */
-import { toHex } from '../trie/hex.js'
+import { toHex, toHex0x } from '../trie/hex.js'
 
 import { MAX_HASH, hashBytes, hashNumber, splitRange } from './hashrange.js'
 
@@ -79,6 +83,43 @@ export function splitLargeStorage(owner: StorageOwner, lastKey: Uint8Array, rece
   return trie
 }
 
+/** A large storage trie as the progress record keeps it; keys as 0x-hex */
+export interface SavedStorageTrie {
+  /** The account's hash */
+  account: string
+  /** Its storage root: the saved cursors hold for this trie only */
+  root: string
+  /** Sub-ranges not finished, from their cursor (`next`) on; none: only completion from the root is left */
+  ranges: { first: string; last: string; next: string }[]
+}
+
+interface ResumedTrie {
+  readonly root: string
+  readonly ranges: { first: bigint; last: bigint; next: bigint }[]
+}
+
+const HASH_HEX = /^0x[0-9a-f]{64}$/
+
+const savedRange = (r: { first: bigint; last: bigint; next: bigint }) => ({ first: toHex0x(hashBytes(r.first)), last: toHex0x(hashBytes(r.last)), next: toHex0x(hashBytes(r.next)) })
+
+/** Large tries from the progress record, by account; throws on a malformed entry */
+export function loadStorageTries(saved: unknown): Map<string, ResumedTrie> {
+  if (!Array.isArray(saved)) throw new Error('storage tries: not a list')
+  const out = new Map<string, ResumedTrie>()
+  for (const s of saved as Partial<SavedStorageTrie>[]) {
+    const bad = () => new Error(`bad storage trie ${JSON.stringify(s)}`)
+    if (typeof s !== 'object' || s === null || !HASH_HEX.test(String(s.account)) || !HASH_HEX.test(String(s.root)) || !Array.isArray(s.ranges)) throw bad()
+    if (s.ranges.length > MAX_SUBRANGES) throw bad()
+    const ranges = s.ranges.map((r) => {
+      const [first, last, next] = [r?.first, r?.last, r?.next].map((v) => (typeof v === 'string' && /^0x[0-9a-f]{1,64}$/.test(v) ? BigInt(v) : -1n))
+      if (first < 0n || last > MAX_HASH || first > last || next < first || next > last) throw bad()
+      return { first, last, next }
+    })
+    out.set(s.account as string, { root: s.root as string, ranges })
+  }
+  return out
+}
+
 /** The storage work of a sync; only the scheduler mutates it */
 export class StorageQueue {
   /** Small tries waiting to be requested */
@@ -88,34 +129,81 @@ export class StorageQueue {
 
   /** Callbacks of owners that asked for a trie already queued or in progress, by account and root */
   private readonly joined = new Map<string, StorageOwner[]>()
+  /** Large tries from their split until stored or given up, by account and root: what `save` keeps */
+  private readonly started = new Map<string, LargeStorage>()
+  /** Large tries of the progress record not asked for again yet, by account */
+  private resumed = new Map<string, ResumedTrie>()
+
+  /** Takes the large tries of a progress record: an account asked for with the same root resumes from them */
+  restore(saved: SavedStorageTrie[]): void {
+    this.resumed = loadStorageTries(saved)
+  }
+
+  /**
+   * The large tries to keep in the progress record: those in progress (their nodes up to the cursors
+   * are written once the writer is flushed) and those of the record not asked for again yet
+   */
+  save(): SavedStorageTrie[] {
+    const out: SavedStorageTrie[] = []
+    for (const t of this.started.values()) {
+      if (t.abandoned) continue
+      out.push({ account: toHex0x(t.owner.account), root: toHex0x(t.owner.root), ranges: t.subranges.filter((s) => !s.done).map(savedRange) })
+    }
+    for (const [account, r] of this.resumed) {
+      out.push({ account, root: r.root, ranges: r.ranges.map(savedRange) })
+    }
+    return out
+  }
 
   /**
    * Queues a storage trie to download. The same trie asked for again while it is queued or in
    * progress (the account just past one task's limit is also the first of the next) is not fetched
    * twice: the second owner is called back with the first.
+   *
+   * A trie of the progress record resumes from its saved sub-ranges. Returns it when none is left
+   * to fetch: its owner is then to complete it from its root (what the ranges left open).
    */
-  add(owner: StorageOwner): void {
+  add(owner: StorageOwner): LargeStorage | undefined {
     const key = toHex(owner.account) + toHex(owner.root)
     const waiting = this.joined.get(key)
     if (waiting !== undefined) {
       waiting.push(owner)
-      return
+      return undefined
     }
     const owners = [owner]
     this.joined.set(key, owners)
-    this.small.push({
+    const queued: StorageOwner = {
       account: owner.account,
       root: owner.root,
       generation: owner.generation,
       onStored: () => {
         this.joined.delete(key)
+        this.started.delete(key)
         for (const o of owners) o.onStored()
       },
       onChanged: () => {
         this.joined.delete(key)
+        this.started.delete(key)
         for (const o of owners) o.onChanged()
       },
-    })
+    }
+    const resumed = this.takeResumed(queued)
+    if (resumed === undefined) {
+      this.small.push(queued)
+      return undefined
+    }
+    const trie = new LargeStorage(queued)
+    for (const r of resumed.ranges) trie.subranges.push(new StorageSubrange(trie, r.first, r.last, r.next))
+    return this.addLarge(trie) ? undefined : trie
+  }
+
+  // The saved cursors of the owner's trie, if the record has them for its root (a moved pivot may have changed it)
+  private takeResumed(owner: StorageOwner): ResumedTrie | undefined {
+    const account = toHex0x(owner.account)
+    const saved = this.resumed.get(account)
+    if (saved === undefined) return undefined
+    this.resumed.delete(account)
+    return saved.root === toHex0x(owner.root) ? saved : undefined
   }
 
   /** Puts owners back at the front (their request failed or was not answered) */
@@ -130,6 +218,8 @@ export class StorageQueue {
 
   /** Starts downloading a large trie; false when nothing is left of it to download */
   addLarge(trie: LargeStorage): boolean {
+    // Kept in the record until stored, completion from the root included
+    this.started.set(toHex(trie.owner.account) + toHex(trie.owner.root), trie)
     if (trie.done) return false
     this.large.push(trie)
     return true

@@ -22,6 +22,7 @@ function sample(): SnapProgress {
     ...newProgress(),
     pivot: { number: '0x1f4', hash: '0x' + 'ab'.repeat(32), stateRoot: '0x' + 'cd'.repeat(32) },
     tasks: saveAccountTasks(tasks),
+    storage: [{ account: '0x' + '11'.repeat(32), root: '0x' + '22'.repeat(32), ranges: [{ first: hex(HALF), last: hex(MAX_HASH), next: hex(HALF + 7n) }] }],
     counters: { accounts: 10, slots: 20, codes: 3, trieNodes: 4, bytes: 5000, wastedBytes: 7, healedNodes: 2, pivotMoves: 1, hedgedRequests: 1 },
     unwrittenBytes: 1234,
   }
@@ -126,6 +127,9 @@ describe('[ProgressStore] a bad record between runs', () => {
   })
 })
 
+const storageTrie = (r: Record<string, unknown>) => (r.storage as Record<string, unknown>[])[0]
+const storageRange = (r: Record<string, unknown>) => (storageTrie(r).ranges as Record<string, unknown>[])[0]
+
 describe('[parseProgress]', () => {
   const json = (change: (r: Record<string, unknown>) => void) => {
     const r = JSON.parse(JSON.stringify(sample())) as Record<string, unknown>
@@ -142,6 +146,12 @@ describe('[parseProgress]', () => {
     { name: 'a negative counter', json: json((r) => ((r.counters as Record<string, number>).slots = -1)), error: /bad counter slots/ },
     { name: 'a counter that is a string', json: json((r) => ((r.counters as Record<string, unknown>).bytes = '5')), error: /bad counter bytes/ },
     { name: 'no task list', json: json((r) => delete r.tasks), error: /no task list/ },
+    { name: 'a storage list that is not a list', json: json((r) => (r.storage = {})), error: /storage tries: not a list/ },
+    { name: 'a storage trie without a root', json: json((r) => delete storageTrie(r).root), error: /bad storage trie/ },
+    { name: 'a storage account that is not a hash', json: json((r) => (storageTrie(r).account = '0x11')), error: /bad storage trie/ },
+    { name: 'a storage cursor past its sub-range', json: json((r) => (storageRange(r).next = hex(MAX_HASH + 1n))), error: /bad storage trie/ },
+    { name: 'a storage sub-range that ends before it begins', json: json((r) => (storageRange(r).last = hex(HALF - 1n))), error: /bad storage trie/ },
+    { name: 'a storage cursor that is not hex', json: json((r) => (storageRange(r).next = 'zz')), error: /bad storage trie/ },
   ]
   for (const c of rejects) {
     it(`rejects ${c.name}`, () => {
@@ -149,13 +159,15 @@ describe('[parseProgress]', () => {
     })
   }
 
-  it('loads a record of an older writer without unwrittenBytes (and without newer counters)', () => {
+  it('loads a record of an older writer without unwrittenBytes, storage tries (and newer counters)', () => {
     const old = json((r) => {
       delete r.unwrittenBytes
+      delete r.storage
       delete (r.counters as Record<string, unknown>).wastedBytes
     })
     const p = parseProgress(old)
     assert.equal(p.unwrittenBytes, 0)
+    assert.deepEqual(p.storage, [])
     assert.equal(p.counters.wastedBytes, 0)
     assert.equal(p.counters.slots, 20)
     assert.equal(loadAccountTasks(p.tasks).length, 4)

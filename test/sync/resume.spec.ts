@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert'
 
 import { loadAccountTasks } from '../../src/sync/accounttasks.js'
 import { hashNumber } from '../../src/sync/hashrange.js'
+import { toHex0x } from '../../src/trie/hex.js'
 
 import { DB_BACKENDS } from '../helpers/db.js'
 import { tempStateDB } from '../trie/helpers.js'
@@ -14,6 +15,7 @@ import { SyncRun, healOnlyTasks, isAbort } from './syncrun.js'
 import type { FakeState, StateLevel } from './fakestate.js'
 import type { TempDB } from '../helpers/db.js'
 import type { AccountTask, SavedAccountTask } from '../../src/sync/accounttasks.js'
+import type { SavedStorageTrie } from '../../src/sync/storagequeue.js'
 import type { GetAccountRangeRequest, GetStorageRangesRequest, SnapRequest } from '../../src/wire/messages.js'
 
 const isAccountRange = (r: SnapRequest): r is GetAccountRangeRequest => r.kind === 'GetAccountRange'
@@ -36,25 +38,34 @@ interface Crash {
  * that persist's flush is written, as in a crash. The DB is then closed and opened again from its files,
  * as by a restarted process. Returns the run, the reopened DB and the record to resume from.
  */
-async function crashed(s: FakeState, temp: TempDB<string, Uint8Array>, crash: Crash): Promise<{ run: SyncRun; db: StateLevel; saved: SavedAccountTask[] }> {
+async function crashed(s: FakeState, temp: TempDB<string, Uint8Array>, crash: Crash): Promise<Crashed> {
   let record: SavedAccountTask[] | undefined
+  let storage: SavedStorageTrie[] | undefined
   const run = new SyncRun(s, [slowPeer(s, 'first')], {
     db: temp.db,
     tasks: crash.tasks?.(),
     onPersist: (r) => {
-      if (crash.keepFirstRecord !== true || record === undefined) record = r.saved
+      if (crash.keepFirstRecord !== true || record === undefined) [record, storage] = [r.saved, r.savedStorage]
       if (crash.when(r)) r.abort.abort()
     },
   })
   await assert.rejects(run.run(), isAbort, 'the first run ended before the crash')
   assert.ok(record !== undefined)
-  return { run, db: await temp.reopen(), saved: record }
+  return { run, db: await temp.reopen(), saved: record, storage: storage ?? [] }
 }
 
-/** A second sync on the first one's (reopened) DB and counters, from the saved tasks, to completion */
-async function resume(s: FakeState, first: { run: SyncRun; db: StateLevel; saved: SavedAccountTask[] }): Promise<{ run: SyncRun; peer: FakeSnapPeer }> {
+/** What a crashed first run leaves: its DB reopened, and the record it saved last */
+interface Crashed {
+  run: SyncRun
+  db: StateLevel
+  saved: SavedAccountTask[]
+  storage: SavedStorageTrie[]
+}
+
+/** A second sync on the first one's (reopened) DB and counters, from the saved record, to completion */
+async function resume(s: FakeState, first: Crashed): Promise<{ run: SyncRun; peer: FakeSnapPeer }> {
   const peer = slowPeer(s, 'second')
-  const run = new SyncRun(s, [peer], { db: first.db, tasks: loadAccountTasks(first.saved), counters: first.run.counters })
+  const run = new SyncRun(s, [peer], { db: first.db, tasks: loadAccountTasks(first.saved), storage: first.storage, counters: first.run.counters })
   await run.complete()
   return { run, peer }
 }
@@ -101,6 +112,31 @@ for (const backend of DB_BACKENDS) describe(`[StateSync] resume (${backend})`, f
     assert.ok(first.saved.every((t) => BigInt(t.next) === BigInt(t.first)), 'the record claims written accounts')
     assert.ok(first.run.counters.slots < s.counts.slots, 'storage was complete before the crash')
     await resume(s, first)
+  })
+
+  it('a crash while a large storage trie is fetched in sub-ranges: the resumed sync asks only for what its cursors had not reached', async () => {
+    // The crash comes at a record that holds a large trie with some of its sub-ranges done or begun
+    const progressed = (t: SavedStorageTrie) => t.ranges.length > 0 && t.ranges.some((r) => BigInt(r.next) > BigInt(r.first))
+    const first = await crashed(s, temp, { when: (r) => (r.savedStorage ?? []).some(progressed) })
+    const trie = first.storage.find(progressed) as SavedStorageTrie
+    const { peer } = await resume(s, first)
+    const asked = peer.received.filter((r): r is GetStorageRangesRequest => r.kind === 'GetStorageRanges' && r.accounts.some((a) => toHex0x(a) === trie.account))
+    assert.ok(asked.length > 0, 'the trie was not asked for again')
+    for (const r of asked) {
+      const origin = hashNumber(r.origin)
+      assert.ok(r.accounts.length === 1 && origin > 0n, 'the trie was asked for whole again')
+      const range = trie.ranges.find((x) => BigInt(x.first) <= origin && origin <= BigInt(x.last))
+      assert.ok(range !== undefined, `a request from ${origin.toString(16)}, in a sub-range finished before the crash`)
+      assert.ok(origin >= BigInt(range.next), `a request from ${origin.toString(16)}, before its sub-range's saved cursor ${range.next}`)
+    }
+  })
+
+  it("a crash once a large trie's sub-ranges are all fetched: the resumed sync asks for none of its ranges and completes it from its root", async () => {
+    const first = await crashed(s, temp, { when: (r) => (r.savedStorage ?? []).some((t) => t.ranges.length === 0) })
+    const trie = first.storage.find((t) => t.ranges.length === 0) as SavedStorageTrie
+    const { peer } = await resume(s, first)
+    const asked = peer.received.filter((r) => r.kind === 'GetStorageRanges' && r.accounts.some((a) => toHex0x(a) === trie.account))
+    assert.deepEqual(asked, [])
   })
 
   it('a crash while completing from the root: the resumed sync asks for no range and skips the stored subtrees', async () => {

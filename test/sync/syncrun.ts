@@ -20,6 +20,7 @@ import { FakePeerSource } from './fakepeer.js'
 import type { FakeSnapPeer, SnapKind } from './fakepeer.js'
 import type { FakeState, StateLevel } from './fakestate.js'
 import type { SavedAccountTask } from '../../src/sync/accounttasks.js'
+import type { SavedStorageTrie } from '../../src/sync/storagequeue.js'
 import type { PeerTrackerOptions } from '../../src/sync/peertracker.js'
 import type { DropReason } from '../../src/sync/snappeer.js'
 import type { StateSyncOptions } from '../../src/sync/statesync.js'
@@ -45,6 +46,8 @@ export interface SyncRunOptions {
   readonly accountTasks?: number
   /** Default: zeroed */
   readonly counters?: SnapSyncCounters
+  /** Large storage tries of a progress record to resume. Default: none */
+  readonly storage?: SavedStorageTrie[]
   /** Changes to {@link TEST_SYNC_OPTIONS} */
   readonly sync?: Partial<StateSyncOptions>
   /** Changes to {@link TEST_TRACKER_OPTIONS} */
@@ -73,6 +76,8 @@ export class SyncRun {
   readonly abort = new AbortController()
   /** The account tasks as saved at the last persist */
   saved: SavedAccountTask[] | undefined
+  /** The large storage tries as saved at the last persist */
+  savedStorage: SavedStorageTrie[] | undefined
   persists = 0
   readonly waits: string[] = []
   readonly drops: ReportedDrop[] = []
@@ -90,6 +95,7 @@ export class SyncRun {
       persist: async () => {
         this.persists++
         this.saved = saveAccountTasks(this.tasks)
+        this.savedStorage = this.sync.ctx.storage.save()
         opts.onPersist?.(this)
       },
       waiting: (why: string) => {
@@ -100,6 +106,7 @@ export class SyncRun {
     }
     const options = { ...TEST_SYNC_OPTIONS, ...opts.sync }
     this.sync = new StateSync(this.db, this.source, state.root, this.tasks, this.counters, events, options, new PeerTracker({ ...TEST_TRACKER_OPTIONS, ...opts.tracker }))
+    this.sync.ctx.storage.restore(opts.storage ?? [])
   }
 
   /** Runs the sync until it ends, is aborted, or the watchdog fires */

@@ -7,6 +7,8 @@ import { STATE_ENCODINGS, codeKey, nodeKey } from '../../trie/statedb.js'
 import { checkReplySize, RootUnavailable } from '../faults.js'
 import { hashNumber } from '../hashrange.js'
 
+import { completeStorage } from './storage.js'
+
 import type { AccountBatch, AccountTask } from '../accounttasks.js'
 import type { SnapPeer } from '../snappeer.js'
 import type { Applied, SyncContext, WorkKind } from './kind.js'
@@ -134,7 +136,9 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
       const [storageKey, code] = [keys[2 * i], keys[2 * i + 1]]
       if (storageKey !== '' && found.get(storageKey) !== true) {
         batch.pending++
-        this.ctx.storage.add({ account: hashes[i], root: accounts[i].storageRoot, generation, onStored: release, onChanged: changed })
+        const resumed = this.ctx.storage.add({ account: hashes[i], root: accounts[i].storageRoot, generation, onStored: release, onChanged: changed })
+        // Its ranges were all fetched before a restart: only its completion from the root is left
+        if (resumed !== undefined) await completeStorage(this.ctx, resumed.owner)
       }
       if (code !== '' && found.get(code) !== true) {
         batch.pending++

@@ -47,6 +47,13 @@ function replyBytes(reply: StorageRangesReply): number {
   return n
 }
 
+/** A trie downloaded in pieces (or resumed with none left): its edge nodes are still missing; completes it top-down */
+export async function completeStorage(ctx: SyncContext, owner: StorageOwner): Promise<void> {
+  // The pieces' nodes must be readable, or completion would fetch them again
+  await ctx.writer.flush()
+  await ctx.trie.addRoot(owner.root, owner.account, owner.onStored, owner.onChanged)
+}
+
 /** See the module comment */
 export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> {
   readonly kind = 'storage'
@@ -147,7 +154,7 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
       }
       this.ctx.writer.putNodes(v.result.nodes, v.owner.account, { completeOnly: true })
       const large = splitLargeStorage(v.owner, v.slots[v.slots.length - 1].hash, v.slots.length)
-      if (!this.ctx.storage.addLarge(large)) await this.complete(v.owner)
+      if (!this.ctx.storage.addLarge(large)) await completeStorage(this.ctx, v.owner)
     }
   }
 
@@ -164,14 +171,7 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
       sub.inFlight = false
       return
     }
-    if (this.ctx.storage.finishSubrange(sub)) await this.complete(sub.trie.owner)
-  }
-
-  // A trie downloaded in pieces: its edge nodes are still missing; complete it top-down
-  private async complete(owner: StorageOwner): Promise<void> {
-    // The pieces' nodes must be readable, or completion would fetch them again
-    await this.ctx.writer.flush()
-    await this.ctx.trie.addRoot(owner.root, owner.account, owner.onStored, owner.onChanged)
+    if (this.ctx.storage.finishSubrange(sub)) await completeStorage(this.ctx, sub.trie.owner)
   }
 
   /**
