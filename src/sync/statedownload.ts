@@ -108,6 +108,12 @@ export class StateDownload {
   /** Downloads the pivot's state until it is complete; returns the pivot (the last one, after moves) */
   async run(signal: AbortSignal): Promise<PivotInfo> {
     if (this.progress.stateComplete) return this.pivot as PivotInfo
+    // After a failed run (a DB error), from the last record, as a restarted process would: the
+    // batches the failed run held wait for storage that its queues took with them
+    if (this.progress.tasks.length > 0) {
+      this.progress.counters.wastedBytes += unwrittenBytes(this.tasks)
+      this.tasks = loadAccountTasks(this.progress.tasks)
+    }
     if (this.progress.pivot === undefined) await this.choosePivot(signal)
     this.phaseNow = 'state'
     const sync = new StateSync(this.db, this.peers, (this.pivot as PivotInfo).stateRoot, this.tasks, this.progress.counters, {

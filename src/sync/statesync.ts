@@ -18,7 +18,7 @@
  * (BitTorrent's "endgame"; which work is copied: tailcopy.ts). Without it a sync ends at the pace of
  * its slowest peer's last round trip.
  */
-import { STATE_ENCODINGS, StateWriter, nodeKey } from '../trie/statedb.js'
+import { LocalStateError, STATE_ENCODINGS, StateWriter, localReads, nodeKey } from '../trie/statedb.js'
 import { toHex } from '../trie/hex.js'
 
 import { accountSpaceDone } from './accounttasks.js'
@@ -111,9 +111,8 @@ export class StateSync {
     private readonly opts: StateSyncOptions = DEFAULT_STATE_SYNC_OPTIONS,
     tracker?: PeerTracker,
   ) {
-    const writer = new StateWriter(db)
-    const codes = new CodeQueue()
-    this.ctx = { root, generation: 0, db, writer, counters, storage: new StorageQueue(), codes, trie: new TrieSync(db, writer, codes), requestBytes: opts.requestBytes }
+    const [reads, writer, codes] = [localReads(db), new StateWriter(db), new CodeQueue()]
+    this.ctx = { root, generation: 0, db: reads, writer, counters, storage: new StorageQueue(), codes, trie: new TrieSync(reads, writer, codes), requestBytes: opts.requestBytes }
     this.rootHex = toHex(root)
     this.accounts = new AccountRanges(this.ctx, tasks)
     this.tracker = tracker ?? new PeerTracker()
@@ -324,6 +323,8 @@ export class StateSync {
         this.tracker.delivered(req.peer, req.kind.kind, applied.items, Date.now() - req.started, applied.bytes)
         return
       } catch (err) {
+        // The local DB failed, not the peer: the sync stops (its owner starts again from the record)
+        if (err instanceof LocalStateError) throw err
         failure = classify(err)
       }
     }

@@ -102,12 +102,19 @@ const HASH_HEX = /^0x[0-9a-f]{64}$/
 
 const savedRange = (r: { first: bigint; last: bigint; next: bigint }) => ({ first: toHex0x(hashBytes(r.first)), last: toHex0x(hashBytes(r.last)), next: toHex0x(hashBytes(r.next)) })
 
-/** Large tries from the progress record, by account; throws on a malformed entry */
-export function loadStorageTries(saved: unknown): Map<string, ResumedTrie> {
+/**
+ * Why 65,536: far above the large tries a sync has in progress at once (their account batches are
+ * bounded in memory), and a bound on what a damaged record can make this code hold
+ */
+export const MAX_SAVED_TRIES = 65_536
+
+/** Large tries from the progress record, by account (one account may have tries of two roots); throws on a malformed entry */
+export function loadStorageTries(saved: unknown): Map<string, ResumedTrie[]> {
   if (!Array.isArray(saved)) throw new Error('storage tries: not a list')
-  const out = new Map<string, ResumedTrie>()
+  if (saved.length > MAX_SAVED_TRIES) throw new Error(`storage tries: ${saved.length}, more than ${MAX_SAVED_TRIES}`)
+  const out = new Map<string, ResumedTrie[]>()
   for (const s of saved as Partial<SavedStorageTrie>[]) {
-    const bad = () => new Error(`bad storage trie ${JSON.stringify(s)}`)
+    const bad = () => new Error(`bad storage trie ${JSON.stringify(s).slice(0, 300)}`)
     if (typeof s !== 'object' || s === null || !HASH_HEX.test(String(s.account)) || !HASH_HEX.test(String(s.root)) || !Array.isArray(s.ranges)) throw bad()
     if (s.ranges.length > MAX_SUBRANGES) throw bad()
     const ranges = s.ranges.map((r) => {
@@ -115,7 +122,8 @@ export function loadStorageTries(saved: unknown): Map<string, ResumedTrie> {
       if (first < 0n || last > MAX_HASH || first > last || next < first || next > last) throw bad()
       return { first, last, next }
     })
-    out.set(s.account as string, { root: s.root as string, ranges })
+    const account = s.account as string
+    out.set(account, [...(out.get(account) ?? []), { root: s.root as string, ranges }])
   }
   return out
 }
@@ -132,7 +140,7 @@ export class StorageQueue {
   /** Large tries from their split until stored or given up, by account and root: what `save` keeps */
   private readonly started = new Map<string, LargeStorage>()
   /** Large tries of the progress record not asked for again yet, by account */
-  private resumed = new Map<string, ResumedTrie>()
+  private resumed = new Map<string, ResumedTrie[]>()
 
   /** Takes the large tries of a progress record: an account asked for with the same root resumes from them */
   restore(saved: SavedStorageTrie[]): void {
@@ -145,13 +153,11 @@ export class StorageQueue {
    */
   save(): SavedStorageTrie[] {
     const out: SavedStorageTrie[] = []
+    // A trie given up is no longer here (its owner's onChanged removed it)
     for (const t of this.started.values()) {
-      if (t.abandoned) continue
       out.push({ account: toHex0x(t.owner.account), root: toHex0x(t.owner.root), ranges: t.subranges.filter((s) => !s.done).map(savedRange) })
     }
-    for (const [account, r] of this.resumed) {
-      out.push({ account, root: r.root, ranges: r.ranges.map(savedRange) })
-    }
+    for (const [account, tries] of this.resumed) for (const r of tries) out.push({ account, root: r.root, ranges: r.ranges.map(savedRange) })
     return out
   }
 
@@ -199,11 +205,21 @@ export class StorageQueue {
 
   // The saved cursors of the owner's trie, if the record has them for its root (a moved pivot may have changed it)
   private takeResumed(owner: StorageOwner): ResumedTrie | undefined {
-    const account = toHex0x(owner.account)
-    const saved = this.resumed.get(account)
-    if (saved === undefined) return undefined
-    this.resumed.delete(account)
-    return saved.root === toHex0x(owner.root) ? saved : undefined
+    const tries = this.forgetSaved(owner.account)
+    const root = toHex0x(owner.root)
+    return tries?.find((t) => t.root === root)
+  }
+
+  /**
+   * Drops the record's tries of an account that came back (its storage is queued, or found stored):
+   * whatever its root now, they are of no more use. Returns them.
+   */
+  forgetSaved(account: Uint8Array): ResumedTrie[] | undefined {
+    if (this.resumed.size === 0) return undefined
+    const key = toHex0x(account)
+    const tries = this.resumed.get(key)
+    this.resumed.delete(key)
+    return tries
   }
 
   /** Puts owners back at the front (their request failed or was not answered) */

@@ -23,7 +23,7 @@ export { LevelStateReader, MissingNodeError, NodeCache, TrieReader, isHashRef } 
 export type { LoadCounter, LoadedNode, StateReadStore } from './reader.js'
 export { EMPTY_ROOT, ItemOrderError, StackTrieBuilder } from './stackbuilder.js'
 export type { NodeSink, StackTrieOptions } from './stackbuilder.js'
-export { STATE_ENCODINGS, STORAGE_PREFIX_LENGTH, StateWriter, codeKey, nodeKey } from './statedb.js'
+export { LocalStateError, STATE_ENCODINGS, STORAGE_PREFIX_LENGTH, StateWriter, codeKey, localReads, nodeKey } from './statedb.js'
 export type { StateBatchStore, StateStore, StateWriterOptions } from './statedb.js'
 export { StateWalker } from './walker.js'
 export type { WalkFinding, WalkOptions, WalkStats } from './walker.js'

@@ -50,6 +50,24 @@ export interface StateStore {
   getMany(keys: string[], opts: typeof STATE_ENCODINGS): Promise<(Uint8Array | undefined)[]>
 }
 
+/**
+ * The local state DB failed a read or a write. Not a peer's doing: a sync stops on it (and starts
+ * again from its last progress record) rather than blaming the peer whose reply it was applying.
+ */
+export class LocalStateError extends Error {
+  override name = 'LocalStateError'
+}
+
+/** `db`'s reads, their failures as {@link LocalStateError} */
+export function localReads(db: Pick<StateStore, 'getMany'>): Pick<StateStore, 'getMany'> {
+  return {
+    getMany: (keys, opts) =>
+      db.getMany(keys, opts).catch((err: unknown) => {
+        throw new LocalStateError(`state DB read failed: ${(err as Error).message}`, { cause: err })
+      }),
+  }
+}
+
 /** The part of the state DB that `StateWriter` needs: batched writes only. */
 export type StateBatchStore = Pick<StateStore, 'batch'>
 
@@ -129,6 +147,12 @@ export class StateWriter {
     if (this.ops.length === 0) return
     const ops = this.ops
     this.ops = []
-    await this.db.batch(ops, STATE_ENCODINGS)
+    try {
+      await this.db.batch(ops, STATE_ENCODINGS)
+    } catch (err) {
+      // Kept for the next flush: a progress record written later must not claim puts that were lost
+      this.ops = ops.concat(this.ops)
+      throw new LocalStateError(`state DB write failed: ${(err as Error).message}`, { cause: err })
+    }
   }
 }

@@ -152,6 +152,7 @@ describe('[parseProgress]', () => {
     { name: 'a storage cursor past its sub-range', json: json((r) => (storageRange(r).next = hex(MAX_HASH + 1n))), error: /bad storage trie/ },
     { name: 'a storage sub-range that ends before it begins', json: json((r) => (storageRange(r).last = hex(HALF - 1n))), error: /bad storage trie/ },
     { name: 'a storage cursor that is not hex', json: json((r) => (storageRange(r).next = 'zz')), error: /bad storage trie/ },
+    { name: 'more storage tries than a sync holds', json: json((r) => (r.storage = new Array(65_537).fill(storageTrie(r)))), error: /storage tries: 65537, more than 65536/ },
   ]
   for (const c of rejects) {
     it(`rejects ${c.name}`, () => {

@@ -5,9 +5,9 @@ import { createMPT } from '@ethereumjs/mpt'
 import { MerkleStateManager } from '@ethereumjs/statemanager'
 import { Address, ValueEncoding, bytesToHex } from '@ethereumjs/util'
 
-import { initKeccak } from '../../src/trie/keccak.js'
+import { initKeccak, keccak256 } from '../../src/trie/keccak.js'
 import { toHex0x } from '../../src/trie/hex.js'
-import { StateWriter, codeKey, nodeKey } from '../../src/trie/statedb.js'
+import { LocalStateError, STATE_ENCODINGS, StateWriter, codeKey, localReads, nodeKey } from '../../src/trie/statedb.js'
 
 import { DB_BACKENDS } from '../helpers/db.js'
 
@@ -38,6 +38,30 @@ describe('[StateWriter]', () => {
   it('refuses code that does not hash to its code hash', () => {
     const writer = new StateWriter({ batch: async () => {} })
     assert.throws(() => writer.putCode(new Uint8Array(32), Uint8Array.of(1)), { code: 'BYTECODE_MISMATCH' })
+  })
+
+  it('a write that fails keeps its puts for the next flush and says the local DB failed', async () => {
+    const written: string[][] = []
+    let fail = true
+    const writer = new StateWriter({
+      batch: async (ops) => {
+        if (fail) throw new Error('disk full')
+        written.push(ops.map((o) => o.key))
+      },
+    })
+    const code = Uint8Array.of(0x60, 0)
+    writer.putCode(keccak256(code), code)
+    await assert.rejects(writer.flush(), (err: Error) => err instanceof LocalStateError && /state DB write failed: disk full/.test(err.message))
+    assert.equal(writer.pending, 1)
+    fail = false
+    await writer.flush()
+    assert.deepEqual(written, [[codeKey(keccak256(code))]])
+    assert.equal(writer.pending, 0)
+  })
+
+  it('localReads: a failed read is a LocalStateError', async () => {
+    const reads = localReads({ getMany: async () => Promise.reject(new Error('corrupted block')) })
+    await assert.rejects(reads.getMany(['00'], STATE_ENCODINGS), (err: Error) => err instanceof LocalStateError && /read failed: corrupted block/.test(err.message))
   })
 })
 

@@ -134,6 +134,8 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
     const generation = this.ctx.generation
     for (let i = 0; i < accounts.length; i++) {
       const [storageKey, code] = [keys[2 * i], keys[2 * i + 1]]
+      // Stored already (by a run that died before its record said so): its saved cursors are done with
+      if (storageKey !== '' && found.get(storageKey) === true) this.ctx.storage.forgetSaved(hashes[i])
       if (storageKey !== '' && found.get(storageKey) !== true) {
         batch.pending++
         const resumed = this.ctx.storage.add({ account: hashes[i], root: accounts[i].storageRoot, generation, onStored: release, onChanged: changed })
