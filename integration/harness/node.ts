@@ -83,6 +83,11 @@ export async function stopAllNodes(): Promise<void> {
   await Promise.all([...running].map((node) => node.stop()))
 }
 
+/** The last lines of every running node's output, for the report of a failed test */
+export function runningNodeTails(lines = 60): string {
+  return [...running].map((node) => `--- ${node.options.name} (${node.logFile}), last ${lines} lines:\n${node.logTail(lines)}`).join('\n')
+}
+
 process.on('exit', () => {
   for (const node of running) void node.kill()
 })

@@ -195,6 +195,23 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
   }
 
   /**
+   * The peer to sync from: the stock choice, else (a chain chosen by total difficulty) a peer whose
+   * head, as the pool refreshes it every 5 s, is above ours. The stock rule compares a peer's
+   * handshake td with ours, and a peer's td is raised only by its full NewBlock messages, which a node
+   * relays to the square root of its peers (hashes to the others). A node that got hashes only
+   * outgrew its peer's handshake td a few blocks later, never chose the peer again and stopped
+   * following (seen: C behind snap-synced B in the moving-chain test). The blocks are validated as any.
+   */
+  override async best(): Promise<Peer | undefined> {
+    const stock = await super.best()
+    if (stock !== undefined) return stock
+    const peers = this.pool.peers.filter((p) => this.syncable(p))
+    if (peers.length < this.config.minPeers && !this.forceSync) return undefined
+    const height = this.chain.headers.height
+    return peers.find((p) => (p.eth?.updatedBestHeader?.number ?? 0n) > height)
+  }
+
+  /**
    * A round's look at the peer's head (`Peer.latest()`) only while no other request of the peer for
    * headers is in flight, and the peer held meanwhile as the pool's own head refresh holds it. The
    * client matches a reply to its request by message code alone: a second GetBlockHeaders sent while one

@@ -6,11 +6,14 @@ import { Config, SyncMode } from '@ethereumjs/client/dist/esm/src/config.js'
 import { FullEthereumService } from '@ethereumjs/client/dist/esm/src/service/fullethereumservice.js'
 import { MemoryLevel } from 'memory-level'
 
+import type { Common } from '@ethereumjs/common'
+
 import { SnapPlugin } from '../../src/client/plugin.js'
 import { SnapSynchronizer } from '../../src/sync/synchronizer.js'
 
-export async function snapService(): Promise<{ config: Config; chain: Chain; sync: SnapSynchronizer }> {
-  const config = new Config({ syncmode: SyncMode.Snap, plugins: [new SnapPlugin()], accountCache: 1000, storageCache: 1000 })
+/** `common`: the chain (mainnet by default) */
+export async function snapService(common?: Common): Promise<{ config: Config; chain: Chain; sync: SnapSynchronizer }> {
+  const config = new Config({ common, syncmode: SyncMode.Snap, plugins: [new SnapPlugin()], accountCache: 1000, storageCache: 1000 })
   const chain = await Chain.create({ config })
   const [stateDB, metaDB] = [new MemoryLevel<string | Uint8Array, string | Uint8Array>(), new MemoryLevel<string | Uint8Array, string | Uint8Array>()]
   const service = new FullEthereumService({ config, chain, stateDB, metaDB })
