@@ -41,6 +41,14 @@ const LIES: { [lie: string]: RegExp } = {
   otherRoot: /invalid_proof|bad_node/,
 }
 
+/**
+ * Lies told only in code and trie-node replies: B meets them only if it asks that peer for codes or
+ * nodes, which a sync that gets its 401 codes from the other peers does not (seen 2 runs in 3 on a slow
+ * day). Such a liar, not dropped, must then have served no code and no node (the unit tests meet every
+ * lie with fake peers: test/sync/statesync.spec.ts).
+ */
+const CODE_AND_NODE_LIES = new Set(['wrongCode', 'unrequested'])
+
 /** Groups of liars that B meets at once (each group costs one sync) */
 const GROUPS = [
   ['corrupt', 'lyingCont', 'dropProofNode', 'wrongCode', 'silent'],
@@ -113,6 +121,13 @@ describe('[snap sync] lying peers beside an honest one', function () {
         for (const l of drops) console.log(`      ${l.text}`)
         for (const liar of liars) {
           const drop = drops.find((l) => l.text.startsWith(`Snap sync: dropped peer ${liar.id} `))
+          if (drop === undefined && CODE_AND_NODE_LIES.has(liar.lie)) {
+            // Honest in every range it served: dropped only if B asked it for codes or trie nodes
+            const served = b.logLines(new RegExp(`Snap sync: peer ${liar.id} served `))[0] ?? ''
+            assert.match(served, / codes=0 nodes=0 /, `${liar.lie} (${liar.id}) served codes or nodes and was not dropped: ${served}`)
+            console.log(`      ${liar.lie} (${liar.id}) was asked for no code and no trie node, so its lie was not met: ${served}`)
+            continue
+          }
           assert.ok(drop !== undefined, `${liar.lie} (${liar.id}) was not dropped\n${drops.map((l) => l.text).join('\n')}`)
           assert.match(drop.fields.reason, LIES[liar.lie], `${liar.lie}: ${drop.text}`)
         }
