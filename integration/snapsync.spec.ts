@@ -81,6 +81,14 @@ describe('[snap sync] B snap-syncs a 20k-account clique state from A and follows
     assert.equal(BigInt(metrics.pivotBlock), number, 'snap_sync_pivot_block')
   })
 
+  // A serves ranges of a root from the trie until its flat state holds that root (docs/serving.md)
+  it("A flattened the state of B's first pivot on demand, to serve its ranges from it", async () => {
+    const first = snapLines(b!).find((l) => l.kind === 'pivot')!
+    const root = String(first.fields.root).slice(2, 10)
+    const line = await a.waitForLog(new RegExp(`snap flat state: generated for root ${root}`), 120_000)
+    assert.match(line, /generated for root \w+: \d+ accounts, \d+ slots/)
+  })
+
   // On this 1 s chain B reaches A's head only by importing the blocks A announces while a block-pipeline
   // round runs (AnnouncedBlocks); without them it trailed 2-8 blocks and eth_syncing never said false
   it('says it is synced: eth_syncing false', async () => {

@@ -12,9 +12,14 @@ import { ETH, RLPx, SNAP } from '@ethereumjs/devp2p'
 import { bytesToUnprefixedHex, equalsBytes, hexToBytes, intToBytes } from '@ethereumjs/util'
 import { Level } from 'level'
 
+import { FlatState } from '../../src/server/flat/flatstate.js'
+import { FlatStateFollower } from '../../src/server/flat/follower.js'
+import { generateFlatState } from '../../src/server/flat/generator.js'
 import { SnapServerHandler } from '../../src/server/handler.js'
-import { LevelStateReader } from '../../src/trie/reader.js'
+import { LevelStateReader, NodeCache, TrieReader } from '../../src/trie/reader.js'
 import { DBStateView } from '../../src/server/stateview.js'
+
+import type { TrieReaders } from '../../src/server/flat/generator.js'
 
 import type { Peer } from '@ethereumjs/devp2p'
 
@@ -26,7 +31,26 @@ async function main(): Promise<void> {
   const root = hexToBytes(rootHex as `0x${string}`)
   const level = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
   await level.open()
-  const view = new DBStateView(new LevelStateReader(level as never), { has: (r) => equalsBytes(r, root) })
+  const store = new LevelStateReader(level as never)
+  const served = { has: (r: Uint8Array) => equalsBytes(r, root) }
+  let follower: FlatStateFollower | undefined
+  // SNAP_BENCH_FLAT=0: serve every range from the trie; otherwise from the flat state, generated
+  // here first if the state dir does not hold it yet (a serving node keeps it current)
+  if (process.env.SNAP_BENCH_FLAT !== '0') {
+    const cache = new NodeCache(4096)
+    const readers: TrieReaders = {
+      account: () => new TrieReader(store, cache, { loads: 0 }),
+      storage: (owner) => new TrieReader(store, cache, { loads: 0 }, owner),
+    }
+    const flat = await FlatState.open(level as never)
+    if (!flat.holds(root)) {
+      const started = performance.now()
+      const stats = await generateFlatState(flat, readers, root)
+      process.stderr.write(`bench server: flat state generated (${stats.accounts} accounts, ${stats.slots} slots) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
+    }
+    follower = new FlatStateFollower(flat, { readers, isServedRoot: (r) => served.has(r) })
+  }
+  const view = new DBStateView(store, served, async () => follower)
   const handler = new SnapServerHandler({ view })
   const codec = new SnapProtocol({ config: {} as never, chain: {} as never })
   const byCode = new Map(codec.messages.map((m) => [m.code, m]))

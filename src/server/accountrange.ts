@@ -4,7 +4,6 @@
 
 import { decodeFullAccount, encodeSlimAccount } from '../trie/account.js'
 import { compareBytes } from '../trie/nibbles.js'
-import { walkLeaves } from '../trie/leafwalk.js'
 import { proveKey } from '../trie/prove.js'
 import { MissingNodeError } from '../trie/reader.js'
 
@@ -40,23 +39,25 @@ export async function serveAccountRange(
   if (!view.isServedRoot(req.root)) return EMPTY
   const maxBytes = softLimit(req.bytes, limits.maxResponseBytes)
   const reader = view.accountReader(budget)
-  const accounts: AccountData[] = []
-  let size = 0
-  let full = false
   try {
-    const end = await walkLeaves(reader, req.root, req.origin, (hash, body) => {
-      if (full) return false
-      accounts.push({ hash, body })
-      // Counted as sent: slim (geth counts the same way, and its snap test suite expects the counts)
-      size += hash.length + slimLength(body)
-      full = compareBytes(hash, req.limit) >= 0 || size > maxBytes || budget.exhausted()
-      return true
+    return await view.withLeafWalk(req.root, async (walk) => {
+      const accounts: AccountData[] = []
+      let size = 0
+      let full = false
+      const end = await walk(reader, req.root, req.origin, (hash, body) => {
+        if (full) return false
+        accounts.push({ hash, body })
+        // Counted as sent: slim (geth counts the same way, and its snap test suite expects the counts)
+        size += hash.length + slimLength(body)
+        full = compareBytes(hash, req.limit) >= 0 || size > maxBytes || budget.exhausted()
+        return true
+      })
+      if (end === 'end' && isZero(req.origin)) return { accounts, proof: [] }
+      const originProof = await proveKey(reader, req.root, req.origin)
+      const last = accounts[accounts.length - 1]
+      const lastProof = last === undefined ? [] : await proveKey(reader, req.root, last.hash)
+      return { accounts, proof: mergeProofs(originProof, lastProof) }
     })
-    if (end === 'end' && isZero(req.origin)) return { accounts, proof: [] }
-    const originProof = await proveKey(reader, req.root, req.origin)
-    const last = accounts[accounts.length - 1]
-    const lastProof = last === undefined ? [] : await proveKey(reader, req.root, last.hash)
-    return { accounts, proof: mergeProofs(originProof, lastProof) }
   } catch (err) {
     if (err instanceof MissingNodeError) return EMPTY
     throw err

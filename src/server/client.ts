@@ -3,7 +3,10 @@
  */
 import { Event } from '@ethereumjs/client/dist/esm/src/types.js'
 
-import { LevelStateReader } from '../trie/reader.js'
+import { LevelStateReader, NodeCache, TrieReader } from '../trie/reader.js'
+
+import { FlatState } from './flat/flatstate.js'
+import { FlatStateFollower } from './flat/follower.js'
 
 import { LyingServer } from './lyingserver.js'
 import { DBStateView } from './stateview.js'
@@ -11,6 +14,8 @@ import { RecentRoots } from './recentroots.js'
 import { SnapServerHandler } from './handler.js'
 
 import type { ServeRecorder } from './handler.js'
+import type { FlatLevel } from './flat/flatstate.js'
+import type { TrieReaders } from './flat/generator.js'
 import type { Lie } from './lies.js'
 import type { StateReadStore } from '../trie/reader.js'
 import type { CanonicalChain } from './recentroots.js'
@@ -50,13 +55,49 @@ function lazyStateDB(service: FullEthereumService): StateReadStore {
   }
 }
 
+/** Inner nodes cached for flat-state generation and moves: the top levels of the tries they walk */
+const FLAT_NODE_CACHE_SIZE = 4096
+
+/**
+ * The flat state of the client's state DB and its follower, opened at the first range request
+ * (the state DB is not there before the execution opens); `undefined` if it cannot be opened
+ */
+function lazyFlatState(service: FullEthereumService, store: StateReadStore, roots: RecentRoots): { get(): Promise<FlatStateFollower | undefined>; stop(): Promise<void> } {
+  let opening: Promise<FlatStateFollower | undefined> | undefined
+  let stopped = false
+  const cache = new NodeCache(FLAT_NODE_CACHE_SIZE)
+  const readers: TrieReaders = {
+    account: () => new TrieReader(store, cache, { loads: 0 }),
+    storage: (owner) => new TrieReader(store, cache, { loads: 0 }, owner),
+  }
+  const logger = service.config.logger
+  const open = async () => {
+    const level = service.execution.stateDB as FlatLevel | undefined
+    if (level === undefined || stopped) return undefined
+    return new FlatStateFollower(await FlatState.open(level), { readers, isServedRoot: (root) => roots.has(root), logger })
+  }
+  return {
+    get: () =>
+      (opening ??= open().catch((err: Error) => {
+        logger?.warn(`snap flat state: cannot open, serving from the trie: ${err.message}`)
+        return undefined
+      })),
+    stop: async () => {
+      stopped = true
+      await (await opening)?.stop()
+    },
+  }
+}
+
 /** The snap/1 server handler for a client service */
 export function createSnapServer(
   service: FullEthereumService,
   options: { limits?: ServeLimits; metrics?: ServeRecorder; lie?: Lie } = {},
 ): ProtocolHandler {
   const roots = new RecentRoots(canonicalChainOf(service), { checkIntervalMs: HEAD_CHECK_INTERVAL_MS })
-  const view = new DBStateView(lazyStateDB(service), roots)
+  const store = lazyStateDB(service)
+  const flat = lazyFlatState(service, store, roots)
+  const view = new DBStateView(store, roots, () => flat.get())
   const logger = service.config.logger
   if (options.lie !== undefined) logger?.warn(`snap server: TEST MODE, every reply lies (--snapTestLies=${options.lie})`)
   const events = service.config.events
@@ -68,6 +109,7 @@ export function createSnapServer(
       return () => events.off(Event.PEER_DISCONNECTED, onDisconnect)
     },
     refreshRoots: () => roots.refresh(),
+    onStop: () => flat.stop(),
     limits: options.limits,
     metrics: options.metrics,
     // `otherRoot` answers from the genesis state: always in the DB, and a state of its own once any block changed it

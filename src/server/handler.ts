@@ -63,6 +63,8 @@ export interface SnapServerOptions {
   readonly view: StateView
   /** Called before each request to bring the served roots up to date */
   readonly refreshRoots?: () => Promise<void>
+  /** Called at stop, before the client closes its DBs: background work on the state ends there */
+  readonly onStop?: () => Promise<void>
   readonly limits?: ServeLimits
   readonly logger?: ServeLogger
   readonly metrics?: ServeRecorder
@@ -144,6 +146,7 @@ export class SnapServerHandler {
     this.running = false
     this.unsubscribe?.()
     this.unsubscribe = undefined
+    await this.options.onStop?.()
   }
 
   /** Answers one request; never throws (a failure becomes an empty reply) */

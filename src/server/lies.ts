@@ -182,6 +182,7 @@ export function aimAtOtherRoot(req: SnapRequest, view: StateView, other: Uint8Ar
     accountReader: (counter) => view.accountReader(counter),
     storageReader: (owner, counter) => view.storageReader(owner, counter),
     getCodes: (hashes, counter) => view.getCodes(hashes, counter),
+    withLeafWalk: (root, fn) => view.withLeafWalk(root, fn),
   }
   return { req: { ...req, root: other }, view: aimed }
 }

@@ -3,8 +3,6 @@
  * (slim bodies), storage ranges (trie values) and bytecodes. Nothing here touches the network or the DB;
  * a verified result carries the nodes to store.
  */
-import { RLP } from '@ethereumjs/rlp'
-
 import { slimToFull } from './account.js'
 import { TrieVerifyError } from './errors.js'
 import { toHex0x } from './hex.js'
@@ -77,18 +75,20 @@ export interface StorageRangeResult {
   nodes: NodeRecord[]
 }
 
-function checkSlotValue(value: Uint8Array, index: number): void {
-  let decoded: unknown
-  try {
-    decoded = RLP.decode(value)
-  } catch {
-    throw new TrieVerifyError('BAD_VALUE', 'slot value is not RLP', index)
+/**
+ * A stored slot is a non-zero word, 1..32 bytes with no leading zero, as a canonical RLP string: one
+ * byte 0x01..0x7f as itself, else 0x80 + length then the bytes. Checked on the bytes (a storage reply
+ * carries thousands of slots; decoding and re-encoding each cost ~5% of a sync's CPU).
+ */
+export function checkSlotValue(value: Uint8Array, index: number): void {
+  const n = value.length
+  if (n === 1) {
+    if (value[0] === 0 || value[0] >= 0x80) throw new TrieVerifyError('BAD_VALUE', 'slot value is not a trimmed non-zero word', index)
+    return
   }
-  // A stored slot is a non-zero word: 1..32 bytes with no leading zero, in canonical RLP
-  if (!(decoded instanceof Uint8Array) || decoded.length === 0 || decoded.length > 32 || decoded[0] === 0) {
-    throw new TrieVerifyError('BAD_VALUE', 'slot value is not a trimmed non-zero word', index)
-  }
-  if (compareBytes(RLP.encode(decoded), value) !== 0) throw new TrieVerifyError('BAD_VALUE', 'non-canonical slot RLP', index)
+  if (n < 2 || n > 33 || value[0] !== 0x80 + n - 1) throw new TrieVerifyError('BAD_VALUE', 'slot value is not an RLP string of up to 32 bytes', index)
+  if (value[1] === 0) throw new TrieVerifyError('BAD_VALUE', 'slot value is not a trimmed non-zero word', index)
+  if (n === 2 && value[1] < 0x80) throw new TrieVerifyError('BAD_VALUE', 'non-canonical slot RLP', index)
 }
 
 /** Verifies a storage range against the account's storage root. */

@@ -8,12 +8,12 @@ import { toHex0x } from '../../src/trie/hex.js'
 import { initKeccak } from '../../src/trie/keccak.js'
 import { decodeNode } from '../../src/trie/node.js'
 import { verifyRange } from '../../src/trie/rangeproof.js'
-import { verifyAccountRange, verifyBytecodes, verifyStorageRange } from '../../src/trie/responses.js'
+import { checkSlotValue, verifyAccountRange, verifyBytecodes, verifyStorageRange } from '../../src/trie/responses.js'
 
 import { ETHTEST_ROOT, loadEthtestState } from './ethtest.js'
 import { buildNodeMap, mergeProofs, proveKey, randomLeaves, rng } from './helpers.js'
 
-import type { TrieErrorCode } from '../../src/trie/errors.js'
+import type { TrieErrorCode, TrieVerifyError } from '../../src/trie/errors.js'
 import type { RangeInput } from '../../src/trie/rangeproof.js'
 import type { Leaf } from './ethtest.js'
 
@@ -257,6 +257,46 @@ describe('[verifyStorageRange]', () => {
     const slots = a.storage.map((s) => s.value)
     slots[1] = RLP.encode(Uint8Array.of(0, 5))
     assert.throws(() => verifyStorageRange({ root: a.body.storageRoot, origin: ZERO, hashes: a.storage.map((s) => s.key), slots, proof: [] }), { code: 'BAD_VALUE' })
+  })
+
+  it('accepts exactly the slot values that decode to a trimmed non-zero word and re-encode to themselves', function () {
+    this.timeout(20_000)
+    // The reference: what RLP itself says
+    const valid = (v: Uint8Array) => {
+      try {
+        const d = RLP.decode(v)
+        return d instanceof Uint8Array && d.length > 0 && d.length <= 32 && d[0] !== 0 && toHex0x(RLP.encode(d)) === toHex0x(v)
+      } catch {
+        return false
+      }
+    }
+    const cases: Uint8Array[] = [new Uint8Array(0)]
+    for (let a = 0; a < 256; a++) {
+      cases.push(Uint8Array.of(a))
+      for (let b = 0; b < 256; b++) cases.push(Uint8Array.of(a, b))
+    }
+    let seed = 7
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff
+    for (let i = 0; i < 5000; i++) {
+      const n = 3 + (i % 38)
+      const v = Uint8Array.from({ length: n }, next)
+      v[0] = 0x7e + (i % 70)
+      if (i % 3 === 0) v[0] = 0x80 + n - 1
+      if (i % 5 === 0) v[1] = 0
+      cases.push(v)
+    }
+    for (const v of cases) {
+      const ours = (() => {
+        try {
+          checkSlotValue(v, 0)
+          return true
+        } catch (err) {
+          assert.equal((err as TrieVerifyError).code, 'BAD_VALUE')
+          return false
+        }
+      })()
+      assert.equal(ours, valid(v), toHex0x(v))
+    }
   })
 
   it('rejects a storage trie that hashes to another root: ROOT_MISMATCH', () => {
