@@ -12,7 +12,10 @@
  * Timed for the sync: `StateSync.run` from a connected peer until the state is complete (ranges,
  * then the completion of their edges from the root): requests, the wire, decoding, verification,
  * building and DB writes. The syncer then walks the result from the root (not timed) and the suite
- * fails unless it is complete. `phase1PeakRssBytes` is the syncer's VmHWM.
+ * fails unless it is complete. `phase1PeakRssBytes` is the syncer's VmHWM. Three runs (SNAP_BENCH_PHASE1_RUNS),
+ * each a local rebuild then a sync against the same server process; the figures are their medians, the
+ * peak RSS their largest. The server reads ranges from its flat state (docs/serving.md), generated before
+ * it listens if the cached state dir does not hold it yet; SNAP_BENCH_FLAT=0 serves from the trie.
  * SNAP_BENCH_SYNC_PROFILE=<file>: the syncer writes a CPU profile of the timed part there;
  * SNAP_BENCH_PROFILE=<dir>: the server writes its CPU profile there (serve.ts).
  */
@@ -87,7 +90,23 @@ function check(synced: SyncNodeResult, source: BuiltState): void {
   }
 }
 
-/** Phase 1 alone, beside the local rebuild: see the module comment */
+/** Runs of phase 1 and of the local rebuild, interleaved (SNAP_BENCH_PHASE1_RUNS): the figures are medians */
+const PHASE1_RUNS = Number(process.env.SNAP_BENCH_PHASE1_RUNS ?? 3)
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]
+
+/** One local rebuild and one phase 1 after it, on the same machine state */
+interface Phase1Run {
+  rebuild: BuiltState
+  synced: SyncNodeResult
+  serverCpuSeconds: number
+}
+
+/**
+ * Phase 1 alone, beside the local rebuild (see the module comment). A shared machine moves either
+ * figure by ±15% from one run to the next, so each run pairs a rebuild with a sync right after it,
+ * and the ratio is the median of the runs' ratios
+ */
 async function phase1Figures(): Promise<{ [name: string]: number }> {
   await initKeccak()
   const built = performance.now()
@@ -96,48 +115,57 @@ async function phase1Figures(): Promise<{ [name: string]: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'snap-bench-sync-'))
   let server: ReturnType<typeof startServer> | undefined
   try {
-    const rebuild = await localRebuild(join(dir, 'rebuild'))
-    if (!equalsBytes(rebuild.root, source.state.root)) throw new Error('local rebuild gave another root than the cached state')
     server = startServer(source.dir, source.state.root, await freePort())
     const enode = await server.enode
-    // The server works only for the syncer, and only while it syncs (the walk afterwards is local)
-    const serverCpu = cpuSecondsOf(server.pid)
-    const synced = await runSyncer(enode, source.state.root, join(dir, 'synced'))
-    const serverCpuSeconds = cpuSecondsOf(server.pid) - serverCpu
-    check(synced, source.state)
+    const runs: Phase1Run[] = []
+    for (let i = 0; i < PHASE1_RUNS; i++) {
+      const rebuild = await localRebuild(join(dir, 'rebuild'))
+      if (!equalsBytes(rebuild.root, source.state.root)) throw new Error('local rebuild gave another root than the cached state')
+      // The server works only for the syncer, and only while it syncs (the walk afterwards is local)
+      const serverCpu = cpuSecondsOf(server.pid)
+      const synced = await runSyncer(enode, source.state.root, join(dir, `synced${i}`))
+      runs.push({ rebuild, synced, serverCpuSeconds: cpuSecondsOf(server.pid) - serverCpu })
+      check(synced, source.state)
+      rmSync(join(dir, `synced${i}`), { recursive: true, force: true })
+    }
     const leaves = source.state.accounts + source.state.slots
-    const snapLeavesPerSec = leaves / synced.seconds
-    const localRebuildLeavesPerSec = leaves / rebuild.buildSeconds
-    const c = synced.counters
+    const ratios = runs.map((r) => r.rebuild.buildSeconds / r.synced.seconds)
+    const snapSeconds = median(runs.map((r) => r.synced.seconds))
+    const rebuildSeconds = median(runs.map((r) => r.rebuild.buildSeconds))
+    const c = runs[0].synced.counters
     return {
       accounts: source.state.accounts,
       slots: source.state.slots,
       codes: source.state.codes,
       sourceStateCached: source.cached ? 1 : 0,
       sourceStateSeconds: sourceSeconds,
-      snapAccountsPerSec: source.state.accounts / synced.seconds,
-      snapSlotsPerSec: source.state.slots / synced.seconds,
-      snapLeavesPerSec,
-      localRebuildLeavesPerSec,
-      snapOverLocalRebuild: snapLeavesPerSec / localRebuildLeavesPerSec,
-      snapPhase1Seconds: synced.seconds,
-      snapRangeSeconds: synced.rangeSeconds,
-      localRebuildSeconds: rebuild.buildSeconds,
-      snapSyncerCpuSeconds: synced.cpuSeconds,
-      snapServerCpuSeconds: serverCpuSeconds,
-      localRebuildCpuSeconds: rebuild.buildCpuSeconds,
-      snapSyncerCpuOverLocalRebuildCpu: synced.cpuSeconds / rebuild.buildCpuSeconds,
-      phase1PeakRssBytes: synced.vmHwmBytes,
-      phase1PeakRssSampledBytes: synced.peakRssSampledBytes,
+      phase1Runs: runs.length,
+      snapAccountsPerSec: source.state.accounts / snapSeconds,
+      snapSlotsPerSec: source.state.slots / snapSeconds,
+      snapLeavesPerSec: leaves / snapSeconds,
+      localRebuildLeavesPerSec: leaves / rebuildSeconds,
+      snapOverLocalRebuild: median(ratios),
+      snapOverLocalRebuildMin: Math.min(...ratios),
+      snapOverLocalRebuildMax: Math.max(...ratios),
+      snapPhase1Seconds: snapSeconds,
+      snapRangeSeconds: median(runs.map((r) => r.synced.rangeSeconds)),
+      localRebuildSeconds: rebuildSeconds,
+      snapSyncerCpuSeconds: median(runs.map((r) => r.synced.cpuSeconds)),
+      snapServerCpuSeconds: median(runs.map((r) => r.serverCpuSeconds)),
+      localRebuildCpuSeconds: median(runs.map((r) => r.rebuild.buildCpuSeconds)),
+      snapSyncerCpuOverLocalRebuildCpu: median(runs.map((r) => r.synced.cpuSeconds / r.rebuild.buildCpuSeconds)),
+      // The largest of the runs: the target is a bound
+      phase1PeakRssBytes: Math.max(...runs.map((r) => r.synced.vmHwmBytes)),
+      phase1PeakRssSampledBytes: Math.max(...runs.map((r) => r.synced.peakRssSampledBytes)),
       syncedAccounts: c.accounts,
       syncedSlots: c.slots,
       syncedCodes: c.codes,
       syncedTrieNodesFetched: c.trieNodes,
-      syncedNodesWritten: synced.nodesWritten,
-      rebuildNodesWritten: rebuild.nodes,
+      syncedNodesWritten: runs[0].synced.nodesWritten,
+      rebuildNodesWritten: runs[0].rebuild.nodes,
       syncedBytes: c.bytes,
       syncedWastedBytes: c.wastedBytes,
-      walkSeconds: synced.walkSeconds,
+      walkSeconds: runs[0].synced.walkSeconds,
     }
   } finally {
     await server?.stop()
