@@ -6,7 +6,8 @@
  *   would give a server), read with an iterator; the ceiling of any key-ordered read.
  * - `trieWalkLeavesPerSec`: our range walk (`walkLeaves`) over the trie nodes in the state DB,
  *   in process, no network: what serving from the trie costs before the wire.
- * The served rates include the server's walk and proofs, the client's encoder, RLPx framing and
+ * The served rates include the server's reads (from its flat state, generated before it listens;
+ * SNAP_BENCH_FLAT=0 walks the trie instead) and proofs, the client's encoder, RLPx framing and
  * snappy, loopback, and the requester's decoding; not the requester's proof verification.
  */
 import { spawn } from 'node:child_process'
