@@ -111,7 +111,7 @@ export class FlatStateFollower {
       const started = this.clock()
       try {
         if (await moveFlatState(this.flat, this.options.readers, from.root, target, this.options.maxMoveChanges ?? MAX_MOVE_CHANGES)) {
-          this.options.logger?.debug(`snap flat state: moved from root ${short(from.root)} to ${short(target)} in ${this.seconds(started)} s`)
+          this.options.logger?.info(`snap flat state: moved from root ${short(from.root)} to ${short(target)} in ${this.seconds(started)} s`)
           return
         }
       } catch (err) {
