@@ -68,9 +68,9 @@ export class DBStateView implements StateView {
       if (fromFlat !== undefined) return fromFlat.result
       follower.want(stateRoot)
     } catch (err) {
-      // Bad stored data: forget the flat state and answer from the trie
+      // Bad stored data: forget the flat state (not waited for) and answer from the trie
       if (!(err instanceof FlatStateError)) throw err
-      await follower.discard(err)
+      void follower.discard(err)
     }
     return fn(trieLeafWalk)
   }

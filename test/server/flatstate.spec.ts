@@ -225,12 +225,14 @@ describe('[FlatState]', () => {
     const again = { ...req, root: s.after }
     const fromTrie = await serveAccountRange(trie, again, DEFAULT_SERVE_LIMITS, Budget.unlimited())
     assert.deepEqual(hex((await serveAccountRange(view, again, DEFAULT_SERVE_LIMITS, Budget.unlimited())).accounts), hex(fromTrie.accounts))
+    await follower.idle()
     assert.equal(flat.marker, undefined)
     assert.deepEqual(await dump(s.level), [])
     await follower.stop()
   })
 
-  it('a change of root waits for the walks in progress', async () => {
+  it('a change of root waits for the walks in progress', async function () {
+    this.timeout(60_000)
     const s = await twoStates()
     const flat = await FlatState.open(s.level as unknown as FlatLevel)
     await generateFlatState(flat, s.readers, s.before)

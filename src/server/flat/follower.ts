@@ -41,6 +41,7 @@ const short = (root: Uint8Array) => Buffer.from(root.subarray(0, 4)).toString('h
 export class FlatStateFollower {
   private wanted: Uint8Array | undefined
   private task: Promise<void> | undefined
+  private discarding: Promise<void> | undefined
   private failedAt = Number.NEGATIVE_INFINITY
   private readonly abort = new AbortController()
   private readonly clock: () => number
@@ -59,16 +60,26 @@ export class FlatStateFollower {
     this.task ??= this.run().finally(() => (this.task = undefined))
   }
 
-  /** Forgets a flat state whose stored data did not decode; the next request starts a new one */
-  async discard(err: Error): Promise<void> {
-    this.options.logger?.info(`snap flat state: dropped, ${err.message}; serving from the trie until it is generated again`)
-    await this.idle()
-    await this.flat.drop()
+  /**
+   * Forgets a flat state whose stored data did not decode, once the job in progress is done (a move
+   * or generation must not write beside the drop); the caller does not wait for it: until the drop,
+   * reads that meet the bad data fall back to the trie as this one did
+   */
+  discard(err: Error): Promise<void> {
+    this.discarding ??= (async () => {
+      this.options.logger?.info(`snap flat state: dropped, ${err.message}; serving from the trie until it is generated again`)
+      await this.idle()
+      await this.flat.drop()
+    })()
+      .catch((dropErr: Error) => this.options.logger?.debug(`snap flat state: cannot drop: ${dropErr.message}`))
+      .finally(() => (this.discarding = undefined))
+    return this.discarding
   }
 
-  /** Resolves when no job is running (tests) */
+  /** Resolves when no job and no drop is running (tests, stop) */
   async idle(): Promise<void> {
     while (this.task !== undefined) await this.task
+    await this.discarding
   }
 
   /** Stops the job in progress (a generation resumes at the next start) and waits for it */
