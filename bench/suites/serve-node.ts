@@ -14,12 +14,11 @@ import { Level } from 'level'
 
 import { FlatState } from '../../src/server/flat/flatstate.js'
 import { FlatStateFollower } from '../../src/server/flat/follower.js'
-import { generateFlatState } from '../../src/server/flat/generator.js'
+import { generateFlatState, trieReaders } from '../../src/server/flat/generator.js'
 import { SnapServerHandler } from '../../src/server/handler.js'
-import { LevelStateReader, NodeCache, TrieReader } from '../../src/trie/reader.js'
+import { LevelStateReader } from '../../src/trie/reader.js'
 import { DBStateView } from '../../src/server/stateview.js'
 
-import type { TrieReaders } from '../../src/server/flat/generator.js'
 
 import type { Peer } from '@ethereumjs/devp2p'
 
@@ -37,11 +36,7 @@ async function main(): Promise<void> {
   // SNAP_BENCH_FLAT=0: serve every range from the trie; otherwise from the flat state, generated
   // here first if the state dir does not hold it yet (a serving node keeps it current)
   if (process.env.SNAP_BENCH_FLAT !== '0') {
-    const cache = new NodeCache(4096)
-    const readers: TrieReaders = {
-      account: () => new TrieReader(store, cache, { loads: 0 }),
-      storage: (owner) => new TrieReader(store, cache, { loads: 0 }, owner),
-    }
+    const readers = trieReaders(store, 4096)
     const flat = await FlatState.open(level as never)
     if (!flat.holds(root)) {
       const started = performance.now()

@@ -3,10 +3,11 @@
  */
 import { Event } from '@ethereumjs/client/dist/esm/src/types.js'
 
-import { LevelStateReader, NodeCache, TrieReader } from '../trie/reader.js'
+import { LevelStateReader } from '../trie/reader.js'
 
 import { FlatState } from './flat/flatstate.js'
 import { FlatStateFollower } from './flat/follower.js'
+import { trieReaders } from './flat/generator.js'
 
 import { LyingServer } from './lyingserver.js'
 import { DBStateView } from './stateview.js'
@@ -15,7 +16,6 @@ import { SnapServerHandler } from './handler.js'
 
 import type { ServeRecorder } from './handler.js'
 import type { FlatLevel } from './flat/flatstate.js'
-import type { TrieReaders } from './flat/generator.js'
 import type { Lie } from './lies.js'
 import type { StateReadStore } from '../trie/reader.js'
 import type { CanonicalChain } from './recentroots.js'
@@ -65,11 +65,7 @@ const FLAT_NODE_CACHE_SIZE = 4096
 function lazyFlatState(service: FullEthereumService, store: StateReadStore, roots: RecentRoots): { get(): Promise<FlatStateFollower | undefined>; stop(): Promise<void> } {
   let opening: Promise<FlatStateFollower | undefined> | undefined
   let stopped = false
-  const cache = new NodeCache(FLAT_NODE_CACHE_SIZE)
-  const readers: TrieReaders = {
-    account: () => new TrieReader(store, cache, { loads: 0 }),
-    storage: (owner) => new TrieReader(store, cache, { loads: 0 }, owner),
-  }
+  const readers = trieReaders(store, FLAT_NODE_CACHE_SIZE)
   const logger = service.config.logger
   const open = async () => {
     const level = service.execution.stateDB as FlatLevel | undefined

@@ -11,11 +11,11 @@ import { serveAccountRange } from '../../src/server/accountrange.js'
 import { FLAT_RANGE, FlatStateError, MARKER_KEY, decodeChunk, encodeChunk, splitChunks } from '../../src/server/flat/chunk.js'
 import { FlatState } from '../../src/server/flat/flatstate.js'
 import { FlatStateFollower } from '../../src/server/flat/follower.js'
-import { generateFlatState } from '../../src/server/flat/generator.js'
+import { generateFlatState, trieReaders } from '../../src/server/flat/generator.js'
 import { moveFlatState } from '../../src/server/flat/mover.js'
 import { DBStateView } from '../../src/server/stateview.js'
 import { serveStorageRanges } from '../../src/server/storageranges.js'
-import { LevelStateReader, NodeCache, TrieReader } from '../../src/trie/reader.js'
+import { LevelStateReader } from '../../src/trie/reader.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
 import { rng as seeded } from '../helpers/rng.js'
 
@@ -79,12 +79,7 @@ async function twoStates(): Promise<TwoStates> {
   await sm.commit()
   await sm.flush()
   const after = await sm.getStateRoot()
-  const store = new LevelStateReader(level as never)
-  const cache = new NodeCache(1024)
-  const readers: TrieReaders = {
-    account: () => new TrieReader(store, cache, { loads: 0 }),
-    storage: (owner) => new TrieReader(store, cache, { loads: 0 }, owner),
-  }
+  const readers = trieReaders(new LevelStateReader(level as never), 1024)
   const { keccak256 } = await import('ethereum-cryptography/keccak.js')
   const owners = [0, 7, 15, 30, 45, 310].map((i) => keccak256(addr(i).bytes))
   return { level, before, after, readers, owners }

@@ -13,6 +13,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { equalsBytes } from '@ethereumjs/util'
 
 import { compareBytes } from '../../trie/nibbles.js'
+import { STATE_ENCODINGS } from '../../trie/statedb.js'
 import { isZero } from '../common.js'
 
 import { FLAT_RANGE, FlatStateError, MARKER_KEY, chunkKey, decodeChunk, trieRange } from './chunk.js'
@@ -37,7 +38,6 @@ export interface FlatMarker {
 export type FlatOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
 
 const MARKER_VERSION = 1
-const ENCODINGS = { keyEncoding: 'utf8', valueEncoding: 'view' } as const
 /** Chunks read per DB call in a walk: a 500 KiB reply needs ~125 */
 const CHUNKS_PER_READ = 32
 
@@ -102,7 +102,7 @@ export class FlatState {
   /** Opens the flat state in `db`; an unreadable marker counts as none */
   static async open(db: FlatLevel): Promise<FlatState> {
     const flat = new FlatState(db)
-    const stored = await db.get(MARKER_KEY, ENCODINGS)
+    const stored = await db.get(MARKER_KEY, STATE_ENCODINGS)
     flat.current = stored === undefined ? undefined : decodeMarker(stored as Uint8Array)
     return flat
   }
@@ -134,7 +134,7 @@ export class FlatState {
   async commit(ops: FlatOp[], marker: FlatMarker | undefined): Promise<void> {
     await this.lock.write(async () => {
       const all = marker === undefined ? [...ops, { type: 'del' as const, key: MARKER_KEY }] : [...ops, { type: 'put' as const, key: MARKER_KEY, value: encodeMarker(marker) }]
-      await this.db.batch(all, ENCODINGS)
+      await this.db.batch(all, STATE_ENCODINGS)
       this.current = marker
     })
   }
@@ -159,7 +159,7 @@ export class FlatState {
       const before = await this.db.keys({ gte: range.gte, lte: chunkKey(origin, owner), reverse: true, limit: 1, keyEncoding: 'utf8' }).all()
       if (before.length > 0) start = before[0] as string
     }
-    const it = this.db.iterator({ gte: start, lt: range.lt, ...ENCODINGS })
+    const it = this.db.iterator({ gte: start, lt: range.lt, ...STATE_ENCODINGS })
     try {
       for (;;) {
         const entries = await it.nextv(CHUNKS_PER_READ)

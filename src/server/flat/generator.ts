@@ -9,17 +9,28 @@ import { KECCAK256_RLP, equalsBytes } from '@ethereumjs/util'
 
 import { decodeFullAccount } from '../../trie/account.js'
 import { walkLeaves } from '../../trie/leafwalk.js'
+import { NodeCache, TrieReader } from '../../trie/reader.js'
+import { STATE_ENCODINGS } from '../../trie/statedb.js'
 
 import { chunkKey, encodeChunk, splitChunks, storageFrom, trieRange } from './chunk.js'
 
 import type { FlatLeaf } from './chunk.js'
 import type { FlatMarker, FlatOp, FlatState } from './flatstate.js'
-import type { TrieReader } from '../../trie/reader.js'
+import type { StateReadStore } from '../../trie/reader.js'
 
 /** Readers of the tries of the state being flattened */
 export interface TrieReaders {
   account(): TrieReader
   storage(owner: Uint8Array): TrieReader
+}
+
+/** Readers over `store` sharing a cache of `cacheSize` inner nodes (the top levels of the tries walked) */
+export function trieReaders(store: StateReadStore, cacheSize: number): TrieReaders {
+  const cache = new NodeCache(cacheSize)
+  return {
+    account: () => new TrieReader(store, cache, { loads: 0 }),
+    storage: (owner) => new TrieReader(store, cache, { loads: 0 }, owner),
+  }
 }
 
 /**
@@ -67,7 +78,7 @@ async function writeStorage(flat: FlatState, readers: TrieReaders, owner: Uint8A
   while (origin !== undefined) {
     options.signal?.throwIfAborted()
     const { leaves, more } = await readLeaves(reader, root, origin, options.roundLeaves ?? GENERATION_ROUND_LEAVES)
-    if (leaves.length > 0) await flat.db.batch(chunkPuts(leaves, owner), { keyEncoding: 'utf8', valueEncoding: 'view' })
+    if (leaves.length > 0) await flat.db.batch(chunkPuts(leaves, owner), STATE_ENCODINGS)
     slots += leaves.length
     origin = more ? nextKey(leaves[leaves.length - 1].key) : undefined
   }

@@ -9,6 +9,7 @@ import { KECCAK256_RLP, equalsBytes } from '@ethereumjs/util'
 
 import { decodeFullAccount } from '../../trie/account.js'
 import { compareBytes } from '../../trie/nibbles.js'
+import { STATE_ENCODINGS } from '../../trie/statedb.js'
 import { diffTries } from '../../trie/triediff.js'
 
 import { FlatStateError, chunkKey, decodeChunk, trieRange } from './chunk.js'
@@ -30,7 +31,6 @@ interface Change {
   readonly value: Uint8Array | undefined
 }
 
-const ENCODINGS = { keyEncoding: 'utf8', valueEncoding: 'view' } as const
 
 function storageRootOf(body: Uint8Array | undefined): Uint8Array {
   return body === undefined ? KECCAK256_RLP : decodeFullAccount(body).storageRoot
@@ -70,7 +70,7 @@ async function rewriteChunks(flat: FlatState, changes: readonly Change[], owner?
     while (i < changes.length && (after === undefined || chunkKey(changes[i].key, owner) < after)) group.push(changes[i++])
     let leaves: FlatLeaf[] = []
     if (key !== undefined) {
-      const stored = await flat.db.get(key, ENCODINGS)
+      const stored = await flat.db.get(key, STATE_ENCODINGS)
       if (!(stored instanceof Uint8Array)) throw new FlatStateError(`chunk ${key} is missing`)
       leaves = decodeChunk(stored)
       ops.push({ type: 'del', key })
