@@ -10,7 +10,7 @@ import { join } from 'node:path'
 
 import { Level } from 'level'
 
-import { PROGRESS_KEY } from '../src/sync/progress.js'
+import { PROGRESS_KEY } from '../src/sync/download/progressrecord.js'
 
 import {
   ClientNode,

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 
 import { ClientNode, makeTempDir } from '../../integration/harness/node.js'
 import { field, snapLines, snapSyncing } from '../../integration/harness/snap.js'
-import { count } from '../../src/sync/reporter.js'
+import { count } from '../../src/sync/report/reporter.js'
 
 import { cachedChain, copySourceDataDir } from './chain.js'
 import { BENCH_CHAIN, BENCH_CHAIN_2X } from './chainspecs.js'

@@ -13,9 +13,9 @@ import { Common, Mainnet } from '@ethereumjs/common'
 import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 
 import { connectSnap } from '../../integration/snapPeer.js'
-import { newAccountTasks } from '../../src/sync/accounttasks.js'
-import { StateSync } from '../../src/sync/statesync.js'
-import { emptyCounters } from '../../src/sync/status.js'
+import { newAccountTasks } from '../../src/sync/work/accounttasks.js'
+import { StateSync } from '../../src/sync/scheduler/statesync.js'
+import { emptyCounters } from '../../src/sync/report/status.js'
 import { initKeccak } from '../../src/trie/keccak.js'
 import { StateWalker } from '../../src/trie/walker.js'
 
@@ -23,8 +23,8 @@ import { BENCH_GENESIS_HASH } from './serve-node.js'
 import { openState } from './state.js'
 
 import type { SnapConnection } from '../../integration/snapPeer.js'
-import type { SnapPeer, SnapPeerSource } from '../../src/sync/snappeer.js'
-import type { SnapSyncCounters } from '../../src/sync/status.js'
+import type { SnapPeer, SnapPeerSource } from '../../src/sync/peers/snappeer.js'
+import type { SnapSyncCounters } from '../../src/sync/report/status.js'
 import type { StateStore } from '../../src/trie/statedb.js'
 import type { WalkStats } from '../../src/trie/walker.js'
 

@@ -4,10 +4,10 @@
  */
 import { Counter, Gauge } from 'prom-client'
 
-import { PHASE_NUMBER, emptyCounters } from '../sync/status.js'
+import { PHASE_NUMBER, emptyCounters } from '../sync/report/status.js'
 
-import type { DropReason } from '../sync/snappeer.js'
-import type { SnapSyncCounters, SnapSyncStatus } from '../sync/status.js'
+import type { DropReason } from '../sync/peers/snappeer.js'
+import type { SnapSyncCounters, SnapSyncStatus } from '../sync/report/status.js'
 import type { Metric, Registry } from 'prom-client'
 
 /** How a snap request ended, from the server's side */

@@ -7,8 +7,8 @@ import { SyncMode } from '@ethereumjs/client/dist/esm/src/config.js'
 
 import { openBackendDB } from '../db/backend.js'
 import { createSnapServer } from '../server/client.js'
-import { SnapBeaconSynchronizer } from '../sync/beaconsynchronizer.js'
-import { SnapSynchronizer } from '../sync/synchronizer.js'
+import { SnapBeaconSynchronizer } from '../sync/synchronizer/beaconsynchronizer.js'
+import { SnapSynchronizer } from '../sync/synchronizer/synchronizer.js'
 
 import { SnapMetrics } from './metrics.js'
 import { DEFAULT_SNAP_OPTIONS, parseSnapOptions, snapCliOptions } from './options.js'

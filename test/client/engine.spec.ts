@@ -17,8 +17,8 @@ import { createCommonFromGethGenesis, parseGethGenesisState } from '@ethereumjs/
 import { MemoryLevel } from 'memory-level'
 
 import { SnapPlugin } from '../../src/client/plugin.js'
-import { ForkchoicePivotSource } from '../../src/sync/forkchoicepivot.js'
-import { SnapBeaconSynchronizer } from '../../src/sync/beaconsynchronizer.js'
+import { ForkchoicePivotSource } from '../../src/sync/pivot/forkchoicepivot.js'
+import { SnapBeaconSynchronizer } from '../../src/sync/synchronizer/beaconsynchronizer.js'
 import { ETHTEST_DIR } from '../trie/ethtest.js'
 
 import type { EthereumClient } from '@ethereumjs/client/dist/esm/src/client.js'

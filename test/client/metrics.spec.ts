@@ -3,9 +3,9 @@ import { strict as assert } from 'node:assert'
 import { Registry } from 'prom-client'
 
 import { SnapMetrics } from '../../src/client/metrics.js'
-import { PHASE_NUMBER, emptyCounters } from '../../src/sync/status.js'
+import { PHASE_NUMBER, emptyCounters } from '../../src/sync/report/status.js'
 
-import type { SnapSyncCounters, SnapSyncStatus } from '../../src/sync/status.js'
+import type { SnapSyncCounters, SnapSyncStatus } from '../../src/sync/report/status.js'
 
 describe('[SnapMetrics]', () => {
   it('counts served requests, items and bytes on the registry it is added to', async () => {

@@ -9,7 +9,7 @@ import { MemoryLevel } from 'memory-level'
 import type { Common } from '@ethereumjs/common'
 
 import { SnapPlugin } from '../../src/client/plugin.js'
-import { SnapSynchronizer } from '../../src/sync/synchronizer.js'
+import { SnapSynchronizer } from '../../src/sync/synchronizer/synchronizer.js'
 
 /** `common`: the chain (mainnet by default) */
 export async function snapService(common?: Common): Promise<{ config: Config; chain: Chain; sync: SnapSynchronizer }> {

@@ -22,7 +22,7 @@ import { KIND_OF, itemCount, tell } from '../../src/server/lies.js'
 
 import type { FakeState } from './fakestate.js'
 import type { Behaviour, SnapKind } from '../../src/server/lies.js'
-import type { DropReason, RequestFields, SnapPeer, SnapPeerSource } from '../../src/sync/snappeer.js'
+import type { DropReason, RequestFields, SnapPeer, SnapPeerSource } from '../../src/sync/peers/snappeer.js'
 import type { ServeLimits } from '../../src/wire/constants.js'
 import type {
   ByteCodesReply,

@@ -4,7 +4,7 @@
  */
 import { createBlock } from '@ethereumjs/block'
 
-import type { ForkchoiceSkeleton } from '../../src/sync/forkchoicepivot.js'
+import type { ForkchoiceSkeleton } from '../../src/sync/pivot/forkchoicepivot.js'
 import type { Block, BlockHeader } from '@ethereumjs/block'
 
 export class FakeSkeleton implements ForkchoiceSkeleton {

@@ -10,7 +10,7 @@ import { SyncRun, healOnlyTasks, joinWhenAlone } from './syncrun.js'
 
 import type { FakeState } from './fakestate.js'
 import type { BehaviourPlan, SnapKind } from './fakepeer.js'
-import type { DropReason } from '../../src/sync/snappeer.js'
+import type { DropReason } from '../../src/sync/peers/snappeer.js'
 import type { GetAccountRangeRequest } from '../../src/wire/messages.js'
 
 const ZERO = new Uint8Array(32)

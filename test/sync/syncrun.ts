@@ -5,11 +5,11 @@
  */
 import { strict as assert } from 'node:assert'
 
-import { AccountTask, newAccountTasks, saveAccountTasks } from '../../src/sync/accounttasks.js'
-import { MAX_HASH } from '../../src/sync/hashrange.js'
-import { DEFAULT_TRACKER_OPTIONS, PeerTracker } from '../../src/sync/peertracker.js'
-import { DEFAULT_STATE_SYNC_OPTIONS, StateSync } from '../../src/sync/statesync.js'
-import { emptyCounters } from '../../src/sync/status.js'
+import { AccountTask, newAccountTasks, saveAccountTasks } from '../../src/sync/work/accounttasks.js'
+import { MAX_HASH } from '../../src/sync/work/hashrange.js'
+import { DEFAULT_TRACKER_OPTIONS, PeerTracker } from '../../src/sync/peers/peertracker.js'
+import { DEFAULT_STATE_SYNC_OPTIONS, StateSync } from '../../src/sync/scheduler/statesync.js'
+import { emptyCounters } from '../../src/sync/report/status.js'
 import { toHex0x } from '../../src/trie/hex.js'
 import { STATE_ENCODINGS, nodeKey } from '../../src/trie/statedb.js'
 
@@ -19,12 +19,12 @@ import { FakePeerSource } from './fakepeer.js'
 
 import type { FakeSnapPeer, SnapKind } from './fakepeer.js'
 import type { FakeState, StateLevel } from './fakestate.js'
-import type { SavedAccountTask } from '../../src/sync/accounttasks.js'
-import type { SavedStorageTrie } from '../../src/sync/storagequeue.js'
-import type { PeerTrackerOptions } from '../../src/sync/peertracker.js'
-import type { DropReason } from '../../src/sync/snappeer.js'
-import type { StateSyncOptions } from '../../src/sync/statesync.js'
-import type { SnapSyncCounters } from '../../src/sync/status.js'
+import type { SavedAccountTask } from '../../src/sync/work/accounttasks.js'
+import type { SavedStorageTrie } from '../../src/sync/work/storagequeue.js'
+import type { PeerTrackerOptions } from '../../src/sync/peers/peertracker.js'
+import type { DropReason } from '../../src/sync/peers/snappeer.js'
+import type { StateSyncOptions } from '../../src/sync/scheduler/statesync.js'
+import type { SnapSyncCounters } from '../../src/sync/report/status.js'
 import type { WalkStats } from '../../src/trie/walker.js'
 
 /** 16 KiB requests: the default state takes dozens of replies; 20 ms idle waits; a record at every turn */

@@ -4,13 +4,13 @@
  */
 import { hasCode, hasStorage, verifyAccountRange } from '../../trie/index.js'
 import { STATE_ENCODINGS, codeKey, nodeKey } from '../../trie/statedb.js'
-import { checkReplySize, RootUnavailable } from '../faults.js'
-import { hashNumber } from '../hashrange.js'
+import { checkReplySize, RootUnavailable } from '../peers/faults.js'
+import { hashNumber } from './hashrange.js'
 
 import { completeStorage } from './storage.js'
 
-import type { AccountBatch, AccountTask } from '../accounttasks.js'
-import type { SnapPeer } from '../snappeer.js'
+import type { AccountBatch, AccountTask } from './accounttasks.js'
+import type { SnapPeer } from '../peers/snappeer.js'
 import type { Applied, SyncContext, WorkKind } from './kind.js'
 import type { ReceivedAccountRange } from '../../wire/messages.js'
 

@@ -3,9 +3,9 @@
  * its hash; a server may leave some out (they are asked again), never add or reorder.
  */
 import { verifyBytecodes } from '../../trie/index.js'
-import { byteLength, checkReplySize, PeerFault, RootUnavailable } from '../faults.js'
+import { byteLength, checkReplySize, PeerFault, RootUnavailable } from '../peers/faults.js'
 
-import type { SnapPeer } from '../snappeer.js'
+import type { SnapPeer } from '../peers/snappeer.js'
 import type { Applied, SyncContext, WorkKind } from './kind.js'
 import type { ByteCodesReply } from '../../wire/messages.js'
 

@@ -3,12 +3,12 @@
  * trie nodes) is a small strategy that picks work, sends it, verifies and applies the reply, or
  * puts the work back. The scheduler runs them all the same way; snap/2's kinds would add a file here.
  */
-import type { CodeQueue } from '../codequeue.js'
-import type { RequestKind } from '../peertracker.js'
-import type { SnapPeer } from '../snappeer.js'
-import type { SnapSyncCounters } from '../status.js'
-import type { StorageQueue } from '../storagequeue.js'
-import type { TrieSync } from '../triesync.js'
+import type { CodeQueue } from './codequeue.js'
+import type { RequestKind } from '../peers/peertracker.js'
+import type { SnapPeer } from '../peers/snappeer.js'
+import type { SnapSyncCounters } from '../report/status.js'
+import type { StorageQueue } from './storagequeue.js'
+import type { TrieSync } from './triesync.js'
 import type { StateStore, StateWriter } from '../../trie/index.js'
 
 /** What a verified, applied reply delivered */
@@ -32,7 +32,7 @@ export interface WorkKind<W, R> {
    */
   apply(work: W, reply: R): Promise<Applied>
   /**
-   * Verifies the reply as `apply` would, changing nothing: for a copy's reply that lost the race
+   * Verifies the reply as `apply` would, changing nothing: for a hedged request's reply that lost the race
    * (the work is already applied), so that a liar is still found out by what it sent.
    */
   verify(work: W, reply: R): void

@@ -4,13 +4,13 @@
  * before anything of the reply is applied.
  */
 import { verifyStorageRange } from '../../trie/index.js'
-import { checkReplySize, PeerFault, RootUnavailable } from '../faults.js'
-import { MAX_HASH, hashBytes, hashNumber } from '../hashrange.js'
-import { splitLargeStorage } from '../storagequeue.js'
+import { checkReplySize, PeerFault, RootUnavailable } from '../peers/faults.js'
+import { MAX_HASH, hashBytes, hashNumber } from './hashrange.js'
+import { splitLargeStorage } from './storagequeue.js'
 
 import type { StorageRangeResult } from '../../trie/index.js'
-import type { SnapPeer } from '../snappeer.js'
-import type { StorageOwner, StorageSubrange } from '../storagequeue.js'
+import type { SnapPeer } from '../peers/snappeer.js'
+import type { StorageOwner, StorageSubrange } from './storagequeue.js'
 import type { Applied, SyncContext, WorkKind } from './kind.js'
 import type { SlotData, StorageRangesReply } from '../../wire/messages.js'
 

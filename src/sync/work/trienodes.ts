@@ -5,11 +5,11 @@
  */
 import { keccak256 } from '../../trie/keccak.js'
 import { compareBytes } from '../../trie/nibbles.js'
-import { byteLength, checkReplySize, PeerFault, RootUnavailable } from '../faults.js'
-import { pathSets } from '../triesync.js'
+import { byteLength, checkReplySize, PeerFault, RootUnavailable } from '../peers/faults.js'
+import { pathSets } from './triesync.js'
 
-import type { SnapPeer } from '../snappeer.js'
-import type { NodeRequest } from '../triesync.js'
+import type { SnapPeer } from '../peers/snappeer.js'
+import type { NodeRequest } from './triesync.js'
 import type { Applied, SyncContext, WorkKind } from './kind.js'
 import type { TrieNodesReply } from '../../wire/messages.js'
 

@@ -1,0 +1,126 @@
+/**
+ * The client's pooled peers as the sync sees them: a {@link SnapPeer} per peer that speaks snap/1
+ * (our requester on the peer's raw snap sender: several requests in flight, replies matched by
+ * request id, which the client's own per-message-code resolver cannot do), a {@link HeaderPeer} per
+ * eth peer (headers requested the same way), and drops through the pool's ban.
+ */
+import { Event } from '@ethereumjs/client/dist/esm/src/types.js'
+
+import { SnapRequester } from '../../wire/requester.js'
+
+import { EthHeaderRequester } from './headerrequests.js'
+
+import type { HeaderPeer } from '../pivot/pivot.js'
+import type { DropReason, SnapPeer, SnapPeerSource } from '../peers/snappeer.js'
+import type { Config } from '@ethereumjs/client/dist/esm/src/config.js'
+import type { Peer } from '@ethereumjs/client/dist/esm/src/net/peer/peer.js'
+import type { PeerPool } from '@ethereumjs/client/dist/esm/src/net/peerpool.js'
+import type { NestedUint8Array } from '@ethereumjs/rlp'
+
+/**
+ * Why 10 minutes: a peer that sent invalid data is kept out long enough for the sync to finish
+ * without it on a devnet, and is not lost for good (it may have been one bad reply).
+ */
+export const DROP_BAN_MS = 10 * 60_000
+
+interface Bound {
+  readonly peer: Peer
+  readonly snap: SnapPeer
+  readonly requester: SnapRequester
+}
+
+/** See the module comment */
+export class ClientPeers implements SnapPeerSource {
+  private readonly bound = new Map<string, Bound>()
+  private readonly headerRequesters = new Map<Peer, EthHeaderRequester>()
+  private readonly onGone = (peer: Peer) => {
+    this.unbind(peer.id, 'peer disconnected')
+    this.headerRequesters.get(peer)?.close('peer disconnected')
+    this.headerRequesters.delete(peer)
+  }
+
+  constructor(
+    private readonly pool: PeerPool,
+    private readonly config: Config,
+    /** Told about every drop (metrics, log) */
+    private readonly dropped: (peerId: string, reason: DropReason, detail: string) => void,
+  ) {
+    config.events.on(Event.PEER_DISCONNECTED, this.onGone)
+    config.events.on(Event.POOL_PEER_REMOVED, this.onGone)
+  }
+
+  /** Stops listening and fails every request in flight */
+  close(): void {
+    this.config.events.off(Event.PEER_DISCONNECTED, this.onGone)
+    this.config.events.off(Event.POOL_PEER_REMOVED, this.onGone)
+    for (const id of [...this.bound.keys()]) this.unbind(id, 'sync stopped')
+    for (const requester of this.headerRequesters.values()) requester.close('sync stopped')
+    this.headerRequesters.clear()
+  }
+
+  peers(): SnapPeer[] {
+    const out: SnapPeer[] = []
+    for (const peer of this.pool.peers) {
+      if (peer.snap === undefined || peer.eth === undefined) continue
+      out.push(this.bind(peer).snap)
+    }
+    return out
+  }
+
+  /** The eth peers, for pivot discovery */
+  headerPeers(): HeaderPeer[] {
+    return this.pool.peers.filter((p) => p.eth !== undefined).map((p) => this.headerPeer(p))
+  }
+
+  drop(peer: SnapPeer, reason: DropReason, detail: string): void {
+    this.dropById(peer.id, reason, detail)
+  }
+
+  /** Fails the peer's snap requests, bans it from the pool and reports the drop */
+  dropById(peerId: string, reason: DropReason, detail: string): void {
+    const peer = this.bound.get(peerId)?.peer ?? this.pool.peers.find((p) => p.id === peerId)
+    this.unbind(peerId, `dropped: ${reason}`)
+    if (peer !== undefined) this.pool.ban(peer, DROP_BAN_MS)
+    this.dropped(peerId, reason, detail)
+  }
+
+  // A client peer's eth/68 headers, requested by request id (see headerrequests.ts)
+  private headerPeer(peer: Peer): HeaderPeer {
+    const eth = peer.eth as NonNullable<Peer['eth']>
+    let requester = this.headerRequesters.get(peer)
+    if (requester === undefined) {
+      requester = new EthHeaderRequester(eth.sender, this.config.chainCommon)
+      this.headerRequesters.set(peer, requester)
+    }
+    const headers = requester.headers.bind(requester)
+    return { id: peer.id, announcedHead: eth.status.bestHash as Uint8Array, headers }
+  }
+
+  private bind(peer: Peer): Bound {
+    const known = this.bound.get(peer.id)
+    if (known !== undefined && known.peer === peer) return known
+    if (known !== undefined) this.unbind(peer.id, 'peer reconnected')
+    const sender = (peer.snap as NonNullable<Peer['snap']>).sender
+    const requester = new SnapRequester({
+      send: (code, payload) => sender.sendMessage(code, payload as NestedUint8Array),
+      onMessage: (handler) => sender.on('message', (m: { code: number; payload: Uint8Array | NestedUint8Array }) => handler(m.code, m.payload)),
+    })
+    const snap: SnapPeer = {
+      id: peer.id,
+      getAccountRange: (req, timeoutMs) => requester.getAccountRange(req, timeoutMs),
+      getStorageRanges: (req, timeoutMs) => requester.getStorageRanges(req, timeoutMs),
+      getByteCodes: (req, timeoutMs) => requester.getByteCodes(req, timeoutMs),
+      getTrieNodes: (req, timeoutMs) => requester.getTrieNodes(req, timeoutMs),
+    }
+    const bound = { peer, snap, requester }
+    this.bound.set(peer.id, bound)
+    return bound
+  }
+
+  private unbind(peerId: string, reason: string): void {
+    const bound = this.bound.get(peerId)
+    if (bound === undefined) return
+    this.bound.delete(peerId)
+    bound.requester.close(reason)
+  }
+}
