@@ -141,7 +141,7 @@ export async function killMidDownload(node: ClientNode, proxy: ThrottledProxy): 
   return atKill
 }
 
-/** `snap_sync_phase` gauge values (src/sync/status.ts) */
+/** `snap_sync_phase` gauge values (src/sync/report/status.ts) */
 export const SNAP_PHASES = ['pivot', 'state', 'heal', 'handoff', 'done'] as const
 
 /** The snap sync metrics of a node started with `prometheus: true` */

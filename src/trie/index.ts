@@ -1,7 +1,7 @@
 /**
  * The trie layer: range-proof verification fused with sorted-leaf trie building, the client's state
  * DB layout with batched writes, reading tries from the DB (leaves in key order, proofs, nodes by path)
- * and the completeness walker. No network here; the server, the syncer, the healer and `verify-state`
+ * and the completeness walker. No network here; the server, the syncer and `verify-state`
  * use it. Call `initKeccak()` once before hot use.
  */
 export { EMPTY_CODE_HASH, decodeFullAccount, decodeSlimAccount, encodeFullAccount, encodeSlimAccount, hasCode, hasStorage, slimToFull } from './account.js'

@@ -1,6 +1,6 @@
 /**
  * The client's `BoundProtocol` matches a reply to the request waiting for its message code, whatever the
- * request id. The pivot finder (src/sync/headerrequests.ts) sends GetBlockHeaders on the raw sender with
+ * request id. The pivot finder (src/sync/synchronizer/headerrequests.ts) sends GetBlockHeaders on the raw sender with
  * ids from 2^62: such a reply must not resolve the client's own request (its block fetcher's or
  * `Peer.latest()`'s), which would then build blocks from the wrong headers; the patch leaves it to the
  * raw listener. The client's own ids (a counter from 0) are matched as before.
