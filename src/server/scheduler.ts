@@ -65,8 +65,11 @@ export class ServeScheduler {
       const next = this.next()
       if (next === undefined) return
       const [id, peer] = next
+      // next() names only a peer with a request waiting
+      const job = peer.waiting.shift()
+      if (job === undefined) return
       peer.lastStart = this.starts++
-      this.start(id, peer, peer.waiting.shift()!)
+      this.start(id, peer, job)
     }
   }
 

@@ -47,7 +47,7 @@ function uint(bytes: Uint8Array, what: string, index: number | undefined): bigin
     for (const b of bytes) n = n * 256 + b
     return BigInt(n)
   }
-  return BigInt('0x' + toHex(bytes))
+  return BigInt(`0x${toHex(bytes)}`)
 }
 
 function hashField(bytes: Uint8Array, empty: Uint8Array, what: string, slim: boolean, index?: number): Uint8Array {

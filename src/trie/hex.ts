@@ -15,7 +15,7 @@ export function toHex(bytes: Uint8Array): string {
 
 /** Lower-case hex of `bytes`, with `0x`. */
 export function toHex0x(bytes: Uint8Array): string {
-  return '0x' + toHex(bytes)
+  return `0x${toHex(bytes)}`
 }
 
 /** Bytes of a hex string, with or without `0x`; throws on odd length or a non-hex digit. */

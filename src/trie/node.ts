@@ -74,7 +74,7 @@ export function encodeStringList(items: Uint8Array[]): Uint8Array {
 }
 
 // Length of the hex-prefix path nibbles[start..end) as an RLP string item
-function compactItemLength(nibbles: Uint8Array, start: number, end: number): number {
+function compactItemLength(start: number, end: number): number {
   const len = end - start
   const bytes = (len >> 1) + 1
   // A single byte below 0x80 is its own RLP: an odd one-nibble leaf path (0x3n) or an empty path
@@ -96,7 +96,7 @@ function writeCompact(out: Uint8Array, pos: number, nibbles: Uint8Array, start: 
 
 /** RLP of a leaf node holding `value`, whose remaining path is `nibbles[start..]`. */
 export function encodeLeaf(nibbles: Uint8Array, start: number, value: Uint8Array): Uint8Array {
-  const payload = compactItemLength(nibbles, start, nibbles.length) + stringLength(value)
+  const payload = compactItemLength(start, nibbles.length) + stringLength(value)
   const out = new Uint8Array(headerLength(payload) + payload)
   let pos = writeHeader(out, 0, payload, 0xc0, 0xf7)
   pos = writeCompact(out, pos, nibbles, start, nibbles.length, true)
@@ -106,7 +106,7 @@ export function encodeLeaf(nibbles: Uint8Array, start: number, value: Uint8Array
 
 /** RLP of an extension node over path `nibbles[start..end)` pointing at `child` (a ref). */
 export function encodeExtension(nibbles: Uint8Array, start: number, end: number, child: Uint8Array): Uint8Array {
-  const payload = compactItemLength(nibbles, start, end) + refLength(child)
+  const payload = compactItemLength(start, end) + refLength(child)
   const out = new Uint8Array(headerLength(payload) + payload)
   let pos = writeHeader(out, 0, payload, 0xc0, 0xf7)
   pos = writeCompact(out, pos, nibbles, start, end, false)

@@ -47,7 +47,7 @@ export function triePrefix(owner?: Uint8Array): string {
 /** Range covering one trie's chunks: the prefix up to its last character + 1 ('/' + 1 = '0') */
 export function trieRange(owner?: Uint8Array): { gte: string; lt: string } {
   const prefix = triePrefix(owner)
-  return { gte: prefix, lt: prefix.slice(0, -1) + '0' }
+  return { gte: prefix, lt: `${prefix.slice(0, -1)}0` }
 }
 
 /** Range covering the storage chunks of every account from `account` on */

@@ -186,7 +186,7 @@ export class StateDownload {
       const found = await this.pivots.lookup()
       if ('pivot' in found) {
         const h = found.pivot.header
-        this.progress.pivot = { number: '0x' + h.number.toString(16), hash: bytesToHex(h.hash()), stateRoot: bytesToHex(h.stateRoot) }
+        this.progress.pivot = { number: `0x${h.number.toString(16)}`, hash: bytesToHex(h.hash()), stateRoot: bytesToHex(h.stateRoot) }
         // A new pivot after a reorg keeps the tasks: what they stored is skipped by the completion
         if (this.tasks.length === 0) this.tasks = newAccountTasks(this.opts.accountTasks)
         this.progress.stateComplete = false
@@ -249,7 +249,7 @@ export class StateDownload {
     if (header.number <= from.number) return
     // A sync that has just ended complete keeps its pivot: the record must name the root it completed
     if (this.progress.stateComplete || this.sync?.moveTo(header.stateRoot) === false) return
-    this.progress.pivot = { number: '0x' + header.number.toString(16), hash: bytesToHex(header.hash()), stateRoot: bytesToHex(header.stateRoot) }
+    this.progress.pivot = { number: `0x${header.number.toString(16)}`, hash: bytesToHex(header.hash()), stateRoot: bytesToHex(header.stateRoot) }
     this.progress.counters.pivotMoves++
     this.lastMove = Date.now()
     // Saved with the next progress record, which the sync writes after flushing the nodes it covers

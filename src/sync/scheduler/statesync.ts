@@ -349,7 +349,8 @@ export class StateSync {
     if (this.tracker.get(t.peer.id) !== t) return
     switch (failure.kind) {
       case 'fault':
-        return this.drop(t, failure.reason, `${kind.kind}: ${failure.detail}`)
+        this.drop(t, failure.reason, `${kind.kind}: ${failure.detail}`)
+        return
       case 'unavailable':
         t.lacksRoot.add(this.rootHex)
         return
@@ -374,7 +375,10 @@ export class StateSync {
 
   private reportIdle(): void {
     const peers = this.tracker.sync(this.source.peers())
-    if (peers.length === 0) return this.events.waiting?.('no snap peers connected')
+    if (peers.length === 0) {
+      this.events.waiting?.('no snap peers connected')
+      return
+    }
     if (peers.every((t) => t.lacksRoot.has(this.rootHex))) {
       throw new RootUnavailableError(`none of ${peers.length} peers has state root 0x${this.rootHex}`)
     }

@@ -57,7 +57,7 @@ const STATUS_INTERVAL_MS = 1_000
 /** ms between retries of phase 1 after an unexpected error (a DB error, say) */
 const RETRY_MS = 5_000
 
-const hex = (n: bigint | number) => '0x' + BigInt(Math.floor(Number(n))).toString(16)
+const hex = (n: bigint | number) => `0x${BigInt(Math.floor(Number(n))).toString(16)}`
 
 /** See the module comment */
 export class SnapPhases {
@@ -96,7 +96,8 @@ export class SnapPhases {
       log.warn(`Snap sync: dropped peer ${id.slice(0, 8)} reason=${reason} (${detail})`)
       this.recorder?.recordPeerDropped(reason)
     })
-    const reader = (this.reader = new LevelStateReader(stateDB, config.useStringValueTrieDB))
+    const reader = new LevelStateReader(stateDB, config.useStringValueTrieDB)
+    this.reader = reader
     const db: StateStore = {
       getMany: (keys) => reader.getMany(keys),
       batch: (ops, opts) => stateDB.batch(ops, opts),

@@ -127,6 +127,7 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
     return this.phases.handedOff ? this.followMs : CATCH_UP_POLL_MS
   }
 
+  // biome-ignore lint/suspicious/noConfusingVoidType: the client's Synchronizer.start() is typed so
   override async start(): Promise<boolean | void> {
     this.phases.start()
     return super.start()

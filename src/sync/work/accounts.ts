@@ -123,7 +123,7 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
     if (wanted.length === 0) return
     const found = new Map<string, boolean>()
     const values = await this.ctx.db.getMany(wanted, STATE_ENCODINGS)
-    wanted.forEach((k, i) => found.set(k, values[i] !== undefined))
+    for (const [i, k] of wanted.entries()) found.set(k, values[i] !== undefined)
     const release = () => {
       batch.pending--
     }

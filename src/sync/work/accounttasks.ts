@@ -91,9 +91,9 @@ export function newAccountTasks(count: number): AccountTask[] {
 /** Tasks as persisted: only what is written counts, batches in memory are fetched again */
 export function saveAccountTasks(tasks: AccountTask[]): SavedAccountTask[] {
   return tasks.map((t) => ({
-    first: '0x' + t.first.toString(16),
-    last: '0x' + t.last.toString(16),
-    next: '0x' + t.written.toString(16),
+    first: `0x${t.first.toString(16)}`,
+    last: `0x${t.last.toString(16)}`,
+    next: `0x${t.written.toString(16)}`,
     done: t.done,
   }))
 }

@@ -178,7 +178,7 @@ export class TrieSync {
 
   // Children of a node (hashed ones to look up) and the leaves inside it, embedded nodes included
   private collect(rlp: Uint8Array, path: Uint8Array, children: Child[], leaves: { key: Uint8Array; value: Uint8Array }[]): void {
-    let node
+    let node: ReturnType<typeof decodeNode>
     try {
       node = decodeNode(rlp)
     } catch (err) {
@@ -190,7 +190,7 @@ export class TrieSync {
       else this.collect(ref, childPath, children, leaves)
     }
     if (node.kind === 'branch') {
-      node.children.forEach((ref, i) => ref !== undefined && visit(ref, concat(path, Uint8Array.of(i))))
+      for (const [i, ref] of node.children.entries()) if (ref !== undefined) visit(ref, concat(path, Uint8Array.of(i)))
     } else if (node.kind === 'extension') {
       visit(node.child, concat(path, node.path))
     } else {
