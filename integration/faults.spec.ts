@@ -1,6 +1,6 @@
 /**
  * Lying peers beside an honest one, real processes: each liar is a client process on the same devnet
- * whose snap server tells one lie to every request (the test-only `--snapTestLies`). B snap-syncs
+ * whose snap server tells one lie to every request (the test-only entry `harness/lyingnode.ts`). B snap-syncs
  * with A (honest) and the liars as peers: it drops each liar it asked, naming the peer and the
  * reason in its log, finishes from A, and ends with A's state.
  *
@@ -98,16 +98,17 @@ describe('[snap sync] lying peers beside an honest one', function () {
             name: `L-${lie}`,
             genesisFile: source!.files.genesisFile,
             sync: 'full',
+            lie,
             bootnodes: [await a.enode()],
             // The chain's blocks are loaded (and executed) at start, not fetched from A: five full syncs
             // from A at once on 2 cores left one liar behind now and then. A mines empty blocks on top,
             // which keep the state root of the chain's head, so a liar there serves the root B's pivot has
-            args: [`--snapTestLies=${lie}`, `--loadBlocksFromRlp=${source!.chain.rlpFile}`],
+            args: [`--loadBlocksFromRlp=${source!.chain.rlpFile}`],
           })
           liars.push({ lie, node, id: (await node.enode()).slice('enode://'.length, 'enode://'.length + 8) })
         }
         await Promise.all(liars.map((l) => l.node.waitForHeight(source!.chain.head.number)))
-        for (const l of liars) assert.match(l.node.log(), /snap server: TEST MODE, every reply lies \(--snapTestLies=/)
+        for (const l of liars) assert.match(l.node.log(), /snap server: TEST MODE, every reply lies \(--lie=/)
         b = await ClientNode.start({
           name: `B${g}`,
           genesisFile: source!.files.genesisFile,

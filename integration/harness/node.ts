@@ -7,9 +7,10 @@ import { strict as assert } from 'node:assert'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 import { EngineClient } from './engine.js'
 import { freePort } from './ports.js'
@@ -19,6 +20,10 @@ import type { ChildProcess } from 'node:child_process'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const CLI = join(ROOT, 'dist', 'cli.js')
+/** The test-only entry of a node whose snap server lies (run from source with tsx; not in dist/) */
+export const LYING_NODE = join(ROOT, 'integration', 'harness', 'lyingnode.ts')
+/** tsx's loader, for `node --import` (its package export `.` is the loader, whatever the condition) */
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 
 export interface NodeOptions {
   /** Shown in errors and log file names */
@@ -46,6 +51,11 @@ export interface NodeOptions {
   ports?: NodePorts
   /** Serve the engine API (`--rpcEngine`) on a free port, with a JWT secret in the data dir */
   engine?: boolean
+  /**
+   * Test-only: the lie this node's snap server tells every request (one of `LIES` in
+   * test/helpers/lies.ts); the node runs `lyingnode.ts --lie=KIND` instead of the CLI
+   */
+  lie?: string
 }
 
 /** The ports a node listens on */
@@ -127,7 +137,6 @@ export class ClientNode {
     }
     const { p2p: port, rpc: rpcPort } = ports
     const args = [
-      CLI,
       `--gethGenesis=${options.genesisFile}`,
       `--dataDir=${dataDir}`,
       `--port=${port}`,
@@ -155,11 +164,14 @@ export class ClientNode {
       args.push(`--bootnodes=${options.bootnodes.join(',')}`)
     }
     args.push(...(options.args ?? []))
+    // A lying node runs the test-only entry from source: what it adds to the CLI is not in dist/
+    const lying = options.lie === undefined ? [] : [LYING_NODE, `--lie=${options.lie}`]
+    const entry = options.lie === undefined ? [CLI] : ['--import', TSX_LOADER, ...lying]
     const logFile = join(dataDir, `${options.name}.log`)
-    appendFileSync(logFile, `--- harness: ${options.name} started ${new Date().toISOString()}: ${args.slice(1).join(' ')}\n`)
+    appendFileSync(logFile, `--- harness: ${options.name} started ${new Date().toISOString()}: ${[...lying, ...args].join(' ')}\n`)
     const fd = openSync(logFile, 'a')
     const logStart = statSync(logFile).size
-    const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd] })
+    const child = spawn(process.execPath, [...entry, ...args], { stdio: ['ignore', fd, fd] })
     closeSync(fd)
     const node = new ClientNode(options, dataDir, ports, logFile, logStart, child)
     running.add(node)

@@ -2,11 +2,9 @@
  * The plugin's own CLI options, added to the client's `--help`, and their parsed form.
  */
 import { DB_BACKENDS, DEFAULT_DB_BACKEND, parseDbBackend } from '../db/backend.js'
-import { LIES } from '../server/lies.js'
 import { SERVED_STATE_BLOCKS } from '../wire/constants.js'
 
 import type { DbBackend } from '../db/backend.js'
-import type { Lie } from '../server/lies.js'
 import type { Options } from 'yargs'
 
 /** Parsed plugin options, frozen at start-up */
@@ -21,8 +19,6 @@ export interface SnapOptions {
   readonly accountTasks: number
   /** Snap requests a second this node sends at most, over all peers; 0: no cap */
   readonly requestRate: number
-  /** Test-only: the lie this node's snap server tells every request (`--snapTestLies`); none by default */
-  readonly testLies?: Lie
   /** Storage backend of the chain, state and meta DBs (`--db`), whatever the sync mode */
   readonly db: DbBackend
 }
@@ -74,27 +70,6 @@ export const snapCliOptions: { [name: string]: Options } = {
     string: true,
     default: DEFAULT_DB_BACKEND,
   },
-  // Hidden: a test of how syncing peers survive a lying server, never a mode to run on a network
-  snapTestLies: {
-    describe: `TEST ONLY: the snap server answers every request wrongly in this way (${LIES.join(', ')}); refused on a named network`,
-    string: true,
-    hidden: true,
-  },
-}
-
-/** The message for `--snapTestLies` on a network that is not a private test chain */
-export const TEST_LIES_PUBLIC_ERROR = '--snapTestLies makes the snap server lie to its peers: it is for tests on a private chain (--gethGenesis or --dev) and is refused on'
-
-// A private chain is named by a genesis file or --dev; otherwise the client joins --network (mainnet by default)
-function lieOption(args: { [key: string]: unknown }): { testLies?: Lie } {
-  const value = args.snapTestLies
-  if (value === undefined) return {}
-  if (typeof value !== 'string' || !(LIES as readonly string[]).includes(value)) {
-    throw new Error(`--snapTestLies must be one of ${LIES.join(', ')}, got ${String(value)}`)
-  }
-  const privateChain = args.gethGenesis !== undefined || args.customChain !== undefined || (args.dev !== undefined && args.dev !== false)
-  if (!privateChain) throw new Error(`${TEST_LIES_PUBLIC_ERROR} ${String(args.network ?? 'mainnet')}`)
-  return { testLies: value as Lie }
 }
 
 function integer(args: { [key: string]: unknown }, name: string, fallback: number, min: number, max: number): number {
@@ -141,9 +116,6 @@ const SNAP_SYNC_CONFLICTS: { flag: string; given: (args: { [key: string]: unknow
 
 // Flags that cannot work together; checked only once each flag's own value is valid
 function checkConflicts(args: { [key: string]: unknown }, options: SnapOptions): void {
-  if (options.testLies !== undefined && !options.serve) {
-    throw new Error('--snapTestLies needs the snap server, and --snapServe=false turns it off')
-  }
   if (args.sync !== 'snap') return
   for (const c of SNAP_SYNC_CONFLICTS) {
     if (c.given(args)) throw new Error(`--sync=snap cannot run with ${c.flag}: ${c.why}`)
@@ -185,7 +157,6 @@ export function parseSnapOptions(args: { [key: string]: unknown }): SnapOptions 
     accountTasks: integer(args, 'snapAccountTasks', DEFAULT_SNAP_OPTIONS.accountTasks, 1, 256),
     requestRate: integer(args, 'snapRequestRate', DEFAULT_SNAP_OPTIONS.requestRate, 0, 10_000),
     db: parseDbBackend(args.db ?? DEFAULT_DB_BACKEND),
-    ...lieOption(args),
   })
   checkConflicts(args, options)
   return options

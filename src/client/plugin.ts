@@ -82,6 +82,6 @@ export class SnapPlugin implements ClientPlugin {
 
   /** The snap/1 server, unless `--snapServe=false` */
   createProtocolHandlers(service: FullEthereumService): ProtocolHandler[] {
-    return this._options.serve ? [createSnapServer(service, { metrics: this.metrics, lie: this._options.testLies })] : []
+    return this._options.serve ? [createSnapServer(service, { metrics: this.metrics })] : []
   }
 }

@@ -9,14 +9,13 @@ import { FlatState } from './flat/flatstate.js'
 import { FlatStateFollower } from './flat/follower.js'
 import { trieReaders } from './flat/generator.js'
 
-import { LyingServer } from './lyingserver.js'
 import { DBStateView } from './stateview.js'
 import { RecentRoots } from './recentroots.js'
 import { SnapServerHandler } from './handler.js'
 
-import type { ServeRecorder } from './handler.js'
+import type { ServeRecorder, SnapAnswerer } from './handler.js'
 import type { FlatLevel } from './flat/flatstate.js'
-import type { Lie } from './lies.js'
+import type { StateView } from './stateview.js'
 import type { StateReadStore } from '../trie/reader.js'
 import type { CanonicalChain } from './recentroots.js'
 import type { ServeLimits } from '../wire/constants.js'
@@ -85,17 +84,21 @@ function lazyFlatState(service: FullEthereumService, store: StateReadStore, root
   }
 }
 
+/** What {@link createSnapServer} takes besides the service */
+export interface SnapServerSetup {
+  readonly limits?: ServeLimits
+  readonly metrics?: ServeRecorder
+  /** Makes what answers requests instead of the real server, over the state view it would serve from (tests) */
+  readonly answerer?: (view: StateView) => SnapAnswerer
+}
+
 /** The snap/1 server handler for a client service */
-export function createSnapServer(
-  service: FullEthereumService,
-  options: { limits?: ServeLimits; metrics?: ServeRecorder; lie?: Lie } = {},
-): ProtocolHandler {
+export function createSnapServer(service: FullEthereumService, options: SnapServerSetup = {}): ProtocolHandler {
   const roots = new RecentRoots(canonicalChainOf(service), { checkIntervalMs: HEAD_CHECK_INTERVAL_MS })
   const store = lazyStateDB(service)
   const flat = lazyFlatState(service, store, roots)
   const view = new DBStateView(store, roots, () => flat.get())
   const logger = service.config.logger
-  if (options.lie !== undefined) logger?.warn(`snap server: TEST MODE, every reply lies (--snapTestLies=${options.lie})`)
   const events = service.config.events
   return new SnapServerHandler({
     view,
@@ -108,8 +111,7 @@ export function createSnapServer(
     onStop: () => flat.stop(),
     limits: options.limits,
     metrics: options.metrics,
-    // `otherRoot` answers from the genesis state: always in the DB, and a state of its own once any block changed it
-    liar: options.lie === undefined ? undefined : new LyingServer(options.lie, view, () => service.chain.genesis.header.stateRoot),
+    answerer: options.answerer?.(view),
     logger: logger === undefined ? undefined : { debug: (m) => logger.debug(m) },
   })
 }

@@ -70,8 +70,13 @@ export interface SnapServerOptions {
   readonly metrics?: ServeRecorder
   /** Subscribes to peer disconnections (returns the unsubscribe): their waiting requests are dropped */
   readonly onPeerGone?: (listener: (peerId: string) => void) => () => void
-  /** Test-only (`--snapTestLies`): answers instead of the real server; undefined means no reply */
-  readonly liar?: { answer(req: SnapRequest, limits: ServeLimits): Promise<ServedReply | undefined> }
+  /** Answers instead of the real server (a test's misbehaving server); by default {@link serveRequest} */
+  readonly answerer?: SnapAnswerer
+}
+
+/** What answers a validated request in place of the real server; undefined: no reply is sent */
+export interface SnapAnswerer {
+  answer(req: SnapRequest, limits: ServeLimits): Promise<ServedReply | undefined>
 }
 
 /** Counters of what was served, for logs, metrics and tests */
@@ -83,7 +88,7 @@ export interface ServeStats {
 }
 
 /** Total length of byte strings (reply sizes, for the serving metrics) */
-export const sum = (list: Uint8Array[]) => list.reduce((n, b) => n + b.length, 0)
+const sum = (list: Uint8Array[]) => list.reduce((n, b) => n + b.length, 0)
 
 type ServedItems = Parameters<ServeRecorder['recordServed']>[2]
 
@@ -170,7 +175,7 @@ export class SnapServerHandler {
       return
     }
     const served = await run
-    // undefined: the peer went away before its request ran (or a lying server stays silent)
+    // undefined: the peer went away before its request ran (or the answerer sends no reply)
     if (served === undefined) return
     const { args, items, bytes } = served
     this.options.metrics?.recordServed(name, bytes === 0 ? 'empty' : 'answered', items, bytes)
@@ -180,8 +185,8 @@ export class SnapServerHandler {
   private async serve(request: SnapRequest): Promise<ServedReply | undefined> {
     try {
       await this.options.refreshRoots?.()
-      const liar = this.options.liar
-      const reply = liar === undefined ? await serveRequest(this.options.view, request, this.limits) : await liar.answer(request, this.limits)
+      const answerer = this.options.answerer
+      const reply = answerer === undefined ? await serveRequest(this.options.view, request, this.limits) : await answerer.answer(request, this.limits)
       this.stats.served++
       return reply
     } catch (err) {

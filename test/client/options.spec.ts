@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert'
 
-import { DEFAULT_SNAP_OPTIONS, TEST_LIES_PUBLIC_ERROR, parseSnapOptions, snapCliOptions } from '../../src/client/options.js'
+import { DEFAULT_SNAP_OPTIONS, parseSnapOptions, snapCliOptions } from '../../src/client/options.js'
 import { SERVED_STATE_BLOCKS } from '../../src/wire/constants.js'
 
 describe('[parseSnapOptions]', () => {
@@ -100,31 +100,13 @@ describe('[parseSnapOptions]', () => {
       assert.doesNotThrow(() => parseSnapOptions({ ...defaults, mine: true, maxPeers: 1 }))
       assert.throws(() => parseSnapOptions({ ...defaults, dev: 'false' }), /--dev/)
     })
-
-    it('refuses --snapTestLies with --snapServe=false, in any sync mode', () => {
-      assert.throws(() => parseSnapOptions({ snapTestLies: 'corrupt', gethGenesis: 'g.json', snapServe: false }), /--snapTestLies needs the snap server, and --snapServe=false turns it off/)
-    })
   })
 
-  describe('--snapTestLies (hidden, test-only)', () => {
-    it('is hidden from --help and off by default', () => {
-      assert.equal(snapCliOptions.snapTestLies.hidden, true)
-      assert.equal(parseSnapOptions({}).testLies, undefined)
-    })
-
-    it('is taken on a private chain (a genesis file, --dev)', () => {
-      assert.equal(parseSnapOptions({ snapTestLies: 'corrupt', gethGenesis: 'devnet.json' }).testLies, 'corrupt')
-      assert.equal(parseSnapOptions({ snapTestLies: 'silent', dev: true }).testLies, 'silent')
-    })
-
-    it('is refused on a named network, mainnet by default, naming it', () => {
-      assert.throws(() => parseSnapOptions({ snapTestLies: 'corrupt' }), (err: Error) => err.message === `${TEST_LIES_PUBLIC_ERROR} mainnet`)
-      assert.throws(() => parseSnapOptions({ snapTestLies: 'corrupt', network: 'sepolia' }), /refused on sepolia$/)
-    })
-
-    it('refuses an unknown lie, listing the known ones', () => {
-      assert.throws(() => parseSnapOptions({ snapTestLies: 'honest', gethGenesis: 'g.json' }), /--snapTestLies must be one of empty, silent, corrupt, .*got honest/)
-      assert.throws(() => parseSnapOptions({ snapTestLies: 'garbage', gethGenesis: 'g.json' }), /got garbage/)
-    })
+  // The lying modes are test-only (integration/harness/lyingnode.ts): the client's CLI, strict about
+  // unknown flags, refuses --snapTestLies (integration/cli.spec.ts)
+  it('defines no --snapTestLies and no lying mode: the flag is not an option, and is ignored if it reaches the parser', () => {
+    assert.equal(Object.hasOwn(snapCliOptions, 'snapTestLies'), false)
+    assert.deepEqual(Object.keys(snapCliOptions).filter((name) => /lie/i.test(name)), [])
+    assert.deepEqual(parseSnapOptions({ snapTestLies: 'corrupt', gethGenesis: 'g.json' }), DEFAULT_SNAP_OPTIONS)
   })
 })

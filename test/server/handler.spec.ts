@@ -8,8 +8,9 @@ import * as sinon from 'sinon'
 import { keccak256 } from '../../src/trie/keccak.js'
 
 import { SnapServerHandler } from '../../src/server/handler.js'
-import { LyingServer } from '../../src/server/lyingserver.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
+
+import { LyingServer } from '../helpers/lyingserver.js'
 
 import { MAX, ZERO, buildState, hex, verifyRange } from './fixtures.js'
 
@@ -159,8 +160,8 @@ describe('[SnapServerHandler]', () => {
     assert.equal(unsubscribe.callCount, 1)
   })
 
-  describe('a lying server (--snapTestLies, test-only)', () => {
-    const liar = (lie: ConstructorParameters<typeof LyingServer>[0]) => new SnapServerHandler({ view: s.view, liar: new LyingServer(lie, s.view) })
+  describe('a lying server as its answerer (test/helpers/lyingserver.ts)', () => {
+    const liar = (lie: ConstructorParameters<typeof LyingServer>[0]) => new SnapServerHandler({ view: s.view, answerer: new LyingServer(lie, s.view) })
     const accountRange = (reqId: bigint) => ({ name: 'GetAccountRange', data: wire('GetAccountRange', { reqId, root: s.root, origin: ZERO, limit: MAX, bytes: 100000n }) })
 
     it('corrupt: the reply goes out, with an account body that no longer verifies', async () => {

@@ -3,7 +3,7 @@
  * through the real pipe, end to end in memory. A request goes through the repo's `SnapRequester`
  * (request ids, per-request timeouts, late replies dropped), is RLP-encoded, decoded by the
  * client's own `SnapProtocol` codec and validated as the server validates it, answered by the
- * real `serveRequest` (then tampered with by the peer's behaviour, see `src/server/lies.ts`), encoded
+ * real `serveRequest` (then tampered with by the peer's behaviour, see `test/helpers/lies.ts`), encoded
  * by the client's codec (which slims account bodies), RLP round-tripped and decoded by the
  * requester's codec. So an honest peer is exactly the server, and a bad one is bad on the wire.
  *
@@ -18,10 +18,10 @@ import { DEFAULT_SERVE_LIMITS, SnapMessageCode } from '../../src/wire/constants.
 import { parseSnapRequest } from '../../src/wire/messages.js'
 import { SnapRequester } from '../../src/wire/requester.js'
 
-import { KIND_OF, itemCount, tell } from '../../src/server/lies.js'
+import { KIND_OF, itemCount, tell } from '../helpers/lies.js'
 
 import type { FakeState } from './fakestate.js'
-import type { Behaviour, SnapKind } from '../../src/server/lies.js'
+import type { Behaviour, SnapKind } from '../helpers/lies.js'
 import type { DropReason, RequestFields, SnapPeer, SnapPeerSource } from '../../src/sync/peers/snappeer.js'
 import type { ServeLimits } from '../../src/wire/constants.js'
 import type {
@@ -38,8 +38,8 @@ import type {
 import type { SnapTransport } from '../../src/wire/requester.js'
 import type { NestedUint8Array } from '@ethereumjs/rlp'
 
-export { BEHAVIOURS, CAPPED_BYTES, FOREIGN_CODE, OVERSIZE_FACTOR, UNUSED_NODE } from '../../src/server/lies.js'
-export type { Behaviour, SnapKind } from '../../src/server/lies.js'
+export { BEHAVIOURS, CAPPED_BYTES, FOREIGN_CODE, OVERSIZE_FACTOR, UNUSED_NODE } from '../helpers/lies.js'
+export type { Behaviour, SnapKind } from '../helpers/lies.js'
 
 /** A behaviour for every kind, or per kind (kinds left out use `default`, itself `honest` by default) */
 export type BehaviourPlan = Behaviour | ({ readonly default?: Behaviour } & { readonly [k in SnapKind]?: Behaviour })

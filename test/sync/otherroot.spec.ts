@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert'
 
-import { aimAtOtherRoot, tell } from '../../src/server/lies.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
+import { aimAtOtherRoot, tell } from '../helpers/lies.js'
 import { verifyRange } from '../server/fixtures.js'
 
 import { buildFakeState, evolveFakeState } from './fakestate.js'

@@ -1,30 +1,21 @@
 /**
- * The lying snap server of a client process started with the hidden test-only flag
- * `--snapTestLies=KIND` (the handler's `liar`): it tells one of the lies of `lies.ts` to every request.
+ * The lying snap server (test-only, not in the package): the handler's `answerer` in a client process
+ * started through `integration/harness/lyingnode.ts --lie=KIND`, and in the handler's unit tests. It
+ * tells one of the lies of `lies.ts` to every request.
  */
-import { sum } from './handler.js'
 import { itemCount, tell } from './lies.js'
 
 import type { Lie, ServedReply } from './lies.js'
-import type { StateView } from './stateview.js'
-import type { ServeLimits } from '../wire/constants.js'
-import type { SnapRequest } from '../wire/messages.js'
+import type { ServedReply as HandlerReply, SnapAnswerer } from '../../src/server/handler.js'
+import type { StateView } from '../../src/server/stateview.js'
+import type { ServeLimits } from '../../src/wire/constants.js'
+import type { SnapRequest } from '../../src/wire/messages.js'
 
 /** How long a `slow` lying server holds each reply */
 export const SLOW_REPLY_MS = 2_000
 
-/** What the handler sends: the client encoder's input, with what it carries (for metrics) */
-export interface ToldReply {
-  readonly args: object
-  readonly items: { [kind: string]: number }
-  readonly bytes: number
-}
-
-/**
- * A snap server that tells one lie to every request (the handler's `liar`, see `LIES` in `lies.ts`).
- * Test-only: `--snapTestLies` is refused on a named public network.
- */
-export class LyingServer {
+/** A snap server that tells one lie to every request (the handler's `answerer`, see `LIES` in `lies.ts`) */
+export class LyingServer implements SnapAnswerer {
   constructor(
     readonly lie: Lie,
     private readonly view: StateView,
@@ -33,7 +24,7 @@ export class LyingServer {
   ) {}
 
   /** The reply to send instead of the honest one; undefined: send none (`silent`) */
-  async answer(req: SnapRequest, limits: ServeLimits): Promise<ToldReply | undefined> {
+  async answer(req: SnapRequest, limits: ServeLimits): Promise<HandlerReply | undefined> {
     const b = this.lie
     if (b === 'silent') return undefined
     if (b === 'slow') await new Promise((r) => setTimeout(r, SLOW_REPLY_MS))
@@ -41,6 +32,8 @@ export class LyingServer {
     return { args: told.reply, items: { [told.kind === 'storage' ? 'slots' : told.kind]: itemCount(told) }, bytes: replyBytes(told) }
   }
 }
+
+const sum = (list: Uint8Array[]) => list.reduce((n, b) => n + b.length, 0)
 
 /** Payload bytes of a reply (keys, values, codes, nodes and proof), for the serving metrics */
 function replyBytes(told: ServedReply): number {

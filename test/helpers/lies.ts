@@ -1,9 +1,10 @@
 /**
- * Lying on purpose: the named ways a snap server can answer wrongly, used by the unit tests' fake
- * peers and, behind the hidden test-only flag `--snapTestLies=KIND`, by a real client process
- * (`lyingserver.ts`) in the fault suite (`integration/faults.spec.ts`): how each one reshapes the request the real server
- * answers, and how it tampers with the honest reply before it goes on the wire. Behaviours that do
- * not apply to a kind (e.g. `wrongCode` for an account range) answer that kind honestly.
+ * Lying on purpose (test-only, not in the package): the named ways a snap server can answer wrongly,
+ * used by the unit tests' fake peers and by a real client process started through the test entry
+ * `integration/harness/lyingnode.ts --lie=KIND` (`lyingserver.ts`) in the fault suite
+ * (`integration/faults.spec.ts`): how each one reshapes the request the real server answers, and how
+ * it tampers with the honest reply before it goes on the wire. Behaviours that do not apply to a kind
+ * (e.g. `wrongCode` for an account range) answer that kind honestly.
  *
  * | behaviour       | accounts / storage                                   | codes                    | nodes                |
  * |-----------------|------------------------------------------------------|--------------------------|----------------------|
@@ -37,18 +38,18 @@
 import { RLP } from '@ethereumjs/rlp'
 import { bigIntToUnpaddedBytes, bytesToBigInt, equalsBytes } from '@ethereumjs/util'
 
-import { Budget } from './budget.js'
-import { mergeProofs } from './common.js'
-import { serveRequest } from './handler.js'
-import { storageRootOf } from './storageranges.js'
-import { toHex } from '../trie/hex.js'
-import { keccak256 } from '../trie/keccak.js'
-import { bytesToNibbles } from '../trie/nibbles.js'
-import { encodeLeaf } from '../trie/node.js'
-import { lookupKey, nodeAtPath, proveKey } from '../trie/prove.js'
+import { Budget } from '../../src/server/budget.js'
+import { mergeProofs } from '../../src/server/common.js'
+import { serveRequest } from '../../src/server/handler.js'
+import { storageRootOf } from '../../src/server/storageranges.js'
+import { toHex } from '../../src/trie/hex.js'
+import { keccak256 } from '../../src/trie/keccak.js'
+import { bytesToNibbles } from '../../src/trie/nibbles.js'
+import { encodeLeaf } from '../../src/trie/node.js'
+import { lookupKey, nodeAtPath, proveKey } from '../../src/trie/prove.js'
 
-import type { StateView } from './stateview.js'
-import type { ServeLimits } from '../wire/constants.js'
+import type { StateView } from '../../src/server/stateview.js'
+import type { ServeLimits } from '../../src/wire/constants.js'
 import type {
   ByteCodesReply,
   GetAccountRangeRequest,
@@ -56,7 +57,7 @@ import type {
   SnapRequest,
   StorageRangesReply,
   TrieNodesReply,
-} from '../wire/messages.js'
+} from '../../src/wire/messages.js'
 
 /** Every named behaviour (see the module comment) */
 export const BEHAVIOURS = [
@@ -82,8 +83,8 @@ export const BEHAVIOURS = [
 export type Behaviour = (typeof BEHAVIOURS)[number]
 
 /**
- * The behaviours a client process can be made to show (`--snapTestLies`): all but `honest` (the
- * default) and `garbage` (the client's encoder only writes well-formed messages)
+ * The behaviours a client process can be made to show (`lyingnode.ts --lie=KIND`): all but `honest`
+ * (the default) and `garbage` (the client's encoder only writes well-formed messages)
  */
 export const LIES = BEHAVIOURS.filter((b) => b !== 'honest' && b !== 'garbage')
 
