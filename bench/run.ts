@@ -27,10 +27,13 @@ function machine(): BenchResult['machine'] {
 function printTable(result: BenchResult): void {
   const rows = Object.entries(result.figures)
   const width = Math.max(...rows.map(([name]) => name.length), 6)
-  console.log(`suite ${result.suite} on ${result.machine.cpu} (${result.machine.cores} cores, node ${result.machine.node})`)
+  console.log(
+    `suite ${result.suite} on ${result.machine.cpu} (${result.machine.cores} cores, node ${result.machine.node})`,
+  )
   console.log(`${'figure'.padEnd(width)}  value`)
   for (const [name, value] of rows) {
-    const shown = Number.isInteger(value) || Math.abs(value) >= 1000 ? Math.round(value).toString() : value.toPrecision(4)
+    const shown =
+      Number.isInteger(value) || Math.abs(value) >= 1000 ? Math.round(value).toString() : value.toPrecision(4)
     console.log(`${name.padEnd(width)}  ${shown}`)
   }
 }
@@ -48,7 +51,7 @@ async function main(): Promise<void> {
   const result: BenchResult = { suite: values.suite, machine: machine(), figures }
   printTable(result)
   if (values.out !== undefined) {
-    writeFileSync(values.out, JSON.stringify(result, null, 2) + '\n')
+    writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`)
     console.log(`wrote ${values.out}`)
   }
 }

@@ -6,14 +6,32 @@
  * block both have, stops B, runs `verify-state` on B's data dir and prints a summary. Both nodes are
  * stopped and every temporary file removed at the end, also on failure or Ctrl-C.
  */
-import { compareNodes, field, sampleState, snapLines, snapSyncing, removeTempDirs, startSnapNode, startSource, stopAllNodes, verifyState } from '../integration/harness/index.js'
+import {
+  compareNodes,
+  field,
+  sampleState,
+  snapLines,
+  snapSyncing,
+  removeTempDirs,
+  startSnapNode,
+  startSource,
+  stopAllNodes,
+  verifyState,
+} from '../integration/harness/index.js'
 
 import { ProgressView, mib } from './progress.js'
 
 import type { StateTotals } from './progress.js'
 import type { ClientNode, SnapLine, Source } from '../integration/harness/index.js'
 
-const DEVNET = { accounts: 25_000, contracts: 1_000, slotsPerContract: 25, largeContracts: [6_000, 10_000], period: 1, seed: 'demo' }
+const DEVNET = {
+  accounts: 25_000,
+  contracts: 1_000,
+  slotsPerContract: 25,
+  largeContracts: [6_000, 10_000],
+  period: 1,
+  seed: 'demo',
+}
 // 100 transfers a block: 20 blocks, of which B executes those above its pivot after the handoff
 const PLAN = { newAccounts: 1_500, touchedAccounts: 500, txsPerBlock: 100 }
 // Below the default (64): A starts with only the demo's 20 blocks and the pivot comes sooner
@@ -41,7 +59,10 @@ async function cleanUp(): Promise<void> {
 }
 
 /** Follows B's sync until it is done; returns the done line and when each phase was first seen */
-async function watchSync(node: ClientNode, totals: (pivot: bigint) => StateTotals): Promise<{ done: SnapLine; phases: Map<string, number> }> {
+async function watchSync(
+  node: ClientNode,
+  totals: (pivot: bigint) => StateTotals,
+): Promise<{ done: SnapLine; phases: Map<string, number> }> {
   const view = new ProgressView(totals)
   const phases = new Map<string, number>()
   let done: SnapLine | undefined
@@ -105,17 +126,34 @@ async function main(): Promise<void> {
   const downloaded = field(done, 'downloaded') ?? 0
   const c = verified.counts
   printSummary([
-    ["A's state", `${num(totals.accounts)} accounts, ${num(totals.slots)} slots, ${num(totals.codes)} codes (${source.chain.blocks.length} blocks of transfers after genesis)`],
+    [
+      "A's state",
+      `${num(totals.accounts)} accounts, ${num(totals.slots)} slots, ${num(totals.codes)} codes (${source.chain.blocks.length} blocks of transfers after genesis)`,
+    ],
     ['pivot', `block ${done.fields.pivot}`],
     ['B start', secs(bUp - bStarting)],
     ['state download', secs(stateEnd - stateStart)],
     ['heal + handoff to the head', secs(synced - stateEnd)],
     ['total', secs(Date.now() - started)],
     ['downloaded', `${done.fields.downloaded} (wasted ${done.fields.wasted})`],
-    ['rates (state download)', `${rate(field(done, 'accounts') ?? 0, stateEnd - stateStart)} accounts/s, ${rate(field(done, 'slots') ?? 0, stateEnd - stateStart)} slots/s, ${mib((downloaded * 1000) / Math.max(1, stateEnd - stateStart))}/s`],
-    ['eth_syncing at the head', `${syncing === false ? 'false' : `still syncing (currentBlock ${syncing.currentBlock}, highestBlock ${syncing.highestBlock})`}; B had executed block ${executed}`],
-    ['JSON-RPC vs A', `${num(compared)} answers at block ${common}: ${differences.length === 0 ? 'all equal' : `${differences.length} differ`}`],
-    ['verify-state', c === undefined ? `failed (exit ${verified.code})` : `${verified.complete ? 'complete' : 'INCOMPLETE'}: ${num(c.accounts)} accounts, ${num(c.slots)} slots, ${num(c.codes)} codes, ${num(c.nodes)} nodes at block ${verified.headBlock}`],
+    [
+      'rates (state download)',
+      `${rate(field(done, 'accounts') ?? 0, stateEnd - stateStart)} accounts/s, ${rate(field(done, 'slots') ?? 0, stateEnd - stateStart)} slots/s, ${mib((downloaded * 1000) / Math.max(1, stateEnd - stateStart))}/s`,
+    ],
+    [
+      'eth_syncing at the head',
+      `${syncing === false ? 'false' : `still syncing (currentBlock ${syncing.currentBlock}, highestBlock ${syncing.highestBlock})`}; B had executed block ${executed}`,
+    ],
+    [
+      'JSON-RPC vs A',
+      `${num(compared)} answers at block ${common}: ${differences.length === 0 ? 'all equal' : `${differences.length} differ`}`,
+    ],
+    [
+      'verify-state',
+      c === undefined
+        ? `failed (exit ${verified.code})`
+        : `${verified.complete ? 'complete' : 'INCOMPLETE'}: ${num(c.accounts)} accounts, ${num(c.slots)} slots, ${num(c.codes)} codes, ${num(c.nodes)} nodes at block ${verified.headBlock}`,
+    ],
   ])
   if (differences.length > 0 || !verified.complete) {
     if (!verified.complete) console.log(verified.output)

@@ -26,7 +26,7 @@ const CHECKPOINTS = [15n, 25n, 35n, 45n, 55n]
 // round, up to two in the block fetcher), so two rounds and slack for a shared machine
 const CATCH_UP_MS = 90_000
 
-describe('[full sync follows a clique miner]', function () {
+describe('[full sync follows a clique miner]', () => {
   const devnet = generateDevnet({ accounts: 10, contracts: 1, slotsPerContract: 1, period: 1 })
   let dir: string
   let files: DevnetFiles
@@ -43,7 +43,7 @@ describe('[full sync follows a clique miner]', function () {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it('B reaches each checkpoint of A, 40+ blocks past where it joined, on A\'s chain', async () => {
+  it("B reaches each checkpoint of A, 40+ blocks past where it joined, on A's chain", async () => {
     a = await ClientNode.start({ name: 'A', genesisFile: files.genesisFile, signerKeyFile: files.keyFile })
     await a.waitForHeight(3n)
     b = await ClientNode.start({ name: 'B', genesisFile: files.genesisFile, bootnodes: [await a.enode()] })

@@ -13,7 +13,7 @@ import { ClientNode, TxLoad, generateDevnet, writeDevnet } from './harness/index
 
 import type { DevnetFiles } from './harness/index.js'
 
-describe('[full sync between two processes]', function () {
+describe('[full sync between two processes]', () => {
   const devnet = generateDevnet({ accounts: 200, contracts: 20, slotsPerContract: 5, period: 1 })
   let dir: string
   let files: DevnetFiles
@@ -65,16 +65,23 @@ describe('[full sync between two processes]', function () {
     const sealedAt = await load.waitSealed()
     await b!.waitForExecuted(sealedAt, 120_000)
     const tag = `0x${sealedAt.toString(16)}`
-    const [blockA, blockB] = await Promise.all([a!, b!].map((n) => n.rpc<{ hash: string; stateRoot: string; transactions: string[] }>('eth_getBlockByNumber', [tag, false])))
+    const [blockA, blockB] = await Promise.all(
+      [a!, b!].map((n) =>
+        n.rpc<{ hash: string; stateRoot: string; transactions: string[] }>('eth_getBlockByNumber', [tag, false]),
+      ),
+    )
     assert.equal(blockB.hash, blockA.hash, `block ${sealedAt}`)
     const both = async (method: string, params: string[]) => {
       const [fromA, fromB] = await Promise.all([a!.rpc<string>(method, params), b!.rpc<string>(method, params)])
       assert.equal(fromB, fromA, `${method} ${params.join(' ')}`)
       return fromA
     }
-    for (const account of load.newAccounts) assert.notEqual(await both('eth_getBalance', [account, tag]), '0x0', `${account} was paid`)
-    for (const contract of load.contracts) assert.notEqual(await both('eth_getCode', [contract, tag]), '0x', `${contract} was deployed`)
-    for (const { contract, slot, value } of load.writes) assert.equal(await both('eth_getStorageAt', [contract, slot, tag]), value, `slot ${slot} of ${contract}`)
+    for (const account of load.newAccounts)
+      assert.notEqual(await both('eth_getBalance', [account, tag]), '0x0', `${account} was paid`)
+    for (const contract of load.contracts)
+      assert.notEqual(await both('eth_getCode', [contract, tag]), '0x', `${contract} was deployed`)
+    for (const { contract, slot, value } of load.writes)
+      assert.equal(await both('eth_getStorageAt', [contract, slot, tag]), value, `slot ${slot} of ${contract}`)
     // The signer is paid its tips: the block builder ran each transaction in a sealed block
     await both('eth_getBalance', [devnet.signerAddress, tag])
   })

@@ -28,7 +28,14 @@ import {
 
 import type { NodeOptions, Source } from './harness/index.js'
 
-const DEVNET = { accounts: 300, contracts: 20, slotsPerContract: 10, largeContracts: [3_000], period: 1, seed: 'localinput' }
+const DEVNET = {
+  accounts: 300,
+  contracts: 20,
+  slotsPerContract: 10,
+  largeContracts: [3_000],
+  period: 1,
+  seed: 'localinput',
+}
 const PLAN = { newAccounts: 200, touchedAccounts: 50 }
 const PIVOT_DISTANCE = 8
 /** The client keeps its DBs under the genesis file's name (`writeDevnet`'s default, `devnet.json`) */
@@ -59,12 +66,15 @@ async function writeRecord(dataDir: string, value: string): Promise<void> {
 
 /** Truncates the newest write-ahead log of a LevelDB to half (a small DB holds everything there) */
 function truncateNewestLog(db: string): void {
-  const log = readdirSync(db).filter((f) => f.endsWith('.log') && f !== 'LOG').sort().pop()
+  const log = readdirSync(db)
+    .filter((f) => f.endsWith('.log') && f !== 'LOG')
+    .sort()
+    .pop()
   assert.ok(log !== undefined, `a write-ahead log in ${db}`)
   truncateSync(join(db, log), Math.floor(statSync(join(db, log)).size / 2))
 }
 
-describe('[snap sync] bad local input between runs', function () {
+describe('[snap sync] bad local input between runs', () => {
   let source: Source | undefined
   let a: ClientNode
   /** B's data dir once snap-synced and stopped: the template every case copies */
@@ -126,21 +136,34 @@ describe('[snap sync] bad local input between runs', function () {
   it('a data dir of another chain (same genesis file name): the stock genesis check, exit 1', async () => {
     const otherDir = tempDir('otherchain')
     const other = writeDevnet(generateDevnet({ ...DEVNET, seed: 'another chain' }), otherDir)
-    await assertRefused(copyOf(synced, 'otherchain-data'), 'B-otherchain', /The genesis block in the DB has a different hash than the provided genesis block/, other.genesisFile)
+    await assertRefused(
+      copyOf(synced, 'otherchain-data'),
+      'B-otherchain',
+      /The genesis block in the DB has a different hash than the provided genesis block/,
+      other.genesisFile,
+    )
   })
 
   it('a progress record of a newer version: exit 1, naming it', async () => {
     const dir = copyOf(synced, 'newer')
     await writeRecord(dir, JSON.stringify({ version: 99, handedOff: true }))
-    await assertRefused(dir, 'B-newer', /Error starting client: the snap sync progress record \(meta DB key snapsync:progress\) is of version 99, written by a newer ethereumjs-snap/)
+    await assertRefused(
+      dir,
+      'B-newer',
+      /Error starting client: the snap sync progress record \(meta DB key snapsync:progress\) is of version 99, written by a newer ethereumjs-snap/,
+    )
   })
 
   it('a garbage progress record on a synced node: discarded, and the node follows from its own state', async () => {
     const dir = copyOf(synced, 'garbage')
     await writeRecord(dir, '{"version":1,"pivot":{"num')
     b = await startOn(dir, 'B-garbage')
-    await b.waitForLog(/Snap sync: the progress record \(meta DB key snapsync:progress\) is unreadable .*starting the state download over/)
-    await b.waitForLog(/Snap sync: the client already executes from block \d+ and holds its state; no state download needed/)
+    await b.waitForLog(
+      /Snap sync: the progress record \(meta DB key snapsync:progress\) is unreadable .*starting the state download over/,
+    )
+    await b.waitForLog(
+      /Snap sync: the client already executes from block \d+ and holds its state; no state download needed/,
+    )
     assert.equal(b.logLines(/Snap sync: pivot block=/).length, 0, 'no new pivot')
     await assertSameStateAsA(b)
   })
@@ -149,14 +172,20 @@ describe('[snap sync] bad local input between runs', function () {
     const dir = copyOf(synced, 'truncated')
     truncateNewestLog(join(dir, NETWORK, 'state'))
     b = await startOn(dir, 'B-truncated')
-    await b.waitForLog(/Snap sync: the state of the executed head, block \d+, is missing from the state DB .*downloading the state of a new pivot again/)
+    await b.waitForLog(
+      /Snap sync: the state of the executed head, block \d+, is missing from the state DB .*downloading the state of a new pivot again/,
+    )
     await waitSnapDone(b, { timeoutMs: 300_000 })
     await assertSameStateAsA(b)
   })
 
   it('a sync killed midway whose state DB is then deleted: the restart completes the state', async () => {
     proxy = await ThrottledProxy.start(a.port, 32 * 1024)
-    b = await startSnapNode(source!, { pivotDistance: PIVOT_DISTANCE, name: 'B-midway', bootnode: proxy.enodeVia(await a.enode()) })
+    b = await startSnapNode(source!, {
+      pivotDistance: PIVOT_DISTANCE,
+      name: 'B-midway',
+      bootnode: proxy.enodeVia(await a.enode()),
+    })
     const node = b
     await killMidDownload(node, proxy)
     rmSync(join(node.dataDir, NETWORK, 'state'), { recursive: true, force: true })

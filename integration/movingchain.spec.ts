@@ -11,13 +11,34 @@
  */
 import { strict as assert } from 'node:assert'
 
-import { ThrottledProxy, TxLoad, compareNodes, field, sampleState, snapContext, snapLines, snapMetrics, snapSyncing, startSnapNode, startSource, verifyState, waitSnapDone } from './harness/index.js'
+import {
+  ThrottledProxy,
+  TxLoad,
+  compareNodes,
+  field,
+  sampleState,
+  snapContext,
+  snapLines,
+  snapMetrics,
+  snapSyncing,
+  startSnapNode,
+  startSource,
+  verifyState,
+  waitSnapDone,
+} from './harness/index.js'
 
 import type { ClientNode, SnapLine, SnapSyncing, Source, StateSample } from './harness/index.js'
 
 // A chain of 126 blocks is loaded before A mines: the pivot (head - 110) is then well above genesis,
 // and it goes stale (more than 120 behind) ten blocks later, so that it moves every check or two
-const DEVNET = { accounts: 5_000, contracts: 500, slotsPerContract: 20, largeContracts: [4_000], period: 1, seed: 'moving' }
+const DEVNET = {
+  accounts: 5_000,
+  contracts: 500,
+  slotsPerContract: 20,
+  largeContracts: [4_000],
+  period: 1,
+  seed: 'moving',
+}
 const PLAN = { newAccounts: 600, touchedAccounts: 150, txsPerBlock: 6 }
 const PIVOT_DISTANCE = 110
 // One snap request a second: the download of this state takes about a minute, the chain moves 60 blocks
@@ -31,7 +52,7 @@ const WATCH_MS = 100
 const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`
 const pct = (n: number, of: number) => `${((n / of) * 100).toFixed(0)}%`
 
-describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C syncs from B', function () {
+describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C syncs from B', () => {
   let source: Source | undefined
   let a: ClientNode
   let b: ClientNode | undefined
@@ -52,7 +73,11 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
     load = new TxLoad(a, source.devnet, { transfers: 4, deployments: 1, writes: 4 })
     load.start(1_000)
     bProxy = await ThrottledProxy.start(a.port)
-    b = await startSnapNode(source, { pivotDistance: PIVOT_DISTANCE, bootnode: bProxy.enodeVia(await a.enode()), args: [`--snapRequestRate=${REQUEST_RATE}`] })
+    b = await startSnapNode(source, {
+      pivotDistance: PIVOT_DISTANCE,
+      bootnode: bProxy.enodeVia(await a.enode()),
+      args: [`--snapRequestRate=${REQUEST_RATE}`],
+    })
     done = await waitSnapDone(b, { timeoutMs: 600_000 })
     console.log(`      B: ${done.text}`)
     headAtDone = await a.blockNumber()
@@ -70,7 +95,8 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
 
   it('moved its pivot at least twice while A sealed the load', async () => {
     // What A's flat state did meanwhile (docs/serving.md): printed, not asserted, since it depends on timing
-    for (const line of a.logLines(/snap flat state/)) console.log(`      A: ${line.replace(/^.*snap flat state/, 'snap flat state')}`)
+    for (const line of a.logLines(/snap flat state/))
+      console.log(`      A: ${line.replace(/^.*snap flat state/, 'snap flat state')}`)
     const moves = snapLines(b!).filter((l) => l.kind === 'moved')
     assert.ok(moves.length >= 2, `pivot moves: ${moves.length}\n${b!.logLines(/Snap sync/).join('\n')}`)
     assert.ok((field(done, 'moves') ?? 0) >= 2, done.text)
@@ -81,11 +107,21 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
 
   it(`executes to A's head and follows A for ${FOLLOW} blocks; every block after the pivot is A's`, async () => {
     await b!.waitForExecuted(headAtDone + FOLLOW, 240_000)
-    const pivot = BigInt(snapLines(b!).filter((l) => l.kind === 'moved' || l.kind === 'pivot').pop()!.fields.block)
+    const pivot = BigInt(
+      snapLines(b!)
+        .filter((l) => l.kind === 'moved' || l.kind === 'pivot')
+        .pop()!.fields.block,
+    )
     for (let n = pivot; n <= headAtDone + FOLLOW; n++) {
       const tag = `0x${n.toString(16)}`
-      const [ba, bb] = await Promise.all([a, b!].map((node) => node.rpc<{ hash: string; stateRoot: string }>('eth_getBlockByNumber', [tag, false])))
-      assert.deepEqual({ hash: bb.hash, stateRoot: bb.stateRoot }, { hash: ba.hash, stateRoot: ba.stateRoot }, `block ${n}`)
+      const [ba, bb] = await Promise.all(
+        [a, b!].map((node) => node.rpc<{ hash: string; stateRoot: string }>('eth_getBlockByNumber', [tag, false])),
+      )
+      assert.deepEqual(
+        { hash: bb.hash, stateRoot: bb.stateRoot },
+        { hash: ba.hash, stateRoot: ba.stateRoot },
+        `block ${n}`,
+      )
     }
   })
 
@@ -94,13 +130,19 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
     this.timeout(900_000)
     const baseline = bProxy!.forwarded
     dProxy = await ThrottledProxy.start(a.port)
-    d = await startSnapNode(source!, { name: 'D', pivotDistance: PIVOT_DISTANCE, bootnode: dProxy.enodeVia(await a.enode()), args: [`--snapRequestRate=${REQUEST_RATE}`] })
+    d = await startSnapNode(source!, {
+      name: 'D',
+      pivotDistance: PIVOT_DISTANCE,
+      bootnode: dProxy.enodeVia(await a.enode()),
+      args: [`--snapRequestRate=${REQUEST_RATE}`],
+    })
     const node = d
     let heal: SnapSyncing | undefined
     await node.waitFor(
       async () => {
         const s = await snapSyncing(node).catch(() => undefined)
-        if (s === false || (s !== undefined && ['handoff', 'done'].includes(s.snapPhase ?? ''))) throw new Error('the heal phase ended before D could be killed in it')
+        if (s === false || (s !== undefined && ['handoff', 'done'].includes(s.snapPhase ?? '')))
+          throw new Error('the heal phase ended before D could be killed in it')
         if (s?.snapPhase === 'heal') heal = s
         return heal !== undefined
       },
@@ -121,7 +163,12 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
     const again = wire - baseline
     const afterRestart = (field(dDone, 'downloaded') ?? 0) - Number(heal!.syncedBytes)
     console.log(
-      `      D after the restart: ${snapLines(d).filter((l) => /resum/.test(l.text)).map((l) => l.text).join('; ') || '(no resume line)'}\n` +
+      `      D after the restart: ${
+        snapLines(d)
+          .filter((l) => /resum/.test(l.text))
+          .map((l) => l.text)
+          .join('; ') || '(no resume line)'
+      }\n` +
         `      D: ${dDone.text}\n` +
         `      on the wire: D ${mb(wireAtKill)} before the kill + ${mb(wire - wireAtKill)} after = ${mb(wire)}; B (no crash) ${mb(baseline)}; ` +
         `after the restart ${pct(wire - wireAtKill, baseline)} of B's, D - B = ${mb(again)} = ${pct(again, baseline)} of B's\n` +
@@ -132,13 +179,28 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
     // The state D downloaded is the pivot's: D answers like A there, whether or not it executes on
     // (after this restart, D was seen not to execute past the pivot: see the console line)
     const pivot = BigInt(dDone.fields.pivot)
-    const { differences } = await compareNodes(a, d, pivot, withLoad(sampleState(source!.devnet, source!.chain, 50), load))
+    const { differences } = await compareNodes(
+      a,
+      d,
+      pivot,
+      withLoad(sampleState(source!.devnet, source!.chain, 50), load),
+    )
     const blockAt = async (n: ClientNode) => {
-      const b = (await n.rpc('eth_getBlockByNumber', [`0x${pivot.toString(16)}`, false]).catch(() => undefined)) as { hash: string; stateRoot: string } | undefined
+      const b = (await n.rpc('eth_getBlockByNumber', [`0x${pivot.toString(16)}`, false]).catch(() => undefined)) as
+        | { hash: string; stateRoot: string }
+        | undefined
       return `${n.options.name}: ${b?.hash} root ${b?.stateRoot}`
     }
-    const snapLog = `block ${pivot} on ${await blockAt(a)}, on ${await blockAt(d)}\n` + snapLines(d).map((l) => l.text).join('\n')
-    assert.deepEqual(differences.slice(0, 6), [], `D answers like A at its pivot, block ${pivot} (${differences.length} differences); its snap sync lines:\n${snapLog}`)
+    const snapLog =
+      `block ${pivot} on ${await blockAt(a)}, on ${await blockAt(d)}\n` +
+      snapLines(d)
+        .map((l) => l.text)
+        .join('\n')
+    assert.deepEqual(
+      differences.slice(0, 6),
+      [],
+      `D answers like A at its pivot, block ${pivot} (${differences.length} differences); its snap sync lines:\n${snapLog}`,
+    )
     const executed = await d.waitForExecuted(pivot + FOLLOW, 60_000).then(
       () => `D executes after its pivot (block ${d!.executedHead()})`,
       () => `D HAS NOT EXECUTED past its pivot ${pivot} within 60 s (executed head ${d!.executedHead() ?? 'none'})`,
@@ -172,7 +234,12 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
     console.log(`      C: ${cDone.text}`)
     const head = await b!.blockNumber()
     await c.waitForExecuted(head + C_FOLLOW, 120_000)
-    const { differences } = await compareNodes(a, c, head, withLoad(sampleState(source!.devnet, source!.chain, 50), load))
+    const { differences } = await compareNodes(
+      a,
+      c,
+      head,
+      withLoad(sampleState(source!.devnet, source!.chain, 50), load),
+    )
     assert.deepEqual(differences, [], `C answers like A at block ${head}`)
   })
 

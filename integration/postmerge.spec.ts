@@ -12,7 +12,17 @@ import { strict as assert } from 'node:assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { ClientNode, RpcError, compareNodes, field, snapLines, snapMetrics, snapSyncing, verifyState, waitSnapDone } from './harness/index.js'
+import {
+  ClientNode,
+  RpcError,
+  compareNodes,
+  field,
+  snapLines,
+  snapMetrics,
+  snapSyncing,
+  verifyState,
+  waitSnapDone,
+} from './harness/index.js'
 
 import type { SnapLine, SnapSyncing, StateSample } from './harness/index.js'
 
@@ -83,10 +93,16 @@ class ConsensusLayer {
     const head = this.head
     const payload = this.payloads[head]
     const hash = (payload.params[0] as { blockHash: string }).blockHash
-    const fcu = { method: 'engine_forkchoiceUpdatedV3', params: [{ headBlockHash: hash, safeBlockHash: hash, finalizedBlockHash: hash }, null] }
+    const fcu = {
+      method: 'engine_forkchoiceUpdatedV3',
+      params: [{ headBlockHash: hash, safeBlockHash: hash, finalizedBlockHash: hash }, null],
+    }
     for (const call of [payload, fcu]) {
       try {
-        const answer = await this.node.engine.call<PayloadStatus | { payloadStatus: PayloadStatus }>(call.method, call.params)
+        const answer = await this.node.engine.call<PayloadStatus | { payloadStatus: PayloadStatus }>(
+          call.method,
+          call.params,
+        )
         const result = 'payloadStatus' in answer ? answer.payloadStatus : answer
         const why = result.validationError === null ? '' : ` (${result.validationError})`
         this.answers.push({ at: Date.now(), method: call.method, head, status: `${result.status}${why}` })
@@ -98,13 +114,18 @@ class ConsensusLayer {
   }
 }
 
-describe('[snap sync] post-merge: the consensus layer names the head over the engine API', function () {
+describe('[snap sync] post-merge: the consensus layer names the head over the engine API', () => {
   const genesisFile = join(DATA, 'genesis.json')
   const payloads = JSON.parse(readFileSync(join(DATA, 'newpayload.json'), 'utf8')) as EngineCall[]
   const fcu = JSON.parse(readFileSync(join(DATA, 'headfcu.json'), 'utf8')) as EngineCall
   const headHash = (fcu.params[0] as { headBlockHash: string }).headBlockHash
-  const headBlock = JSON.parse(readFileSync(join(DATA, 'headblock.json'), 'utf8')) as { hash: string; stateRoot: string }
-  const state = JSON.parse(readFileSync(join(DATA, 'headstate.json'), 'utf8')) as { accounts: { [address: string]: DumpAccount } }
+  const headBlock = JSON.parse(readFileSync(join(DATA, 'headblock.json'), 'utf8')) as {
+    hash: string
+    stateRoot: string
+  }
+  const state = JSON.parse(readFileSync(join(DATA, 'headstate.json'), 'utf8')) as {
+    accounts: { [address: string]: DumpAccount }
+  }
   let a: ClientNode
   let b: ClientNode
   let cl: ConsensusLayer
@@ -117,9 +138,21 @@ describe('[snap sync] post-merge: the consensus layer names the head over the en
 
   before(async function () {
     this.timeout(600_000)
-    a = await ClientNode.start({ name: 'A', genesisFile, sync: 'full', args: [`--loadBlocksFromRlp=${join(DATA, 'chain.rlp')}`] })
+    a = await ClientNode.start({
+      name: 'A',
+      genesisFile,
+      sync: 'full',
+      args: [`--loadBlocksFromRlp=${join(DATA, 'chain.rlp')}`],
+    })
     await a.waitForHeight(HEAD)
-    b = await ClientNode.start({ name: 'B', genesisFile, sync: 'snap', engine: true, prometheus: true, bootnodes: [await a.enode()] })
+    b = await ClientNode.start({
+      name: 'B',
+      genesisFile,
+      sync: 'snap',
+      engine: true,
+      prometheus: true,
+      bootnodes: [await a.enode()],
+    })
     // No consensus layer yet: B says so and picks no pivot from its peer
     await b.waitForLog(/Snap sync: waiting: no consensus layer has named a head yet/, 60_000)
     beforeCl = await snapSyncing(b)
@@ -128,7 +161,10 @@ describe('[snap sync] post-merge: the consensus layer names the head over the en
     done = await waitSnapDone(b, { timeoutMs: 300_000, onStatus: (s) => statuses.push(s) })
     doneAt = Date.now()
     console.log(`      B: ${done.text}`)
-    await b.waitFor(async () => cl.lastFcu === 'VALID', { what: 'forkchoiceUpdated to answer VALID', timeoutMs: 120_000 })
+    await b.waitFor(async () => cl.lastFcu === 'VALID', {
+      what: 'forkchoiceUpdated to answer VALID',
+      timeoutMs: 120_000,
+    })
     validAt = Date.now()
     // Then the chain goes on: a block a slot up to HEAD, as a beacon node follows it
     await cl.stop()
@@ -153,8 +189,14 @@ describe('[snap sync] post-merge: the consensus layer names the head over the en
   })
 
   it('reports in eth_syncing and metrics as before the merge: waiting for a head, then the head, then done', async () => {
-    assert.ok(beforeCl !== false && beforeCl.snapPhase === 'pivot' && beforeCl.highestBlock === 0n, JSON.stringify(beforeCl, (_, v) => (typeof v === 'bigint' ? String(v) : v)))
-    assert.ok(statuses.some((s) => s !== false && s.highestBlock === BigInt(FIRST_HEAD)), 'the consensus layer head became the highest block')
+    assert.ok(
+      beforeCl !== false && beforeCl.snapPhase === 'pivot' && beforeCl.highestBlock === 0n,
+      JSON.stringify(beforeCl, (_, v) => (typeof v === 'bigint' ? String(v) : v)),
+    )
+    assert.ok(
+      statuses.some((s) => s !== false && s.highestBlock === BigInt(FIRST_HEAD)),
+      'the consensus layer head became the highest block',
+    )
     const metrics = await snapMetrics(b)
     assert.equal(metrics.phase, 'done')
     assert.equal(metrics.pivotBlock, Number(done.fields.pivot))
@@ -164,15 +206,21 @@ describe('[snap sync] post-merge: the consensus layer names the head over the en
   it('answered SYNCING while it synced (never an error, never INVALID), then VALID', () => {
     const during = cl.answers.filter((x) => x.at < doneAt)
     const tally = new Map<string, number>()
-    for (const x of cl.answers) tally.set(`${x.method} ${x.status ?? x.error}`, (tally.get(`${x.method} ${x.status ?? x.error}`) ?? 0) + 1)
+    for (const x of cl.answers)
+      tally.set(`${x.method} ${x.status ?? x.error}`, (tally.get(`${x.method} ${x.status ?? x.error}`) ?? 0) + 1)
     console.log(`      engine answers: ${[...tally].map(([k, n]) => `${k} ×${n}`).join(', ')}`)
     assert.ok(during.length >= 2, `${during.length} engine answers during the sync`)
-    const bad = cl.answers.filter((x) => x.error !== undefined || x.status === 'INVALID' || x.status === 'INVALID_BLOCK_HASH')
+    const bad = cl.answers.filter(
+      (x) => x.error !== undefined || x.status === 'INVALID' || x.status === 'INVALID_BLOCK_HASH',
+    )
     assert.deepEqual(bad, [])
     for (const x of during) assert.equal(x.status, 'SYNCING', JSON.stringify(x))
     assert.ok(during.some((x) => x.method.startsWith('engine_forkchoice') && x.status === 'SYNCING'))
     const after = cl.answers.filter((x) => x.at >= validAt)
-    assert.ok(after.every((x) => x.status === 'VALID'), JSON.stringify(after))
+    assert.ok(
+      after.every((x) => x.status === 'VALID'),
+      JSON.stringify(after),
+    )
   })
 
   it('follows the chain as the stock client: each new newPayload and forkchoiceUpdated up to 600 is VALID', () => {
@@ -220,25 +268,43 @@ describe('[snap sync] post-merge: the consensus layer names the head over the en
   it('resumes after SIGKILL mid-download: the same pivot, what was stored is kept, then VALID', async function () {
     this.timeout(600_000)
     // Two requests a second: the download takes long enough to be killed in the middle
-    let c = await ClientNode.start({ name: 'C', genesisFile, sync: 'snap', engine: true, bootnodes: [await a.enode()], args: ['--snapRequestRate=2'] })
+    let c = await ClientNode.start({
+      name: 'C',
+      genesisFile,
+      sync: 'snap',
+      engine: true,
+      bootnodes: [await a.enode()],
+      args: ['--snapRequestRate=2'],
+    })
     const clC = new ConsensusLayer(c, payloads, Number(HEAD))
     clC.start()
     try {
       let before: SnapSyncing | false | undefined
-      await c.waitFor(async () => (before = await snapSyncing(c).catch(() => undefined)) !== undefined && before !== false && before.syncedAccounts > 0n, {
-        what: 'some accounts downloaded',
-        timeoutMs: 180_000,
-      })
+      await c.waitFor(
+        async () =>
+          (before = await snapSyncing(c).catch(() => undefined)) !== undefined &&
+          before !== false &&
+          before.syncedAccounts > 0n,
+        {
+          what: 'some accounts downloaded',
+          timeoutMs: 180_000,
+        },
+      )
       const pivot = snapLines(c).find((l) => l.kind === 'pivot')!
       await c.kill()
       c = await c.restart()
       clC.node = c
       await c.waitForLog(new RegExp(`Snap sync: resuming the state of pivot block ${pivot.fields.block}`), 60_000)
       const resumed = await waitSnapDone(c, { timeoutMs: 300_000 })
-      console.log(`      C, killed after ${before !== false ? before?.syncedAccounts : '?'} accounts, then: ${resumed.text}`)
+      console.log(
+        `      C, killed after ${before !== false ? before?.syncedAccounts : '?'} accounts, then: ${resumed.text}`,
+      )
       assert.equal(snapLines(c).filter((l) => l.kind === 'pivot').length, 0, 'no new pivot after the restart')
       assert.equal(resumed.fields.pivot, pivot.fields.block)
-      await c.waitFor(async () => clC.answers.at(-1)?.status === 'VALID', { what: 'VALID after the restart', timeoutMs: 120_000 })
+      await c.waitFor(async () => clC.answers.at(-1)?.status === 'VALID', {
+        what: 'VALID after the restart',
+        timeoutMs: 120_000,
+      })
       const block = await c.rpc<{ stateRoot: string }>('eth_getBlockByNumber', ['0x258', false])
       assert.equal(block.stateRoot, headBlock.stateRoot)
       await clC.stop()

@@ -11,11 +11,27 @@ import { join } from 'node:path'
 
 import { detectBackend } from '../src/db/backend.js'
 
-import { ClientNode, ThrottledProxy, assertSameStateAsSource, assertStartRefused, killMidDownload, startSnapNode, startSource, waitSnapDone } from './harness/index.js'
+import {
+  ClientNode,
+  ThrottledProxy,
+  assertSameStateAsSource,
+  assertStartRefused,
+  killMidDownload,
+  startSnapNode,
+  startSource,
+  waitSnapDone,
+} from './harness/index.js'
 
 import type { Source } from './harness/index.js'
 
-const DEVNET = { accounts: 300, contracts: 20, slotsPerContract: 10, largeContracts: [3_000], period: 1, seed: 'localinput' }
+const DEVNET = {
+  accounts: 300,
+  contracts: 20,
+  slotsPerContract: 10,
+  largeContracts: [3_000],
+  period: 1,
+  seed: 'localinput',
+}
 const PLAN = { newAccounts: 200, touchedAccounts: 50 }
 const PIVOT_DISTANCE = 8
 /** The client keeps its DBs under the genesis file's name (`writeDevnet`'s default, `devnet.json`) */
@@ -29,19 +45,21 @@ const backends = (dataDir: string) => DBS.map((name) => detectBackend(join(dataD
 const dbFiles = (dataDir: string) =>
   DBS.flatMap((name) => {
     const dir = join(dataDir, NETWORK, name)
-    return readdirSync(dir).map((file) => `${name}/${file} ${statSync(join(dir, file)).size} ${statSync(join(dir, file)).mtimeMs}`)
+    return readdirSync(dir).map(
+      (file) => `${name}/${file} ${statSync(join(dir, file)).size} ${statSync(join(dir, file)).mtimeMs}`,
+    )
   }).sort()
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /** The refusal of a data dir whose chain DB `madeBy` made, started with the other backend */
 const mismatch = (dataDir: string, madeBy: 'level' | 'rocksdb', openedWith: 'level' | 'rocksdb') =>
   new RegExp(
-    `Error starting client: ${escape(join(dataDir, NETWORK, 'chain'))} is a ${madeBy === 'level' ? 'LevelDB' : 'RocksDB'} database \\(made with --db=${madeBy}\\) ` +
+    `Error starting client: ${escapeRegExp(join(dataDir, NETWORK, 'chain'))} is a ${madeBy === 'level' ? 'LevelDB' : 'RocksDB'} database \\(made with --db=${madeBy}\\) ` +
       `and was opened with --db=${openedWith}: use --db=${madeBy} for this data dir`,
   )
 
-describe('[--db=rocksdb] snap sync, resume, serving and full sync on RocksDB', function () {
+describe('[--db=rocksdb] snap sync, resume, serving and full sync on RocksDB', () => {
   let source: Source | undefined
   let a: ClientNode
   let proxy: ThrottledProxy | undefined
@@ -65,16 +83,23 @@ describe('[--db=rocksdb] snap sync, resume, serving and full sync on RocksDB', f
     await source?.destroy()
   })
 
-  it('B snap-syncs from A on RocksDB; killed mid-download, refused with --db=level, it resumes with --db=rocksdb to A\'s state', async () => {
+  it("B snap-syncs from A on RocksDB; killed mid-download, refused with --db=level, it resumes with --db=rocksdb to A's state", async () => {
     // A slow link, so that the download is caught midway
     proxy = await ThrottledProxy.start(a.port, 32 * 1024)
-    const b = (node = await startSnapNode(source!, { pivotDistance: PIVOT_DISTANCE, bootnode: proxy.enodeVia(await a.enode()), db: 'rocksdb' }))
+    const b = (node = await startSnapNode(source!, {
+      pivotDistance: PIVOT_DISTANCE,
+      bootnode: proxy.enodeVia(await a.enode()),
+      db: 'rocksdb',
+    }))
     await killMidDownload(b, proxy)
     assert.deepEqual(backends(b.dataDir), ['rocksdb', 'rocksdb', 'rocksdb'], "B's DBs")
 
     // The default backend on a RocksDB data dir: exit 1 naming the dir, the backend and the flag; nothing touched
     const before = dbFiles(b.dataDir)
-    await assertStartRefused({ ...b.options, name: 'B-level', dataDir: b.dataDir, db: undefined }, mismatch(b.dataDir, 'rocksdb', 'level'))
+    await assertStartRefused(
+      { ...b.options, name: 'B-level', dataDir: b.dataDir, db: undefined },
+      mismatch(b.dataDir, 'rocksdb', 'level'),
+    )
     assert.deepEqual(dbFiles(b.dataDir), before, "B's DB files after the refused start")
 
     proxy.setRate(Infinity)
@@ -86,7 +111,13 @@ describe('[--db=rocksdb] snap sync, resume, serving and full sync on RocksDB', f
   })
 
   it('C full-syncs from A on RocksDB (--sync=full --db=rocksdb) to the same state', async () => {
-    node = await ClientNode.start({ name: 'C', genesisFile: source!.files.genesisFile, sync: 'full', db: 'rocksdb', bootnodes: [await a.enode()] })
+    node = await ClientNode.start({
+      name: 'C',
+      genesisFile: source!.files.genesisFile,
+      sync: 'full',
+      db: 'rocksdb',
+      bootnodes: [await a.enode()],
+    })
     await assertSameStateAsSource(source!, node, 20)
     assert.deepEqual(backends(node.dataDir), ['rocksdb', 'rocksdb', 'rocksdb'], "C's DBs")
   })
@@ -96,12 +127,19 @@ describe('[--db=rocksdb] snap sync, resume, serving and full sync on RocksDB', f
     await d.stop()
     assert.deepEqual(backends(d.dataDir), ['level', 'level', 'level'], "D's DBs")
     const before = dbFiles(d.dataDir)
-    await assertStartRefused({ ...d.options, name: 'D-rocksdb', dataDir: d.dataDir, db: 'rocksdb' }, mismatch(d.dataDir, 'level', 'rocksdb'))
+    await assertStartRefused(
+      { ...d.options, name: 'D-rocksdb', dataDir: d.dataDir, db: 'rocksdb' },
+      mismatch(d.dataDir, 'level', 'rocksdb'),
+    )
     assert.deepEqual(dbFiles(d.dataDir), before, "D's DB files after the refused start")
     // Whole for LevelDB: the client starts on it and answers from its genesis state
     node = await d.restart()
     const account = source!.devnet.accounts[0]
-    const genesis = (n: ClientNode) => Promise.all([n.rpc<{ hash: string }>('eth_getBlockByNumber', ['0x0', false]).then((b) => b.hash), n.rpc('eth_getBalance', [account, '0x0'])])
+    const genesis = (n: ClientNode) =>
+      Promise.all([
+        n.rpc<{ hash: string }>('eth_getBlockByNumber', ['0x0', false]).then((b) => b.hash),
+        n.rpc('eth_getBalance', [account, '0x0']),
+      ])
     assert.deepEqual(await genesis(node), await genesis(a))
   })
 })

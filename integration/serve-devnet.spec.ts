@@ -22,7 +22,7 @@ import type { SnapConnection } from './snapPeer.js'
 
 const h = (x: string) => hexToBytes(x as `0x${string}`)
 
-describe('[snap server] generated clique state (4k accounts)', function () {
+describe('[snap server] generated clique state (4k accounts)', () => {
   // Made in before(), so that a run that filters this suite out pays nothing and leaves no temp dir
   let devnet: Devnet
   let alloc: Devnet['genesis']['alloc']
@@ -36,7 +36,12 @@ describe('[snap server] generated clique state (4k accounts)', function () {
     alloc = devnet.genesis.alloc
     dir = mkdtempSync(join(tmpdir(), 'ejs-snap-serve-devnet-'))
     const files = writeDevnet(devnet, dir)
-    node = await ClientNode.start({ name: 'serve-devnet', genesisFile: files.genesisFile, signerKeyFile: files.keyFile, startTimeoutMs: 300_000 })
+    node = await ClientNode.start({
+      name: 'serve-devnet',
+      genesisFile: files.genesisFile,
+      signerKeyFile: files.keyFile,
+      startTimeoutMs: 300_000,
+    })
     await node.waitForHeight(1n)
     peer = await connectSnap(await node.enode(), await chainInfo((m, p) => node.rpc(m, p), devnet.genesis as never))
     root = h((await node.rpc<{ stateRoot: string }>('eth_getBlockByNumber', ['latest', false])).stateRoot)
@@ -50,27 +55,39 @@ describe('[snap server] generated clique state (4k accounts)', function () {
 
   it('serves every account, storage slot and code of the state, all verified', async () => {
     const accounts = await crawlAccounts(peer.requester, root, 32n * 1024n)
-    const expected = Object.keys(alloc).map((a) => bytesToHex(keccak256(h(a)))).sort()
+    const expected = Object.keys(alloc)
+      .map((a) => bytesToHex(keccak256(h(a))))
+      .sort()
     assert.deepEqual(accounts.hashes.map(bytesToHex), expected)
     assert.ok(accounts.requests > 4, `the state takes several ranges (${accounts.requests})`)
 
     const withFields = accounts.hashes.map((hash, i) => ({ hash, storageRoot: accounts.accounts[i].storageRoot }))
     const storage = await crawlStorage(peer.requester, root, withFields, 256n * 1024n)
     for (const address of devnet.contracts) {
-      const slots = Object.keys(alloc[address].storage!).map((k) => bytesToHex(keccak256(setLengthLeft(h(k), 32)))).sort()
+      const slots = Object.keys(alloc[address].storage!)
+        .map((k) => bytesToHex(keccak256(setLengthLeft(h(k), 32))))
+        .sort()
       assert.deepEqual(storage.slots.get(bytesToHex(keccak256(h(address)))), slots, `storage of ${address}`)
     }
 
     const codeHashes = devnet.contracts.map((a) => keccak256(h(alloc[a].code!)))
     const codes = await peer.requester.getByteCodes({ hashes: codeHashes, bytes: 1024n * 1024n })
-    assert.deepEqual(codes.codes.map((c) => bytesToHex(keccak256(c))), codeHashes.map(bytesToHex))
+    assert.deepEqual(
+      codes.codes.map((c) => bytesToHex(keccak256(c))),
+      codeHashes.map(bytesToHex),
+    )
   })
 
   it('follows the chain: the new head root is served while blocks are sealed', async () => {
     const before = await node.blockNumber()
     await node.waitForHeight(before + 2n)
     const head = await node.rpc<{ stateRoot: string; number: string }>('eth_getBlockByNumber', ['latest', false])
-    const reply = await peer.requester.getAccountRange({ root: h(head.stateRoot), origin: new Uint8Array(32), limit: new Uint8Array(32).fill(0xff), bytes: 1000n })
+    const reply = await peer.requester.getAccountRange({
+      root: h(head.stateRoot),
+      origin: new Uint8Array(32),
+      limit: new Uint8Array(32).fill(0xff),
+      bytes: 1000n,
+    })
     assert.ok(reply.accounts.length > 0, `the root of block ${BigInt(head.number)} is served`)
   })
 })

@@ -32,9 +32,9 @@ interface DumpAccount {
 }
 
 const sorted = (hexes: string[]) => [...hexes].sort()
-const h = (x: string) => hexToBytes((x.startsWith("0x") ? x : `0x${x}`) as `0x${string}`)
+const h = (x: string) => hexToBytes((x.startsWith('0x') ? x : `0x${x}`) as `0x${string}`)
 
-describe('[snap server] ethtest chain (600 blocks, post-merge)', function () {
+describe('[snap server] ethtest chain (600 blocks, post-merge)', () => {
   const state = JSON.parse(readFileSync(join(DATA, 'headstate.json'), 'utf8')) as {
     root: string
     accounts: { [address: string]: DumpAccount }
@@ -45,7 +45,7 @@ describe('[snap server] ethtest chain (600 blocks, post-merge)', function () {
   let peer: SnapConnection
   let rootAt: (n: number) => Promise<Uint8Array>
 
-  before(async function () {
+  before(async () => {
     node = await ClientNode.start({
       name: 'ethtest',
       genesisFile: join(DATA, 'genesis.json'),
@@ -70,7 +70,11 @@ describe('[snap server] ethtest chain (600 blocks, post-merge)', function () {
     const keys = reply.accounts.map((a) => a.hash)
     assert.deepEqual(keys.map(bytesToHex), sorted(accounts.map((a) => a.key)))
     assert.equal(reply.proof.length, 0)
-    assert.equal(verifyAccountRange({ root, origin: ZERO, hashes: keys, bodies: reply.accounts.map((a) => a.slimBody), proof: [] }).more, false)
+    assert.equal(
+      verifyAccountRange({ root, origin: ZERO, hashes: keys, bodies: reply.accounts.map((a) => a.slimBody), proof: [] })
+        .more,
+      false,
+    )
   })
 
   it('pages through the head state in small ranges, each one proved', async () => {
@@ -79,7 +83,13 @@ describe('[snap server] ethtest chain (600 blocks, post-merge)', function () {
     for (let page = 0; page < 200; page++) {
       const reply = await peer.requester.getAccountRange({ root, origin, limit: MAX, bytes: 1000n })
       const keys = reply.accounts.map((a) => a.hash)
-      const { more } = verifyAccountRange({ root, origin, hashes: keys, bodies: reply.accounts.map((a) => a.slimBody), proof: reply.proof })
+      const { more } = verifyAccountRange({
+        root,
+        origin,
+        hashes: keys,
+        bodies: reply.accounts.map((a) => a.slimBody),
+        proof: reply.proof,
+      })
       seen.push(...keys.map(bytesToHex))
       if (!more) break
       const next = setLengthLeft(hexToBytes(`0x${(BigInt(bytesToHex(keys[keys.length - 1])) + 1n).toString(16)}`), 32)
@@ -95,7 +105,13 @@ describe('[snap server] ethtest chain (600 blocks, post-merge)', function () {
     let slotsSeen = 0
     while (pending.length > 0) {
       const batch = pending.slice(0, 64)
-      const reply = await peer.requester.getStorageRanges({ root, accounts: batch.map((a) => h(a.key)), origin, limit: MAX, bytes: 8192n })
+      const reply = await peer.requester.getStorageRanges({
+        root,
+        accounts: batch.map((a) => h(a.key)),
+        origin,
+        limit: MAX,
+        bytes: 8192n,
+      })
       assert.ok(reply.slots.length > 0)
       for (const [i, slots] of reply.slots.entries()) {
         const account = batch[i]
@@ -103,8 +119,16 @@ describe('[snap server] ethtest chain (600 blocks, post-merge)', function () {
         const keys = slots.map((s) => s.hash)
         const start = i === 0 ? origin : ZERO
         const proof = last ? reply.proof : []
-        const { more } = verifyRange({ root: h(account.root), origin: start, keys, values: slots.map((s) => s.body), proof })
-        const expected = sorted(Object.keys(account.storage!).map((k) => bytesToHex(keccak256(setLengthLeft(h(k), 32)))))
+        const { more } = verifyRange({
+          root: h(account.root),
+          origin: start,
+          keys,
+          values: slots.map((s) => s.body),
+          proof,
+        })
+        const expected = sorted(
+          Object.keys(account.storage!).map((k) => bytesToHex(keccak256(setLengthLeft(h(k), 32)))),
+        )
         const got = keys.map(bytesToHex)
         assert.deepEqual(got, expected.filter((k) => k >= bytesToHex(start)).slice(0, got.length))
         slotsSeen += got.length
@@ -125,33 +149,68 @@ describe('[snap server] ethtest chain (600 blocks, post-merge)', function () {
     const withCode = accounts.filter((a) => a.code !== undefined && a.code !== '0x')
     const hashes = withCode.map((a) => h(a.codeHash))
     const reply = await peer.requester.getByteCodes({ hashes, bytes: 2n * MiB })
-    assert.deepEqual(reply.codes.map((c) => bytesToHex(keccak256(c))), withCode.map((a) => a.codeHash))
+    assert.deepEqual(
+      reply.codes.map((c) => bytesToHex(keccak256(c))),
+      withCode.map((a) => a.codeHash),
+    )
   })
 
   it('serves trie nodes by path: the account root and a storage root', async () => {
     const contract = accounts.find((a) => Object.keys(a.storage ?? {}).length > 100)!
-    const reply = await peer.requester.getTrieNodes({ root, paths: [[new Uint8Array([0])], [h(contract.key), new Uint8Array([0])]], bytes: MiB })
-    assert.deepEqual(reply.nodes.map((n) => bytesToHex(keccak256(n))), [bytesToHex(root), contract.root])
+    const reply = await peer.requester.getTrieNodes({
+      root,
+      paths: [[new Uint8Array([0])], [h(contract.key), new Uint8Array([0])]],
+      bytes: MiB,
+    })
+    assert.deepEqual(
+      reply.nodes.map((n) => bytesToHex(keccak256(n))),
+      [bytesToHex(root), contract.root],
+    )
   })
 
   // Expected values from go-ethereum's devp2p snap test suite for this chain (snap.go at 02b73d4)
   it('serves the roots of blocks 473..600 and nothing older or unknown', async () => {
-    const old = await peer.requester.getAccountRange({ root: await rootAt(473), origin: ZERO, limit: MAX, bytes: 4000n })
+    const old = await peer.requester.getAccountRange({
+      root: await rootAt(473),
+      origin: ZERO,
+      limit: MAX,
+      bytes: 4000n,
+    })
     assert.equal(old.accounts.length, 68, 'block 473 (head - 127) is served')
-    assert.equal(bytesToHex(old.accounts[67].hash), '0x683b6c03cc32afe5db8cb96050f711fdaff8f8ff44c7587a9a848f921d02815e')
+    assert.equal(
+      bytesToHex(old.accounts[67].hash),
+      '0x683b6c03cc32afe5db8cb96050f711fdaff8f8ff44c7587a9a848f921d02815e',
+    )
     const tooOld = await rootAt(472)
     const none = await peer.requester.getAccountRange({ root: tooOld, origin: ZERO, limit: MAX, bytes: 1000n })
     assert.deepEqual(none, { accounts: [], proof: [] }, `block 472 (${bytesToUnprefixedHex(tooOld)}) is not served`)
-    const genesis = await peer.requester.getAccountRange({ root: await rootAt(0), origin: ZERO, limit: MAX, bytes: 4000n })
+    const genesis = await peer.requester.getAccountRange({
+      root: await rootAt(0),
+      origin: ZERO,
+      limit: MAX,
+      bytes: 4000n,
+    })
     assert.deepEqual(genesis, { accounts: [], proof: [] }, 'the genesis root is not served')
-    const unknown = await peer.requester.getAccountRange({ root: keccak256(root), origin: ZERO, limit: MAX, bytes: 1000n })
+    const unknown = await peer.requester.getAccountRange({
+      root: keccak256(root),
+      origin: ZERO,
+      limit: MAX,
+      bytes: 1000n,
+    })
     assert.deepEqual(unknown, { accounts: [], proof: [] })
   })
 
   it('serves trie nodes at the root of block 599; a set whose account is not a hash ends the reply', async () => {
     const parent = await rootAt(599)
-    const reply = await peer.requester.getTrieNodes({ root: parent, paths: [[new Uint8Array([0])], [new Uint8Array([1]), new Uint8Array([0])]], bytes: 5000n })
-    assert.deepEqual(reply.nodes.map((n) => bytesToHex(keccak256(n))), [bytesToHex(parent)])
+    const reply = await peer.requester.getTrieNodes({
+      root: parent,
+      paths: [[new Uint8Array([0])], [new Uint8Array([1]), new Uint8Array([0])]],
+      bytes: 5000n,
+    })
+    assert.deepEqual(
+      reply.nodes.map((n) => bytesToHex(keccak256(n))),
+      [bytesToHex(parent)],
+    )
   })
 
   it('is still up and serving after the run', async () => {

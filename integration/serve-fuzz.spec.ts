@@ -51,7 +51,11 @@ class Fuzzer {
   }
 
   hash(): Uint8Array {
-    return this.rand() < 0.3 ? this.root : this.bytes(32).length === 32 ? this.bytes(32) : Uint8Array.from({ length: 32 }, () => this.int(256))
+    return this.rand() < 0.3
+      ? this.root
+      : this.bytes(32).length === 32
+        ? this.bytes(32)
+        : Uint8Array.from({ length: 32 }, () => this.int(256))
   }
 
   /** A field value that is wrong in some way, or a hostile extreme */
@@ -104,7 +108,7 @@ function sendRaw(conn: SnapConnection, code: number, body: Uint8Array): void {
   raw._send(code, snappy.compress(body))
 }
 
-describe('[snap server] fuzz', function () {
+describe('[snap server] fuzz', () => {
   const devnet = generateDevnet({ accounts: 2000, contracts: 10, slotsPerContract: 100, period: 1, seed: 'fuzz' })
   // Made in before(), so that a run that filters this suite out leaves no temp dir behind
   let dir: string | undefined
@@ -121,7 +125,9 @@ describe('[snap server] fuzz', function () {
     await node.waitForHeight(1n)
     info = await chainInfo((m, p) => node.rpc(m, p), devnet.genesis as never)
     honest = await connectSnap(await node.enode(), info)
-    root = hexToBytes((await node.rpc<{ stateRoot: `0x${string}` }>('eth_getBlockByNumber', ['latest', false])).stateRoot)
+    root = hexToBytes(
+      (await node.rpc<{ stateRoot: `0x${string}` }>('eth_getBlockByNumber', ['latest', false])).stateRoot,
+    )
   })
 
   after(async () => {
@@ -141,7 +147,12 @@ describe('[snap server] fuzz', function () {
   }
 
   async function honestCheck(): Promise<void> {
-    const reply = await honest.requester.getAccountRange({ root, origin: new Uint8Array(32), limit: new Uint8Array(32).fill(0xff), bytes: 2000n })
+    const reply = await honest.requester.getAccountRange({
+      root,
+      origin: new Uint8Array(32),
+      limit: new Uint8Array(32).fill(0xff),
+      bytes: 2000n,
+    })
     assert.ok(reply.accounts.length > 0 && reply.proof.length > 0, 'the honest peer is still served')
   }
 
@@ -152,7 +163,8 @@ describe('[snap server] fuzz', function () {
       const { code, payload } = fuzz.next()
       const conn = await attacker()
       try {
-        if (i % 500 === 250) sendRaw(conn, code, fuzz.bytes(200)) // not RLP at all
+        if (i % 500 === 250)
+          sendRaw(conn, code, fuzz.bytes(200)) // not RLP at all
         else conn.snap.sendMessage(code as never, payload as never)
       } catch {
         // the connection went away under us; the next round reconnects
@@ -184,21 +196,30 @@ describe('[snap server] fuzz', function () {
     const started = Date.now()
     sendRaw(conn, 6, wide)
     await honestCheck()
-    await node.waitFor(async () => conn.disconnected(), { what: 'the wide request\'s sender to be dropped', timeoutMs: 30_000 })
+    await node.waitFor(async () => conn.disconnected(), {
+      what: "the wide request's sender to be dropped",
+      timeoutMs: 30_000,
+    })
     console.log(`      wide request: peer dropped, honest peer answered after ${Date.now() - started} ms`)
     assert.equal(node.exitedWith, undefined)
   })
 
   it('answers large honest requests capped to 1024 lookups and keeps the peer (10,000 code hashes, 10,000 paths)', async () => {
     // Larger than geth asks, answered capped by geth: not a reason to drop the peer (docs/serving.md)
-    const codes = Object.values(devnet.genesis.alloc).flatMap((a) => (a.code === undefined ? [] : [keccak256(hexToBytes(a.code as `0x${string}`))]))
+    const codes = Object.values(devnet.genesis.alloc).flatMap((a) =>
+      a.code === undefined ? [] : [keccak256(hexToBytes(a.code as `0x${string}`))],
+    )
     assert.ok(codes.length >= 10)
     const hashes = Array.from({ length: 10_000 }, (_, i) => codes[i % codes.length])
     const bytes = 16n * 1024n * 1024n
     const byteCodes = await honest.requester.getByteCodes({ hashes, bytes })
     assert.equal(byteCodes.codes.length, 1024)
     // The root node (compact-encoded empty path) 10,000 times: ~350 KB and 20k RLP items
-    const trieNodes = await honest.requester.getTrieNodes({ root, paths: Array.from({ length: 10_000 }, () => [Uint8Array.of(0)]), bytes })
+    const trieNodes = await honest.requester.getTrieNodes({
+      root,
+      paths: Array.from({ length: 10_000 }, () => [Uint8Array.of(0)]),
+      bytes,
+    })
     assert.equal(trieNodes.nodes.length, 1024)
     assert.deepEqual(keccak256(trieNodes.nodes[0]), root)
     assert.equal(honest.disconnected(), false)

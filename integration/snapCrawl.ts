@@ -56,7 +56,13 @@ export async function crawlStorage(
   while (pending.length > 0) {
     const batch = pending.slice(0, 128)
     requests++
-    const reply = await requester.getStorageRanges({ root, accounts: batch.map((a) => a.hash), origin, limit: MAX, bytes })
+    const reply = await requester.getStorageRanges({
+      root,
+      accounts: batch.map((a) => a.hash),
+      origin,
+      limit: MAX,
+      bytes,
+    })
     if (reply.slots.length === 0) throw new Error('empty storage reply')
     let done = 0
     for (const [i, range] of reply.slots.entries()) {
@@ -64,7 +70,13 @@ export async function crawlStorage(
       const start = i === 0 ? origin : ZERO
       const proof = i === reply.slots.length - 1 ? reply.proof : []
       const keys = range.map((s) => s.hash)
-      const { more } = verifyRange({ root: account.storageRoot, origin: start, keys, values: range.map((s) => s.body), proof })
+      const { more } = verifyRange({
+        root: account.storageRoot,
+        origin: start,
+        keys,
+        values: range.map((s) => s.body),
+        proof,
+      })
       const id = bytesToHex(account.hash)
       slots.set(id, [...(slots.get(id) ?? []), ...keys.map(bytesToHex)])
       if (more) {
@@ -78,4 +90,3 @@ export async function crawlStorage(
   }
   return { slots, requests }
 }
-

@@ -55,13 +55,20 @@ export interface CommonChain {
 
 function commonOf(chain: ChainInfo | CommonChain): Common {
   if ('common' in chain) return chain.common
-  const common = createCommonFromGethGenesis(chain.genesis, { chain: 'snaptest', genesisHash: hexToBytes(chain.genesisHash as `0x${string}`) })
+  const common = createCommonFromGethGenesis(chain.genesis, {
+    chain: 'snaptest',
+    genesisHash: hexToBytes(chain.genesisHash as `0x${string}`),
+  })
   common.setHardforkBy({ blockNumber: chain.headNumber, timestamp: chain.headTimestamp })
   return common
 }
 
 /** Connects to `enode` (enode://id@127.0.0.1:port) and completes the eth handshake */
-export async function connectSnap(enode: string, chain: ChainInfo | CommonChain, timeoutMs = 20_000): Promise<SnapConnection> {
+export async function connectSnap(
+  enode: string,
+  chain: ChainInfo | CommonChain,
+  timeoutMs = 20_000,
+): Promise<SnapConnection> {
   const match = /^enode:\/\/([0-9a-f]{128})@(127\.\d+\.\d+\.\d+):(\d+)$/.exec(enode)
   if (match === null) throw new Error(`not a loopback enode: ${enode}`)
   const common = commonOf(chain)

@@ -7,12 +7,30 @@
  */
 import { strict as assert } from 'node:assert'
 
-import { compareNodes, field, sampleState, snapLines, snapMetrics, startSnapNode, startSource, verifyState, waitSnapDone, waitSynced } from './harness/index.js'
+import {
+  compareNodes,
+  field,
+  sampleState,
+  snapLines,
+  snapMetrics,
+  startSnapNode,
+  startSource,
+  verifyState,
+  waitSnapDone,
+  waitSynced,
+} from './harness/index.js'
 
 import type { ClientNode, SnapLine, Source } from './harness/index.js'
 
 // The state of the issue: ≥20k accounts, ≥2k contracts, ≥100k slots, some contracts over 5k slots
-const DEVNET = { accounts: 20_000, contracts: 2_000, slotsPerContract: 40, largeContracts: [6_000, 8_000, 10_000], period: 1, seed: 'snapsync' }
+const DEVNET = {
+  accounts: 20_000,
+  contracts: 2_000,
+  slotsPerContract: 40,
+  largeContracts: [6_000, 8_000, 10_000],
+  period: 1,
+  seed: 'snapsync',
+}
 // Accounts created and changed after genesis, 50 a block: the pivot's state is not the genesis state
 // B builds itself, and B executes some of these blocks after the handoff
 const PLAN = { newAccounts: 1_000, touchedAccounts: 500, txsPerBlock: 50 }
@@ -21,7 +39,7 @@ const PIVOT_DISTANCE = 32
 // Blocks B must follow A after the sync
 const FOLLOW = 20n
 
-describe('[snap sync] B snap-syncs a 20k-account clique state from A and follows it', function () {
+describe('[snap sync] B snap-syncs a 20k-account clique state from A and follows it', () => {
   let source: Source | undefined
   let a: ClientNode
   let b: ClientNode | undefined
@@ -60,19 +78,31 @@ describe('[snap sync] B snap-syncs a 20k-account clique state from A and follows
   it("took a pivot of A's chain and downloaded its state", async () => {
     const number = BigInt(pivot.fields.block)
     assert.ok(number > 1n, `pivot ${number} is above the first blocks`)
-    const block = await a.rpc<{ hash: string; stateRoot: string }>('eth_getBlockByNumber', [`0x${number.toString(16)}`, false])
+    const block = await a.rpc<{ hash: string; stateRoot: string }>('eth_getBlockByNumber', [
+      `0x${number.toString(16)}`,
+      false,
+    ])
     assert.equal(pivot.fields.hash, block.hash, 'pivot hash')
     assert.equal(pivot.fields.root, block.stateRoot, 'pivot state root')
 
     // Every account range is downloaded; storage tries and codes that B holds already (its genesis
     // state) may be skipped: verify-state counts what B holds in the end
     const accounts = source!.chain.accountsAt(number)
-    assert.ok((field(done, 'accounts') ?? 0) >= accounts, `accounts: ${done.fields.accounts} downloaded, the pivot's state has ${accounts}`)
+    assert.ok(
+      (field(done, 'accounts') ?? 0) >= accounts,
+      `accounts: ${done.fields.accounts} downloaded, the pivot's state has ${accounts}`,
+    )
     assert.ok((field(done, 'slots') ?? 0) > 0 && (field(done, 'codes') ?? 0) > 0, 'slots and codes downloaded')
     assert.ok((field(done, 'downloaded') ?? 0) > 0, 'bytes downloaded')
     assert.ok(field(done, 'wasted') !== undefined, 'wasted bytes reported')
-    assert.ok(snapLines(b!).some((l) => l.kind === 'complete'), 'a "state complete" line at the handoff')
-    assert.ok(snapLines(b!).some((l) => l.kind === 'progress' && l.fields.phase === 'state'), 'progress lines while downloading')
+    assert.ok(
+      snapLines(b!).some((l) => l.kind === 'complete'),
+      'a "state complete" line at the handoff',
+    )
+    assert.ok(
+      snapLines(b!).some((l) => l.kind === 'progress' && l.fields.phase === 'state'),
+      'progress lines while downloading',
+    )
 
     const metrics = await snapMetrics(b!)
     assert.ok(metrics.accounts >= accounts, `snap_sync_accounts_total ${metrics.accounts}`)
@@ -121,7 +151,8 @@ describe('[snap sync] B snap-syncs a 20k-account clique state from A and follows
     // "Executed blocks count=N first=F ... last=L": F is the block execution started from
     const executed = b!.logLines(/Executed blocks/).map((l) => BigInt(/first=(\d+)/.exec(l)?.[1] ?? '-1'))
     assert.ok(executed.length > 0, 'B executed blocks after the handoff')
-    for (const first of executed) assert.ok(first >= number, `B executed from block ${first}, below its pivot ${number}`)
+    for (const first of executed)
+      assert.ok(first >= number, `B executed from block ${first}, below its pivot ${number}`)
   })
 
   it('verify-state finds the state of its last executed block complete', async () => {
@@ -133,6 +164,9 @@ describe('[snap sync] B snap-syncs a 20k-account clique state from A and follows
     // Blocks after the chain's carry no transactions: the head state is the chain's last state
     assert.equal(result.stateRoot, source!.chain.head.stateRoot, result.output)
     const { accounts, slots, codes } = source!.chain.counts
-    assert.deepEqual(result.counts && { accounts: result.counts.accounts, slots: result.counts.slots, codes: result.counts.codes }, { accounts, slots, codes })
+    assert.deepEqual(
+      result.counts && { accounts: result.counts.accounts, slots: result.counts.slots, codes: result.counts.codes },
+      { accounts, slots, codes },
+    )
   })
 })

@@ -83,13 +83,19 @@ interface PlannedTx {
   gasLimit: bigint
 }
 
-const gasOf = (fixed: number, data: Uint8Array, perItem: number, items: number) => BigInt(fixed + GAS.dataByte * data.length + perItem * items + GAS.margin)
+const gasOf = (fixed: number, data: Uint8Array, perItem: number, items: number) =>
+  BigInt(fixed + GAS.dataByte * data.length + perItem * items + GAS.margin)
 
 /** The contracts' creations, each followed by the calls that fill its storage further */
 function contractTxs(spec: ChainSpec, slotsPerTx: number): PlannedTx[] {
   // A creation, its largest code included, fits in a block
-  const creationSlots = Math.min(CREATION_SLOTS, Math.floor((spec.blockGas - GAS.create - (GAS.codeByte + GAS.dataByte) * MAX_CODE - GAS.margin) / GAS.slot))
-  const runtimes = Array.from({ length: spec.distinctCodes }, (_, k) => fillerRuntime(concatBytes(derive(spec.seed, 'code', k), new Uint8Array(tagBytes(k)))))
+  const creationSlots = Math.min(
+    CREATION_SLOTS,
+    Math.floor((spec.blockGas - GAS.create - (GAS.codeByte + GAS.dataByte) * MAX_CODE - GAS.margin) / GAS.slot),
+  )
+  const runtimes = Array.from({ length: spec.distinctCodes }, (_, k) =>
+    fillerRuntime(concatBytes(derive(spec.seed, 'code', k), new Uint8Array(tagBytes(k)))),
+  )
   const txs: PlannedTx[] = []
   let n = 0
   for (const { count, slots } of spec.contracts) {
@@ -97,7 +103,11 @@ function contractTxs(spec: ChainSpec, slotsPerTx: number): PlannedTx[] {
       const runtime = runtimes[n % runtimes.length]
       const first = Math.min(slots, creationSlots)
       const data = fillerCreation(first, runtime)
-      const creation: PlannedTx = { data, value: 0n, gasLimit: gasOf(GAS.create + GAS.codeByte * runtime.length, data, GAS.slot, first) }
+      const creation: PlannedTx = {
+        data,
+        value: 0n,
+        gasLimit: gasOf(GAS.create + GAS.codeByte * runtime.length, data, GAS.slot, first),
+      }
       txs.push(creation)
       for (let start = first; start < slots; start += slotsPerTx) {
         const end = Math.min(slots, start + slotsPerTx)
@@ -115,7 +125,12 @@ function accountTxs(spec: ChainSpec, perTx: number): PlannedTx[] {
   for (let start = 0; start < spec.newAccounts; start += perTx) {
     const end = Math.min(spec.newAccounts, start + perTx)
     const call = fillerCall(start, end)
-    txs.push({ to: 'disperser', data: call, value: BigInt(end - start), gasLimit: gasOf(GAS.call, call, GAS.newAccount, end - start) })
+    txs.push({
+      to: 'disperser',
+      data: call,
+      value: BigInt(end - start),
+      gasLimit: gasOf(GAS.call, call, GAS.newAccount, end - start),
+    })
   }
   return txs
 }
@@ -137,21 +152,43 @@ function planChain(spec: ChainSpec): PlannedTx[] {
   const slotsPerTx = Math.floor((spec.blockGas - GAS.call - GAS.margin - 2048) / GAS.slot)
   const accountsPerTx = Math.floor((spec.blockGas / 2 - GAS.call - GAS.margin - 2048) / GAS.newAccount)
   const deploy = plainCreation(disperserRuntime(ACCOUNT_BASE))
-  const disperser: PlannedTx = { data: deploy, value: 0n, gasLimit: gasOf(GAS.create + GAS.codeByte * deploy.length, deploy, 0, 0) }
+  const disperser: PlannedTx = {
+    data: deploy,
+    value: 0n,
+    gasLimit: gasOf(GAS.create + GAS.codeByte * deploy.length, deploy, 0, 0),
+  }
   return [disperser, ...interleave(accountTxs(spec, accountsPerTx), contractTxs(spec, slotsPerTx))]
 }
 
 /** Signs the plan in nonce order (a call's target is where its creation's nonce put it) and packs it into blocks by gas limit */
-function signAndPack(plan: PlannedTx[], spec: ChainSpec, signer: { key: Uint8Array; address: string }, common: unknown): FeeMarket1559Tx[][] {
+function signAndPack(
+  plan: PlannedTx[],
+  spec: ChainSpec,
+  signer: { key: Uint8Array; address: string },
+  common: unknown,
+): FeeMarket1559Tx[][] {
   const from = createAddressFromString(signer.address)
   const nonces = new Map(plan.map((tx, nonce) => [tx, BigInt(nonce)]))
   const disperser = createContractAddress(from, 0n).toString()
   const groups: FeeMarket1559Tx[][] = [[]]
   let gas = 0n
   for (const [nonce, tx] of plan.entries()) {
-    const to = tx.to === undefined ? undefined : tx.to === 'disperser' ? disperser : createContractAddress(from, nonces.get(tx.to)!).toString()
+    const to =
+      tx.to === undefined
+        ? undefined
+        : tx.to === 'disperser'
+          ? disperser
+          : createContractAddress(from, nonces.get(tx.to)!).toString()
     const signed = createFeeMarket1559Tx(
-      { nonce: BigInt(nonce), maxFeePerGas: MAX_FEE, maxPriorityFeePerGas: 0n, gasLimit: tx.gasLimit, to: to as `0x${string}` | undefined, value: tx.value, data: tx.data },
+      {
+        nonce: BigInt(nonce),
+        maxFeePerGas: MAX_FEE,
+        maxPriorityFeePerGas: 0n,
+        gasLimit: tx.gasLimit,
+        to: to as `0x${string}` | undefined,
+        value: tx.value,
+        data: tx.data,
+      },
       { common: common as never },
     ).sign(signer.key)
     if (gas + tx.gasLimit > BigInt(spec.blockGas)) {
@@ -171,7 +208,11 @@ function cacheKey(spec: ChainSpec): string {
 }
 
 /** Seals the chain offline into `dir`; returns what chain.json holds */
-export async function sealChain(spec: ChainSpec, dir: string, say: (line: string) => void): Promise<Omit<BenchChain, 'dir' | 'genesisFile' | 'importSeconds'>> {
+export async function sealChain(
+  spec: ChainSpec,
+  dir: string,
+  say: (line: string) => void,
+): Promise<Omit<BenchChain, 'dir' | 'genesisFile' | 'importSeconds'>> {
   const started = performance.now()
   const devnet = generateDevnet({ accounts: 0, contracts: 0, slotsPerContract: 0, period: 12, seed: spec.seed })
   writeDevnet(devnet, dir)
@@ -185,7 +226,14 @@ export async function sealChain(spec: ChainSpec, dir: string, say: (line: string
   }
 }
 
-async function sealInto(spec: ChainSpec, dir: string, devnet: Devnet, into: StateLevel, started: number, say: (line: string) => void): Promise<Omit<BenchChain, 'dir' | 'genesisFile' | 'importSeconds'>> {
+async function sealInto(
+  spec: ChainSpec,
+  dir: string,
+  devnet: Devnet,
+  into: StateLevel,
+  started: number,
+  say: (line: string) => void,
+): Promise<Omit<BenchChain, 'dir' | 'genesisFile' | 'importSeconds'>> {
   const { vm, genesis, level, common, signerKey, period } = await createChainVM(devnet, into)
   const plan = planChain(spec)
   const groups = signAndPack(plan, spec, { key: signerKey, address: devnet.signerAddress }, common)
@@ -199,7 +247,11 @@ async function sealInto(spec: ChainSpec, dir: string, devnet: Devnet, into: Stat
   const last = sealed[sealed.length - 1]
   const counts = await countState(level, last.header.stateRoot)
   return {
-    head: { number: Number(last.header.number), hash: bytesToHex(last.hash()), stateRoot: bytesToHex(last.header.stateRoot) },
+    head: {
+      number: Number(last.header.number),
+      hash: bytesToHex(last.hash()),
+      stateRoot: bytesToHex(last.header.stateRoot),
+    },
     blocks: sealed.length,
     transactions: plan.length,
     gasUsed: Number(gasUsed),
@@ -215,10 +267,21 @@ const IMPORT_TIMEOUT_MS = 4 * 3600_000
 async function importChain(dir: string, head: BenchChain['head']): Promise<number> {
   const started = performance.now()
   mkdirSync(join(dir, 'node.tmp'))
-  const node = await ClientNode.start({ name: 'import', genesisFile: join(dir, 'devnet.json'), sync: 'none', dataDir: join(dir, 'node.tmp'), startTimeoutMs: IMPORT_TIMEOUT_MS, args: [`--loadBlocksFromRlp=${join(dir, 'chain.rlp')}`] })
+  const node = await ClientNode.start({
+    name: 'import',
+    genesisFile: join(dir, 'devnet.json'),
+    sync: 'none',
+    dataDir: join(dir, 'node.tmp'),
+    startTimeoutMs: IMPORT_TIMEOUT_MS,
+    args: [`--loadBlocksFromRlp=${join(dir, 'chain.rlp')}`],
+  })
   try {
-    const block = await node.rpc<{ hash: string } | null>('eth_getBlockByNumber', [`0x${head.number.toString(16)}`, false])
-    if (block?.hash !== head.hash) throw new Error(`the import did not end on the chain's head ${head.number}: ${block?.hash}\n${node.logTail()}`)
+    const block = await node.rpc<{ hash: string } | null>('eth_getBlockByNumber', [
+      `0x${head.number.toString(16)}`,
+      false,
+    ])
+    if (block?.hash !== head.hash)
+      throw new Error(`the import did not end on the chain's head ${head.number}: ${block?.hash}\n${node.logTail()}`)
   } finally {
     await node.stop(120_000)
   }

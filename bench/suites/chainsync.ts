@@ -71,7 +71,8 @@ export async function startChainSource(chain: BenchChain): Promise<{ node: Clien
   const dataDir = copySourceDataDir(chain, join(dir, 'node'))
   const node = await ClientNode.start({ name: 'source', genesisFile: chain.genesisFile, sync: 'full', dataDir })
   const head = await node.blockNumber()
-  if (head !== BigInt(chain.head.number)) throw new Error(`the source's head is ${head}, the chain's ${chain.head.number}`)
+  if (head !== BigInt(chain.head.number))
+    throw new Error(`the source's head is ${head}, the chain's ${chain.head.number}`)
   return {
     node,
     destroy: async () => {
@@ -90,10 +91,22 @@ async function progressOf(node: ClientNode, mode: 'full' | 'snap', chain: BenchC
 }
 
 /** Syncs an empty node from `source` in `mode` until it has executed the chain's head */
-export async function syncChain(source: ClientNode, chain: BenchChain, mode: 'full' | 'snap', say: (line: string) => void, args: string[] = []): Promise<SyncRun> {
+export async function syncChain(
+  source: ClientNode,
+  chain: BenchChain,
+  mode: 'full' | 'snap',
+  say: (line: string) => void,
+  args: string[] = [],
+): Promise<SyncRun> {
   const started = performance.now()
   const elapsed = () => (performance.now() - started) / 1000
-  const node = await ClientNode.start({ name: `${mode}-syncer`, genesisFile: chain.genesisFile, sync: mode, bootnodes: [await source.enode()], args })
+  const node = await ClientNode.start({
+    name: `${mode}-syncer`,
+    genesisFile: chain.genesisFile,
+    sync: mode,
+    bootnodes: [await source.enode()],
+    args,
+  })
   const samples: SyncRun['samples'] = [{ seconds: 0, share: 0 }]
   let stateSeconds: number | undefined
   let lastSaid = 0
@@ -101,7 +114,8 @@ export async function syncChain(source: ClientNode, chain: BenchChain, mode: 'fu
     const head = BigInt(chain.head.number)
     await node.waitFor(
       async () => {
-        if (mode === 'snap' && stateSeconds === undefined && snapLines(node).some((l) => l.kind === 'done')) stateSeconds = elapsed()
+        if (mode === 'snap' && stateSeconds === undefined && snapLines(node).some((l) => l.kind === 'done'))
+          stateSeconds = elapsed()
         const share = stateSeconds === undefined ? await progressOf(node, mode, chain) : 1
         samples.push({ seconds: elapsed(), share: Math.max(share, samples[samples.length - 1].share) })
         if (elapsed() - lastSaid >= 60) {
@@ -139,11 +153,16 @@ function medianBy<T>(runs: T[], key: (r: T) => number): T {
 }
 
 /** SNAP_RUNS snap syncs of `chain` from `source`: the run of median time and the median peak RSS */
-async function snapRuns(source: ClientNode, chain: BenchChain): Promise<{ run: SyncRun; peakRssBytes: number; rss: number[] }> {
+async function snapRuns(
+  source: ClientNode,
+  chain: BenchChain,
+): Promise<{ run: SyncRun; peakRssBytes: number; rss: number[] }> {
   const runs: SyncRun[] = []
   for (let i = 0; i < SNAP_RUNS; i++) {
     runs.push(await syncChain(source, chain, 'snap', say))
-    say(`snap sync ${i + 1} of ${SNAP_RUNS}: ${runs[i].seconds.toFixed(0)} s, peak RSS ${(runs[i].peakRssBytes / 2 ** 20).toFixed(0)} MiB`)
+    say(
+      `snap sync ${i + 1} of ${SNAP_RUNS}: ${runs[i].seconds.toFixed(0)} s, peak RSS ${(runs[i].peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+    )
   }
   const rss = runs.map((r) => r.peakRssBytes)
   return { run: medianBy(runs, (r) => r.seconds), peakRssBytes: medianBy(rss, (b) => b), rss }
@@ -174,15 +193,21 @@ export async function chainSyncFigures(out: string | undefined): Promise<{ [name
   const chain2x = await cachedChain(BENCH_CHAIN_2X, say)
   const snap2x = await withSource(chain2x, (source) => snapRuns(source, chain2x))
   const mib = (b: number) => (b / 2 ** 20).toFixed(0)
-  say(`snap sync of the 2x chain: ${snap2x.run.seconds.toFixed(0)} s; peak RSS 1x ${snap.rss.map(mib).join(', ')} MiB, 2x ${snap2x.rss.map(mib).join(', ')} MiB`)
-  const chart = out === undefined ? 'sync-progress.svg' : out.replace(/\.json$/, '') + '.svg'
+  say(
+    `snap sync of the 2x chain: ${snap2x.run.seconds.toFixed(0)} s; peak RSS 1x ${snap.rss.map(mib).join(', ')} MiB, 2x ${snap2x.rss.map(mib).join(', ')} MiB`,
+  )
+  const chart = out === undefined ? 'sync-progress.svg' : `${out.replace(/\.json$/, '')}.svg`
   writeFileSync(
     chart,
     progressChart(
       `Syncing a ${chain.blocks}-block chain (${count(chain.counts.accounts)} accounts, ${count(chain.counts.slots)} slots) from one peer`,
       [
         { name: `full sync: blocks executed (${full.seconds.toFixed(0)} s)`, color: '#c0392b', points: full.samples },
-        { name: `snap sync: state leaves downloaded, then blocks ${snap.run.pivot}→${chain.head.number} executed (${snap.run.seconds.toFixed(0)} s)`, color: '#2471a3', points: snap.run.samples },
+        {
+          name: `snap sync: state leaves downloaded, then blocks ${snap.run.pivot}→${chain.head.number} executed (${snap.run.seconds.toFixed(0)} s)`,
+          color: '#2471a3',
+          points: snap.run.samples,
+        },
       ],
       `npm run bench -- --suite sync; ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, node ${process.version}`,
     ),
@@ -215,4 +240,3 @@ export async function chainSyncFigures(out: string | undefined): Promise<{ [name
     snapPeakRssGrowth2x: snap2x.peakRssBytes / snap.peakRssBytes - 1,
   }
 }
-

@@ -21,7 +21,7 @@ function step(span: number, ticks: number): number {
   return [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw
 }
 
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
 /** The SVG text of the chart */
 export function progressChart(title: string, series: readonly Series[], note: string): string {
@@ -33,7 +33,7 @@ export function progressChart(title: string, series: readonly Series[], note: st
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
-    `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="15">${escape(title)}</text>`,
+    `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(title)}</text>`,
   ]
   const xStep = step(maxSeconds, 10)
   for (let s = 0; s <= maxSeconds + 1e-9; s += xStep) {
@@ -45,16 +45,18 @@ export function progressChart(title: string, series: readonly Series[], note: st
     out.push(`<text x="${x(0) - 6}" y="${y(p / 100) + 4}" text-anchor="end">${p}%</text>`)
   }
   out.push(`<rect x="${x(0)}" y="${y(1)}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`)
-  out.push(`<text x="${x(maxSeconds / 2)}" y="${y(0) + 34}" text-anchor="middle">seconds since the syncing process started</text>`)
+  out.push(
+    `<text x="${x(maxSeconds / 2)}" y="${y(0) + 34}" text-anchor="middle">seconds since the syncing process started</text>`,
+  )
   for (const [i, s] of series.entries()) {
     const points = s.points.map((p) => `${x(p.seconds).toFixed(1)},${y(p.share).toFixed(1)}`).join(' ')
     out.push(`<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="2"/>`)
     const last = s.points[s.points.length - 1]
     if (last !== undefined) out.push(`<circle cx="${x(last.seconds)}" cy="${y(last.share)}" r="4" fill="${s.color}"/>`)
     out.push(`<rect x="${MARGIN.left + 10}" y="${MARGIN.top + 10 + i * 18}" width="14" height="4" fill="${s.color}"/>`)
-    out.push(`<text x="${MARGIN.left + 30}" y="${MARGIN.top + 16 + i * 18}">${escape(s.name)}</text>`)
+    out.push(`<text x="${MARGIN.left + 30}" y="${MARGIN.top + 16 + i * 18}">${escapeXml(s.name)}</text>`)
   }
-  out.push(`<text x="${MARGIN.left}" y="${HEIGHT - 12}" font-size="11" fill="#444">${escape(note)}</text>`)
+  out.push(`<text x="${MARGIN.left}" y="${HEIGHT - 12}" font-size="11" fill="#444">${escapeXml(note)}</text>`)
   out.push('</svg>')
-  return out.join('\n') + '\n'
+  return `${out.join('\n')}\n`
 }

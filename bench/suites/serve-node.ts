@@ -19,7 +19,6 @@ import { SnapServerHandler } from '../../src/server/handler.js'
 import { LevelStateReader } from '../../src/trie/reader.js'
 import { DBStateView } from '../../src/server/stateview.js'
 
-
 import type { Peer } from '@ethereumjs/devp2p'
 
 /** Genesis hash both sides of the benchmark put in their eth status (any value, the same on both) */
@@ -41,7 +40,9 @@ async function main(): Promise<void> {
     if (!flat.holds(root)) {
       const started = performance.now()
       const stats = await generateFlatState(flat, readers, root)
-      process.stderr.write(`bench server: flat state generated (${stats.accounts} accounts, ${stats.slots} slots) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
+      process.stderr.write(
+        `bench server: flat state generated (${stats.accounts} accounts, ${stats.slots} slots) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+      )
     }
     follower = new FlatStateFollower(flat, { readers, isServedRoot: (r) => served.has(r) })
   }
@@ -50,7 +51,13 @@ async function main(): Promise<void> {
   const codec = new SnapProtocol({ config: {} as never, chain: {} as never })
   const byCode = new Map(codec.messages.map((m) => [m.code, m]))
   const byName = new Map(codec.messages.map((m) => [m.name, m]))
-  const rlpx = new RLPx(randomBytes(32), { dpt: null, maxPeers: 8, capabilities: [ETH.eth68, SNAP.snap], common: new Common({ chain: Mainnet }), listenPort: Number(port) })
+  const rlpx = new RLPx(randomBytes(32), {
+    dpt: null,
+    maxPeers: 8,
+    capabilities: [ETH.eth68, SNAP.snap],
+    common: new Common({ chain: Mainnet }),
+    listenPort: Number(port),
+  })
   rlpx.events.on('error', () => {})
   rlpx.events.on('peer:added', (peer: Peer) => {
     const eth = peer.getProtocols().find((p) => p instanceof ETH) as ETH
@@ -59,7 +66,10 @@ async function main(): Promise<void> {
     eth.sendStatus({ td: intToBytes(1), bestHash: genesisHash, genesisHash })
     const served = {
       id: bytesToUnprefixedHex(peer.getId() ?? new Uint8Array()),
-      snap: { send: (name: string, args: unknown) => snap.sendMessage(byName.get(name)!.code as never, codec.encode(byName.get(name)!, args) as never) },
+      snap: {
+        send: (name: string, args: unknown) =>
+          snap.sendMessage(byName.get(name)!.code as never, codec.encode(byName.get(name)!, args) as never),
+      },
     }
     snap.events.on('message', (code: number, payload: unknown) => {
       const message = byCode.get(code)

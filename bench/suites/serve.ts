@@ -100,7 +100,8 @@ async function serveInterval(requester: SnapRequester, root: Uint8Array, from: U
     // The first account past the limit ends the interval (it belongs to the next one)
     const inside = reply.accounts.filter((a) => compareBytes(a.hash, limit) <= 0)
     accounts.push(...inside)
-    if (inside.length < reply.accounts.length || reply.accounts.length === 0 || reply.proof.length === 0) return accounts
+    if (inside.length < reply.accounts.length || reply.accounts.length === 0 || reply.proof.length === 0)
+      return accounts
     const last = inside[inside.length - 1].hash
     if (compareBytes(last, limit) >= 0) return accounts
     origin = nextHash(last)
@@ -112,7 +113,9 @@ async function serveInterval(requester: SnapRequester, root: Uint8Array, from: U
  * (one request per interval in flight); returns the count and the storage-bearing accounts
  */
 async function serveAccounts(requester: SnapRequester, root: Uint8Array, streams: number) {
-  const parts = await Promise.all(intervals(streams).map(([from, limit]) => serveInterval(requester, root, from, limit)))
+  const parts = await Promise.all(
+    intervals(streams).map(([from, limit]) => serveInterval(requester, root, from, limit)),
+  )
   const accounts = parts.flat()
   // Slim bodies: an empty storage root is sent as an empty string
   const owners = accounts.filter((a) => (RLP.decode(a.slimBody) as Uint8Array[])[2].length !== 0).map((a) => a.hash)
@@ -120,12 +123,23 @@ async function serveAccounts(requester: SnapRequester, root: Uint8Array, streams
 }
 
 /** Downloads the storage of `owners` in batches, continuing cut contracts (no verification) */
-async function serveSlots(requester: SnapRequester, root: Uint8Array, owners: Uint8Array[], perContract: Map<string, number>) {
+async function serveSlots(
+  requester: SnapRequester,
+  root: Uint8Array,
+  owners: Uint8Array[],
+  perContract: Map<string, number>,
+) {
   const pending = [...owners]
   let origin: Uint8Array = ZERO
   let count = 0
   while (pending.length > 0) {
-    const reply = await requester.getStorageRanges({ root, accounts: pending.slice(0, 128), origin, limit: MAX, bytes: REPLY_BYTES })
+    const reply = await requester.getStorageRanges({
+      root,
+      accounts: pending.slice(0, 128),
+      origin,
+      limit: MAX,
+      bytes: REPLY_BYTES,
+    })
     if (reply.slots.length === 0) throw new Error('empty storage reply')
     let done = 0
     for (const [i, range] of reply.slots.entries()) {
@@ -156,17 +170,21 @@ export function startServer(stateDir: string, root: Uint8Array, port: number) {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   const enode = new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
-      const line = d.toString().split('\n').find((l) => l.startsWith('enode://'))
+      const line = d
+        .toString()
+        .split('\n')
+        .find((l) => l.startsWith('enode://'))
       if (line !== undefined) resolve(line.trim())
     })
     child.once('exit', (code) => reject(new Error(`bench server exited (${code})`)))
   })
-  const stop = () => new Promise<void>((resolve) => {
-    if (child.exitCode !== null) return resolve()
-    child.once('exit', () => resolve())
-    child.kill('SIGTERM')
-    setTimeout(() => child.kill('SIGKILL'), 10_000).unref()
-  })
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve()
+      child.once('exit', () => resolve())
+      child.kill('SIGTERM')
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref()
+    })
   return { enode, stop, pid: child.pid }
 }
 
@@ -186,7 +204,10 @@ export async function serveSuite(): Promise<{ [name: string]: number }> {
     await Promise.all([state.close(), flat.close()])
 
     server = startServer(join(dir, 'state'), root, await freePort())
-    const peer = await connectSnap(await server.enode, { common: new Common({ chain: Mainnet }), genesisHash: BENCH_GENESIS_HASH })
+    const peer = await connectSnap(await server.enode, {
+      common: new Common({ chain: Mainnet }),
+      genesisHash: BENCH_GENESIS_HASH,
+    })
     try {
       let start = performance.now()
       const accounts = await serveAccounts(peer.requester, root, STREAMS)

@@ -87,7 +87,14 @@ class Clock {
 }
 
 /** Builds one storage trie into the state DB (and the flat table); returns its root */
-async function buildStorage(writer: StateWriter, flat: Db | undefined, owner: Uint8Array, slots: number, salt: number, clock: Clock): Promise<Uint8Array> {
+async function buildStorage(
+  writer: StateWriter,
+  flat: Db | undefined,
+  owner: Uint8Array,
+  slots: number,
+  salt: number,
+  clock: Clock,
+): Promise<Uint8Array> {
   const keys = sortedHashes(slots, salt)
   const values = keys.map((_, i) => RLP.encode(bigIntToBytes(BigInt(i + 1))))
   clock.start()
@@ -140,7 +147,12 @@ export async function buildState(spec: StateSpec, state: Db, flat?: Db): Promise
     clock.stop()
   }
   const bodies = hashes.map((_, i) =>
-    encodeFullAccount({ nonce: BigInt(i), balance: BigInt(i) * 10n ** 15n, storageRoot: roots[i], codeHash: codeHashes.get(codeOf(i) ?? -1) ?? EMPTY_CODE_HASH }),
+    encodeFullAccount({
+      nonce: BigInt(i),
+      balance: BigInt(i) * 10n ** 15n,
+      storageRoot: roots[i],
+      codeHash: codeHashes.get(codeOf(i) ?? -1) ?? EMPTY_CODE_HASH,
+    }),
   )
   clock.start()
   const builder = new StackTrieBuilder({ sink: writer.sink() })
@@ -154,7 +166,16 @@ export async function buildState(spec: StateSpec, state: Db, flat?: Db): Promise
   const root = builder.finish()
   await writer.flush()
   clock.stop()
-  return { root, accounts: hashes.length, slots, codeAccounts, codes: codeHashes.size, nodes: writer.nodes, buildSeconds: clock.seconds, buildCpuSeconds: clock.cpuSeconds }
+  return {
+    root,
+    accounts: hashes.length,
+    slots,
+    codeAccounts,
+    codes: codeHashes.size,
+    nodes: writer.nodes,
+    buildSeconds: clock.seconds,
+    buildCpuSeconds: clock.cpuSeconds,
+  }
 }
 
 /** Opens a state LevelDB in the client's layout at `dir` */
@@ -189,7 +210,10 @@ export async function cachedState(spec: StateSpec): Promise<{ dir: string; state
     const db = await openState(join(partial, 'state'))
     const state = await buildState(spec, db)
     await db.close()
-    writeFileSync(join(partial, 'state.json'), JSON.stringify({ ...state, root: bytesToHex(state.root) }, null, 2) + '\n')
+    writeFileSync(
+      join(partial, 'state.json'),
+      `${JSON.stringify({ ...state, root: bytesToHex(state.root) }, null, 2)}\n`,
+    )
     rmSync(dir, { recursive: true, force: true })
     renameSync(partial, dir)
     return { dir: join(dir, 'state'), state, cached: false }

@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     walkSeconds,
     complete: walker.complete,
   }
-  process.stdout.write(JSON.stringify(result) + '\n')
+  process.stdout.write(`${JSON.stringify(result)}\n`)
 }
 
 if (process.argv[1]?.endsWith('sync-node.ts')) {

@@ -70,7 +70,11 @@ async function localRebuild(dir: string): Promise<BuiltState> {
 
 async function runSyncer(enode: string, root: Uint8Array, dir: string): Promise<SyncNodeResult> {
   const script = fileURLToPath(new URL('./sync-node.ts', import.meta.url))
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, enode, bytesToHex(root), dir], { maxBuffer: 1 << 20 })
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', script, enode, bytesToHex(root), dir],
+    { maxBuffer: 1 << 20 },
+  )
   return JSON.parse(stdout.trim().split('\n').pop()!) as SyncNodeResult
 }
 
@@ -85,8 +89,15 @@ function cpuSecondsOf(pid: number | undefined): number {
 // The suite fails on a sync that does not deliver the whole state
 function check(synced: SyncNodeResult, source: BuiltState): void {
   const { walk } = synced
-  if (!synced.complete || walk.accounts !== source.accounts || walk.slots !== source.slots || walk.codes !== source.codeAccounts) {
-    throw new Error(`synced state incomplete: walk ${JSON.stringify(walk)}, source ${source.accounts} accounts, ${source.slots} slots, ${source.codeAccounts} with code`)
+  if (
+    !synced.complete ||
+    walk.accounts !== source.accounts ||
+    walk.slots !== source.slots ||
+    walk.codes !== source.codeAccounts
+  ) {
+    throw new Error(
+      `synced state incomplete: walk ${JSON.stringify(walk)}, source ${source.accounts} accounts, ${source.slots} slots, ${source.codeAccounts} with code`,
+    )
   }
 }
 
@@ -120,7 +131,8 @@ async function phase1Figures(): Promise<{ [name: string]: number }> {
     const runs: Phase1Run[] = []
     for (let i = 0; i < PHASE1_RUNS; i++) {
       const rebuild = await localRebuild(join(dir, 'rebuild'))
-      if (!equalsBytes(rebuild.root, source.state.root)) throw new Error('local rebuild gave another root than the cached state')
+      if (!equalsBytes(rebuild.root, source.state.root))
+        throw new Error('local rebuild gave another root than the cached state')
       // The server works only for the syncer, and only while it syncs (the walk afterwards is local)
       const serverCpu = cpuSecondsOf(server.pid)
       const synced = await runSyncer(enode, source.state.root, join(dir, `synced${i}`))

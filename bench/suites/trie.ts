@@ -132,7 +132,12 @@ async function prove(db: Db, root: Uint8Array, key: Uint8Array): Promise<Uint8Ar
 }
 
 // Replays the source as AccountRange responses; only verify + build + write is timed
-async function syncFromSource(source: Db, target: Db, root: Uint8Array, n: number): Promise<{ nodes: number; seconds: number }> {
+async function syncFromSource(
+  source: Db,
+  target: Db,
+  root: Uint8Array,
+  n: number,
+): Promise<{ nodes: number; seconds: number }> {
   const writer = new StateWriter(target)
   let seconds = 0
   const stream = leafStream(n)
@@ -162,7 +167,11 @@ async function syncFromSource(source: Db, target: Db, root: Uint8Array, n: numbe
 
 async function mptPut(target: Db, n: number, count: number): Promise<number> {
   // As the client opens its state trie, with the same (WASM) keccak; keys are already hashed
-  const trie = await createMPT({ db: new LevelDB(target as never), valueEncoding: ValueEncoding.Bytes, useKeyHashingFunction: keccak256 })
+  const trie = await createMPT({
+    db: new LevelDB(target as never),
+    valueEncoding: ValueEncoding.Bytes,
+    useKeyHashingFunction: keccak256,
+  })
   const stream = leafStream(n)
   const start = performance.now()
   for (let i = 0; i < count; i++) {
@@ -185,7 +194,16 @@ async function child(n: number, withPut: boolean, backend: DbBackend): Promise<C
     const peakRssBytes = process.resourceUsage().maxRSS * 1024
     const putLeaves = withPut ? Math.min(PUT_LEAVES, n) : 0
     const putSeconds = withPut ? await mptPut(target, n, putLeaves) : 0
-    return { leaves: n, buildSeconds, nodes, peakRssBytes, peakRssAnonBytes: peaks.anon, peakHeapUsedBytes: peaks.heap, putSeconds, putLeaves }
+    return {
+      leaves: n,
+      buildSeconds,
+      nodes,
+      peakRssBytes,
+      peakRssAnonBytes: peaks.anon,
+      peakHeapUsedBytes: peaks.heap,
+      putSeconds,
+      putLeaves,
+    }
   } finally {
     await source.close()
     await target.close()
@@ -194,8 +212,20 @@ async function child(n: number, withPut: boolean, backend: DbBackend): Promise<C
 }
 
 /** Builds `n` leaves in a child process into a DB of `backend` (see the module comment) */
-export async function runChild(n: number, withPut: boolean, backend: DbBackend = DEFAULT_DB_BACKEND): Promise<ChildResult> {
-  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--trie-child', String(n), withPut ? 'put' : 'noput', backend]
+export async function runChild(
+  n: number,
+  withPut: boolean,
+  backend: DbBackend = DEFAULT_DB_BACKEND,
+): Promise<ChildResult> {
+  const args = [
+    '--import',
+    'tsx',
+    fileURLToPath(import.meta.url),
+    '--trie-child',
+    String(n),
+    withPut ? 'put' : 'noput',
+    backend,
+  ]
   const { stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 1 << 20 })
   return JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult
 }
@@ -224,6 +254,10 @@ export async function trieSuite(): Promise<{ [name: string]: number }> {
 }
 
 if (process.argv[2] === '--trie-child') {
-  const result = await child(Number(process.argv[3]), process.argv[4] === 'put', (process.argv[5] ?? DEFAULT_DB_BACKEND) as DbBackend)
+  const result = await child(
+    Number(process.argv[3]),
+    process.argv[4] === 'put',
+    (process.argv[5] ?? DEFAULT_DB_BACKEND) as DbBackend,
+  )
   console.log(JSON.stringify(result))
 }

@@ -100,8 +100,18 @@ export async function sealBlocks(
       transactionsTrie: await genTransactionsTrieRoot(transactions),
     }
     const unsealed = createBlock({ header, transactions }, { common, skipConsensusFormatValidation: true })
-    const run = await runBlock(vm, { block: unsealed, generate: true, skipBlockValidation: true, skipHeaderValidation: true })
-    const generated = { stateRoot: run.stateRoot, receiptTrie: run.receiptsRoot, logsBloom: run.logsBloom, gasUsed: run.gasUsed }
+    const run = await runBlock(vm, {
+      block: unsealed,
+      generate: true,
+      skipBlockValidation: true,
+      skipHeaderValidation: true,
+    })
+    const generated = {
+      stateRoot: run.stateRoot,
+      receiptTrie: run.receiptsRoot,
+      logsBloom: run.logsBloom,
+      gasUsed: run.gasUsed,
+    }
     const block = createSealedCliqueBlock({ header: { ...header, ...generated }, transactions }, signerKey, { common })
     blocks.push(block)
     sealed(block)
@@ -111,15 +121,37 @@ export async function sealBlocks(
 }
 
 /** A VM on the devnet's genesis state (in memory unless `into` is given), to build blocks on, and that state's DB */
-export async function createChainVM(devnet: Devnet, into?: StateLevel): Promise<{ vm: VM; genesis: Block; level: StateLevel; common: Common; signerKey: Uint8Array; period: bigint }> {
+export async function createChainVM(
+  devnet: Devnet,
+  into?: StateLevel,
+): Promise<{ vm: VM; genesis: Block; level: StateLevel; common: Common; signerKey: Uint8Array; period: bigint }> {
   const { level, root } = await buildAllocState(devnet.genesis.alloc, into)
-  const common = createCommonFromGethGenesis(devnet.genesis as unknown as GethGenesis, { chain: 'devnet', customCrypto: { keccak256 } })
-  const blockchain = await createBlockchain({ common, genesisStateRoot: root, validateBlocks: false, validateConsensus: false })
-  const trie = await createMPT({ db: new LevelDB(level as never), useKeyHashing: true, common, valueEncoding: ValueEncoding.Bytes, root })
+  const common = createCommonFromGethGenesis(devnet.genesis as unknown as GethGenesis, {
+    chain: 'devnet',
+    customCrypto: { keccak256 },
+  })
+  const blockchain = await createBlockchain({
+    common,
+    genesisStateRoot: root,
+    validateBlocks: false,
+    validateConsensus: false,
+  })
+  const trie = await createMPT({
+    db: new LevelDB(level as never),
+    useKeyHashing: true,
+    common,
+    valueEncoding: ValueEncoding.Bytes,
+    root,
+  })
   // The EVM asks clique chains for this before it runs any code (COINBASE is the block's signer)
   // (typed for a full header, which the EVM's narrower header type is at run time)
   const evmOpts = { cliqueSigner: cliqueSigner as never }
-  const vm = await createVM({ common, blockchain, evmOpts, stateManager: new MerkleStateManager({ trie, common, prefixStorageTrieKeys: true }) })
+  const vm = await createVM({
+    common,
+    blockchain,
+    evmOpts,
+    stateManager: new MerkleStateManager({ trie, common, prefixStorageTrieKeys: true }),
+  })
   const signerKey = hexToBytes(`0x${devnet.signerKey}`)
   const period = BigInt((devnet.genesis.config as { clique: { period: number } }).clique.period)
   return { vm, genesis: blockchain.genesisBlock, level, common, signerKey, period }
@@ -136,14 +168,23 @@ export function chunk<T>(items: T[], size: number): T[][] {
  */
 export async function buildChain(devnet: Devnet, plan: ChainPlan, dir: string): Promise<BuiltChain> {
   const { vm, genesis, level, common, signerKey, period } = await createChainVM(devnet)
-  const newAccounts = Array.from({ length: plan.newAccounts }, (_, i) => bytesToHex(derive(devnet.seed, 'chainAccount', i).subarray(12)))
+  const newAccounts = Array.from({ length: plan.newAccounts }, (_, i) =>
+    bytesToHex(derive(devnet.seed, 'chainAccount', i).subarray(12)),
+  )
   const touchedAccounts = Array.from(
     { length: plan.touchedAccounts },
     (_, i) => devnet.accounts[Math.floor((i * devnet.accounts.length) / plan.touchedAccounts)],
   )
   const txs = [...newAccounts, ...touchedAccounts].map((to, i) =>
     createFeeMarket1559Tx(
-      { nonce: BigInt(i), maxFeePerGas: MAX_FEE, maxPriorityFeePerGas: 0n, gasLimit: TRANSFER_GAS, to: to as `0x${string}`, value: BigInt(i + 1) * 10n ** 12n },
+      {
+        nonce: BigInt(i),
+        maxFeePerGas: MAX_FEE,
+        maxPriorityFeePerGas: 0n,
+        gasLimit: TRANSFER_GAS,
+        to: to as `0x${string}`,
+        value: BigInt(i + 1) * 10n ** 12n,
+      },
       // @ethereumjs/tx 10.1 types its own common 10.1; the common 10.0 of the rest of the stack serves it at run time
       { common: common as never },
     ).sign(signerKey),
@@ -158,7 +199,13 @@ export async function buildChain(devnet: Devnet, plan: ChainPlan, dir: string): 
   const blocks = sealed.map((b) => {
     sent += b.transactions.length
     const accounts = genesisAccounts + Math.min(sent, plan.newAccounts)
-    return { number: b.header.number, hash: bytesToHex(b.hash()), stateRoot: bytesToHex(b.header.stateRoot), txs: b.transactions.length, accounts }
+    return {
+      number: b.header.number,
+      hash: bytesToHex(b.hash()),
+      stateRoot: bytesToHex(b.header.stateRoot),
+      txs: b.transactions.length,
+      accounts,
+    }
   })
   return {
     rlpFile,
@@ -168,6 +215,7 @@ export async function buildChain(devnet: Devnet, plan: ChainPlan, dir: string): 
     newAccounts,
     touchedAccounts,
     counts: await countState(level, sealed[sealed.length - 1].header.stateRoot),
-    accountsAt: (number) => (number === 0n ? genesisAccounts : blocks[Math.min(Number(number), blocks.length) - 1].accounts),
+    accountsAt: (number) =>
+      number === 0n ? genesisAccounts : blocks[Math.min(Number(number), blocks.length) - 1].accounts,
   }
 }

@@ -79,24 +79,32 @@ export function generateDevnet(spec: DevnetSpec): Devnet {
   const signerKeyBytes = derive(seed, 'signer', 0)
   const signerAddress = bytesToHex(privateToAddress(signerKeyBytes))
   const alloc: Devnet['genesis']['alloc'] = {
-    [signerAddress]: { balance: '0x' + (10n ** 24n).toString(16) },
+    [signerAddress]: { balance: `0x${(10n ** 24n).toString(16)}` },
   }
   const accounts: string[] = []
   const contracts: string[] = []
   for (let i = 0; i < spec.accounts; i++) {
     const address = bytesToHex(derive(seed, 'account', i).subarray(12))
-    alloc[address] = { balance: '0x' + (BigInt(i + 1) * 10n ** 15n).toString(16) }
+    alloc[address] = { balance: `0x${(BigInt(i + 1) * 10n ** 15n).toString(16)}` }
     accounts.push(address)
   }
   for (let i = 0; i < spec.contracts; i++) {
     const address = bytesToHex(derive(seed, 'contract', i).subarray(12))
-    alloc[address] = { balance: '0x1', code: contractCode(derive(seed, 'code', i)), storage: storage(seed, `${i}`, spec.slotsPerContract) }
+    alloc[address] = {
+      balance: '0x1',
+      code: contractCode(derive(seed, 'code', i)),
+      storage: storage(seed, `${i}`, spec.slotsPerContract),
+    }
     contracts.push(address)
   }
   const largeContracts: string[] = []
   for (const [i, slots] of (spec.largeContracts ?? []).entries()) {
     const address = bytesToHex(derive(seed, 'large', i).subarray(12))
-    alloc[address] = { balance: '0x2', code: contractCode(derive(seed, 'largeCode', i)), storage: storage(seed, `large${i}`, slots) }
+    alloc[address] = {
+      balance: '0x2',
+      code: contractCode(derive(seed, 'largeCode', i)),
+      storage: storage(seed, `large${i}`, slots),
+    }
     largeContracts.push(address)
   }
   const signer = signerAddress.slice(2)
@@ -126,7 +134,15 @@ export function generateDevnet(spec: DevnetSpec): Devnet {
     baseFeePerGas: '0x7',
     alloc,
   }
-  return { seed, genesis, signerKey: bytesToUnprefixedHex(signerKeyBytes), signerAddress, accounts, contracts, largeContracts }
+  return {
+    seed,
+    genesis,
+    signerKey: bytesToUnprefixedHex(signerKeyBytes),
+    signerAddress,
+    accounts,
+    contracts,
+    largeContracts,
+  }
 }
 
 /** Where a devnet was written: the `--gethGenesis` file and the signer's `--unlock` key file */

@@ -16,7 +16,14 @@ import { randomBytes } from 'node:crypto'
 import { createSealedCliqueBlock } from '@ethereumjs/block'
 import { createCommonFromGethGenesis } from '@ethereumjs/common'
 import { ETH, EthMessageCodes, RLPx } from '@ethereumjs/devp2p'
-import { bigIntToBytes, bytesToBigInt, bytesToHex, bytesToUnprefixedHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
+import {
+  bigIntToBytes,
+  bytesToBigInt,
+  bytesToHex,
+  bytesToUnprefixedHex,
+  equalsBytes,
+  hexToBytes,
+} from '@ethereumjs/util'
 
 import type { BlockHeader } from '@ethereumjs/block'
 import type { GethGenesis } from '@ethereumjs/common'
@@ -48,7 +55,10 @@ const { GET_BLOCK_HEADERS, BLOCK_HEADERS, GET_BLOCK_BODIES, BLOCK_BODIES } = Eth
 
 /** Headers `head - SPAN + 1 … head`, made up as `mode` says; the first avoids clique epoch blocks */
 function madeUpChain(opts: LyingHeadOptions): BlockHeader[] {
-  const common = createCommonFromGethGenesis(opts.genesis, { chain: 'lyinghead', genesisHash: hexToBytes(opts.genesisHash as `0x${string}`) })
+  const common = createCommonFromGethGenesis(opts.genesis, {
+    chain: 'lyinghead',
+    genesisHash: hexToBytes(opts.genesisHash as `0x${string}`),
+  })
   const epoch = BigInt((opts.genesis.config as { clique?: { epoch?: number } }).clique?.epoch ?? 30_000)
   let head = opts.realHead + (opts.aheadBy ?? 1_000_000n)
   // An epoch block carries the signer list: keep the whole made-up run between two of them
@@ -104,8 +114,17 @@ export class LyingHeadPeer {
     const match = /^enode:\/\/([0-9a-f]{128})@(127\.\d+\.\d+\.\d+):(\d+)$/.exec(enode)
     if (match === null) throw new Error(`not a loopback enode: ${enode}`)
     const chain = madeUpChain(opts)
-    const common = createCommonFromGethGenesis(opts.genesis, { chain: 'lyinghead', genesisHash: hexToBytes(opts.genesisHash as `0x${string}`) })
-    const rlpx = new RLPx(randomBytes(32), { dpt: null, maxPeers: 1, capabilities: [ETH.eth68], common, listenPort: null })
+    const common = createCommonFromGethGenesis(opts.genesis, {
+      chain: 'lyinghead',
+      genesisHash: hexToBytes(opts.genesisHash as `0x${string}`),
+    })
+    const rlpx = new RLPx(randomBytes(32), {
+      dpt: null,
+      maxPeers: 1,
+      capabilities: [ETH.eth68],
+      common,
+      listenPort: null,
+    })
     rlpx.events.on('error', () => {})
     const peer = new LyingHeadPeer(opts.mode, rlpx, chain)
     const shaken = new Promise<void>((resolve, reject) => {
@@ -128,7 +147,10 @@ export class LyingHeadPeer {
       })
     })
     try {
-      await Promise.all([rlpx.connect({ id: hexToBytes(`0x${match[1]}`), address: match[2], tcpPort: Number(match[3]) }), shaken])
+      await Promise.all([
+        rlpx.connect({ id: hexToBytes(`0x${match[1]}`), address: match[2], tcpPort: Number(match[3]) }),
+        shaken,
+      ])
     } catch (err) {
       rlpx.destroy()
       throw err
@@ -145,8 +167,16 @@ export class LyingHeadPeer {
   private answer(eth: ETH, code: number, payload: unknown): void {
     try {
       if (code === GET_BLOCK_HEADERS) {
-        const [reqId, [block, max, skip, reverse]] = payload as [Uint8Array, [Uint8Array, Uint8Array, Uint8Array, Uint8Array]]
-        const headers = this.headers(block, Number(bytesToBigInt(max)), Number(bytesToBigInt(skip)), bytesToBigInt(reverse) !== 0n)
+        const [reqId, [block, max, skip, reverse]] = payload as [
+          Uint8Array,
+          [Uint8Array, Uint8Array, Uint8Array, Uint8Array],
+        ]
+        const headers = this.headers(
+          block,
+          Number(bytesToBigInt(max)),
+          Number(bytesToBigInt(skip)),
+          bytesToBigInt(reverse) !== 0n,
+        )
         eth.sendMessage(BLOCK_HEADERS, [reqId, headers.map((h) => h.raw())] as never)
       } else if (code === GET_BLOCK_BODIES) {
         const [reqId] = payload as [Uint8Array]

@@ -6,7 +6,17 @@
 import { strict as assert } from 'node:assert'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -95,7 +105,9 @@ export async function stopAllNodes(): Promise<void> {
 
 /** The last lines of every running node's output, for the report of a failed test */
 export function runningNodeTails(lines = 60): string {
-  return [...running].map((node) => `--- ${node.options.name} (${node.logFile}), last ${lines} lines:\n${node.logTail(lines)}`).join('\n')
+  return [...running]
+    .map((node) => `--- ${node.options.name} (${node.logFile}), last ${lines} lines:\n${node.logTail(lines)}`)
+    .join('\n')
 }
 
 process.on('exit', () => {
@@ -156,9 +168,16 @@ export class ClientNode {
     if (ports.prometheus !== undefined) args.push('--prometheus', `--prometheusPort=${ports.prometheus}`)
     if (ports.engine !== undefined) {
       // A restart on the same data dir keeps the secret
-      const jwt = existsSync(join(dataDir, JWT_FILE)) ? readFileSync(join(dataDir, JWT_FILE), 'utf8') : randomBytes(32).toString('hex')
+      const jwt = existsSync(join(dataDir, JWT_FILE))
+        ? readFileSync(join(dataDir, JWT_FILE), 'utf8')
+        : randomBytes(32).toString('hex')
       writeFileSync(join(dataDir, JWT_FILE), jwt)
-      args.push('--rpcEngine', `--rpcEnginePort=${ports.engine}`, '--rpcEngineAddr=127.0.0.1', `--jwtSecret=${join(dataDir, JWT_FILE)}`)
+      args.push(
+        '--rpcEngine',
+        `--rpcEnginePort=${ports.engine}`,
+        '--rpcEngineAddr=127.0.0.1',
+        `--jwtSecret=${join(dataDir, JWT_FILE)}`,
+      )
     }
     if (options.bootnodes !== undefined && options.bootnodes.length > 0) {
       args.push(`--bootnodes=${options.bootnodes.join(',')}`)
@@ -168,7 +187,10 @@ export class ClientNode {
     const lying = options.lie === undefined ? [] : [LYING_NODE, `--lie=${options.lie}`]
     const entry = options.lie === undefined ? [CLI] : ['--import', TSX_LOADER, ...lying]
     const logFile = join(dataDir, `${options.name}.log`)
-    appendFileSync(logFile, `--- harness: ${options.name} started ${new Date().toISOString()}: ${[...lying, ...args].join(' ')}\n`)
+    appendFileSync(
+      logFile,
+      `--- harness: ${options.name} started ${new Date().toISOString()}: ${[...lying, ...args].join(' ')}\n`,
+    )
     const fd = openSync(logFile, 'a')
     const logStart = statSync(logFile).size
     const child = spawn(process.execPath, [...entry, ...args], { stdio: ['ignore', fd, fd] })
@@ -213,7 +235,10 @@ export class ClientNode {
   /** The engine API, as the node's consensus layer (the node must run with `engine: true`) */
   get engine(): EngineClient {
     if (this.ports.engine === undefined) throw new Error(`${this.options.name} runs without the engine API`)
-    return new EngineClient(`http://127.0.0.1:${this.ports.engine}`, Buffer.from(readFileSync(join(this.dataDir, JWT_FILE), 'utf8'), 'hex'))
+    return new EngineClient(
+      `http://127.0.0.1:${this.ports.engine}`,
+      Buffer.from(readFileSync(join(this.dataDir, JWT_FILE), 'utf8'), 'hex'),
+    )
   }
 
   async blockNumber(): Promise<bigint> {
@@ -238,7 +263,9 @@ export class ClientNode {
     const context = opts.context ?? (() => this.logTail())
     for (;;) {
       if (this.exitCode !== undefined) {
-        throw new Error(`${this.options.name} exited (code ${this.exitCode}) while waiting for ${opts.what}\n${context()}`)
+        throw new Error(
+          `${this.options.name} exited (code ${this.exitCode}) while waiting for ${opts.what}\n${context()}`,
+        )
       }
       if (await check()) return
       if (Date.now() > deadline) {
@@ -264,12 +291,18 @@ export class ClientNode {
    */
   executedHead(): bigint | undefined {
     const lasts = this.logLines(/Executed blocks/).map((l) => /last=(\d+)/.exec(l)?.[1])
-    return lasts.reduce<bigint | undefined>((max, n) => (n === undefined || (max !== undefined && max >= BigInt(n)) ? max : BigInt(n)), undefined)
+    return lasts.reduce<bigint | undefined>(
+      (max, n) => (n === undefined || (max !== undefined && max >= BigInt(n)) ? max : BigInt(n)),
+      undefined,
+    )
   }
 
   /** Waits until the node has executed block `height` */
   async waitForExecuted(height: bigint, timeoutMs = 120_000): Promise<void> {
-    await this.waitFor(async () => (this.executedHead() ?? -1n) >= height, { what: `block ${height} executed`, timeoutMs })
+    await this.waitFor(async () => (this.executedHead() ?? -1n) >= height, {
+      what: `block ${height} executed`,
+      timeoutMs,
+    })
   }
 
   /** Waits for the process to end by itself; returns its exit code */
@@ -309,14 +342,19 @@ export class ClientNode {
   /** Waits for a line of output matching `pattern`; returns the first one */
   async waitForLog(pattern: RegExp, timeoutMs = 120_000): Promise<string> {
     let found: string | undefined
-    await this.waitFor(async () => (found = this.logLines(pattern)[0]) !== undefined, { what: `a log line ${pattern}`, timeoutMs })
+    await this.waitFor(async () => (found = this.logLines(pattern)[0]) !== undefined, {
+      what: `a log line ${pattern}`,
+      timeoutMs,
+    })
     return found!
   }
 
   /** The node's Prometheus metrics (it must run with `prometheus: true`), by name with labels */
   async metrics(): Promise<Map<string, number>> {
     if (this.ports.prometheus === undefined) throw new Error(`${this.options.name} runs without --prometheus`)
-    const text = await (await fetch(`http://127.0.0.1:${this.ports.prometheus}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
+    const text = await (
+      await fetch(`http://127.0.0.1:${this.ports.prometheus}/metrics`, { signal: AbortSignal.timeout(10_000) })
+    ).text()
     const metrics = new Map<string, number>()
     for (const line of text.split('\n')) {
       const m = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) (\S+)/.exec(line)

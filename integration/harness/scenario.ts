@@ -35,7 +35,13 @@ export interface Source {
  * blocks, fails on the missing state ("State trie does not contain state root") and the client exits.
  * `db`: A's storage backend (`--db`); the client's default when unset.
  */
-export async function startSource(spec: { devnet: DevnetSpec; plan: ChainPlan; name?: string; db?: NodeOptions['db']; step?: (what: string) => void }): Promise<Source> {
+export async function startSource(spec: {
+  devnet: DevnetSpec
+  plan: ChainPlan
+  name?: string
+  db?: NodeOptions['db']
+  step?: (what: string) => void
+}): Promise<Source> {
   const step = spec.step ?? (() => {})
   const dir = makeTempDir('ejs-snap-source-')
   let node: ClientNode | undefined
@@ -49,13 +55,25 @@ export async function startSource(spec: { devnet: DevnetSpec; plan: ChainPlan; n
     const files = writeDevnet(devnet, dir)
     step(`building ${spec.plan.newAccounts + spec.plan.touchedAccounts} transfers into blocks`)
     const chain = await buildChain(devnet, spec.plan, dir)
-    step(`starting A on ${Object.keys(devnet.genesis.alloc).length} genesis accounts and loading ${chain.blocks.length} blocks`)
+    step(
+      `starting A on ${Object.keys(devnet.genesis.alloc).length} genesis accounts and loading ${chain.blocks.length} blocks`,
+    )
     const name = spec.name ?? 'A'
     const loading = Date.now()
-    node = await ClientNode.start({ name, genesisFile: files.genesisFile, sync: 'none', db: spec.db, args: [`--loadBlocksFromRlp=${chain.rlpFile}`] })
+    node = await ClientNode.start({
+      name,
+      genesisFile: files.genesisFile,
+      sync: 'none',
+      db: spec.db,
+      args: [`--loadBlocksFromRlp=${chain.rlpFile}`],
+    })
     step(`A built its genesis state and executed the blocks in ${((Date.now() - loading) / 1000).toFixed(0)} s`)
-    const head = await node.rpc<{ hash: string } | null>('eth_getBlockByNumber', [`0x${chain.head.number.toString(16)}`, false])
-    if (head?.hash !== chain.head.hash) throw new Error(`${name} did not load the chain: block ${chain.head.number} is ${head?.hash}\n${node.logTail()}`)
+    const head = await node.rpc<{ hash: string } | null>('eth_getBlockByNumber', [
+      `0x${chain.head.number.toString(16)}`,
+      false,
+    ])
+    if (head?.hash !== chain.head.hash)
+      throw new Error(`${name} did not load the chain: block ${chain.head.number} is ${head?.hash}\n${node.logTail()}`)
     await node.stop()
     step('restarting A as the clique signer')
     node = await node.restart({ signerKeyFile: files.keyFile, sync: 'full', args: [] })
@@ -82,7 +100,9 @@ export function sampleState(devnet: Devnet, chain: BuiltChain, every = 100): Sta
   ]
   const slots = contracts.flatMap((address) => {
     const keys = Object.keys(devnet.genesis.alloc[address].storage ?? {})
-    const n = devnet.largeContracts.includes(address) ? Math.max(1, Math.floor(keys.length / 40)) : Math.max(1, Math.floor(keys.length / 2))
+    const n = devnet.largeContracts.includes(address)
+      ? Math.max(1, Math.floor(keys.length / 40))
+      : Math.max(1, Math.floor(keys.length / 2))
     return [...pick(keys, n), `0x${'de'.repeat(32)}`].map((slot) => ({ address, slot }))
   })
   return { accounts, slots }
@@ -92,7 +112,10 @@ export function sampleState(devnet: Devnet, chain: BuiltChain, every = 100): Sta
  * Starts a node with `--sync=snap` on the source's devnet, with Prometheus metrics, whose one
  * bootnode is A (or `bootnode`, e.g. A through a proxy)
  */
-export async function startSnapNode(source: Source, opts: { pivotDistance: number; name?: string; bootnode?: string; db?: NodeOptions['db']; args?: string[] }): Promise<ClientNode> {
+export async function startSnapNode(
+  source: Source,
+  opts: { pivotDistance: number; name?: string; bootnode?: string; db?: NodeOptions['db']; args?: string[] },
+): Promise<ClientNode> {
   return ClientNode.start({
     name: opts.name ?? 'B',
     genesisFile: source.files.genesisFile,

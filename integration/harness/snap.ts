@@ -21,7 +21,7 @@ export interface SnapLine {
 }
 
 // The client's logger colours its output on a TTY; a log file may carry the codes all the same
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes to strip
 const ANSI = /\x1b\[[0-9;]*m/g
 
 /** Parses a log line; undefined when it is not a `Snap sync:` line */
@@ -126,7 +126,8 @@ export async function killMidDownload(node: ClientNode, proxy: ThrottledProxy): 
     async () => {
       const s = await snapSyncing(node).catch(() => undefined)
       if (s === undefined || s === false) return false
-      if (['handoff', 'done'].includes(s.snapPhase ?? '')) throw new Error('the state was complete before the kill (lower the proxy rate)')
+      if (['handoff', 'done'].includes(s.snapPhase ?? ''))
+        throw new Error('the state was complete before the kill (lower the proxy rate)')
       return s.syncedAccounts + s.syncedStorage + s.syncedBytecodes > 0n
     },
     { what: 'a state download midway', timeoutMs: 300_000, intervalMs: 100 },
@@ -179,13 +180,17 @@ export function snapContext(node: ClientNode, extra = ''): string {
   return `${extra}${extra === '' ? '' : '\n'}${node.options.name}'s snap sync lines, warnings and errors (last 25):\n${lines.join('\n')}`
 }
 
-const statusText = (s: SnapSyncing | false | undefined) => JSON.stringify(s, (_, v) => (typeof v === 'bigint' ? String(v) : v))
+const statusText = (s: SnapSyncing | false | undefined) =>
+  JSON.stringify(s, (_, v) => (typeof v === 'bigint' ? String(v) : v))
 
 /**
  * Waits until the snap sync is over: the `Snap sync: done` line (state downloaded, handed over, the
  * node executes blocks). Returns that line. `onStatus` sees every `eth_syncing` answer on the way.
  */
-export async function waitSnapDone(node: ClientNode, opts: { timeoutMs: number; onStatus?: (s: SnapSyncing | false) => void }): Promise<SnapLine> {
+export async function waitSnapDone(
+  node: ClientNode,
+  opts: { timeoutMs: number; onStatus?: (s: SnapSyncing | false) => void },
+): Promise<SnapLine> {
   let done: SnapLine | undefined
   let last: SnapSyncing | false | undefined
   await node.waitFor(
@@ -212,7 +217,14 @@ export async function waitSynced(node: ClientNode, timeoutMs: number): Promise<v
     what: 'eth_syncing to be false',
     timeoutMs,
     intervalMs: 1000,
-    context: () => snapContext(node, `last eth_syncing: ${statusText(last)}\nlast imports:\n${node.logLines(/Imported blocks|Synchronized/).slice(-4).join('\n')}`),
+    context: () =>
+      snapContext(
+        node,
+        `last eth_syncing: ${statusText(last)}\nlast imports:\n${node
+          .logLines(/Imported blocks|Synchronized/)
+          .slice(-4)
+          .join('\n')}`,
+      ),
   })
 }
 
@@ -229,10 +241,15 @@ export interface VerifyResult {
 /** Runs `ethereumjs-snap verify-state --dataDir D` (the node must be stopped) */
 export async function verifyState(dataDir: string, timeoutMs = 300_000): Promise<VerifyResult> {
   const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
-    execFile(process.execPath, [CLI, 'verify-state', `--dataDir=${dataDir}`], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null
-      resolve({ code, output: `${stdout}${stderr}` })
-    })
+    execFile(
+      process.execPath,
+      [CLI, 'verify-state', `--dataDir=${dataDir}`],
+      { timeout: timeoutMs, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null
+        resolve({ code, output: `${stdout}${stderr}` })
+      },
+    )
   })
   const head = /head block (\d+), state root (0x[0-9a-f]{64})/.exec(output)
   const counts = /accounts (\d+), slots (\d+), codes (\d+), nodes (\d+)/.exec(output)
@@ -242,7 +259,8 @@ export async function verifyState(dataDir: string, timeoutMs = 300_000): Promise
     complete: /: complete$/m.test(output),
     headBlock: head === null ? undefined : BigInt(head[1]),
     stateRoot: head?.[2],
-    counts: counts === null ? undefined : { accounts: +counts[1], slots: +counts[2], codes: +counts[3], nodes: +counts[4] },
+    counts:
+      counts === null ? undefined : { accounts: +counts[1], slots: +counts[2], codes: +counts[3], nodes: +counts[4] },
   }
 }
 
@@ -257,17 +275,26 @@ export interface StateSample {
  * nonce and code of every sampled account, every sampled slot. Returns the differences, one line
  * each (empty: the same answers), and how many answers were compared.
  */
-export async function compareNodes(a: ClientNode, b: ClientNode, block: bigint, sample: StateSample): Promise<{ compared: number; differences: string[] }> {
+export async function compareNodes(
+  a: ClientNode,
+  b: ClientNode,
+  block: bigint,
+  sample: StateSample,
+): Promise<{ compared: number; differences: string[] }> {
   const tag = `0x${block.toString(16)}`
   const questions: [string, unknown[]][] = [['eth_getBlockByNumber', [tag, false]]]
   for (const address of sample.accounts) {
-    for (const method of ['eth_getBalance', 'eth_getTransactionCount', 'eth_getCode']) questions.push([method, [address, tag]])
+    for (const method of ['eth_getBalance', 'eth_getTransactionCount', 'eth_getCode'])
+      questions.push([method, [address, tag]])
   }
   for (const { address, slot } of sample.slots) questions.push(['eth_getStorageAt', [address, slot, tag]])
   const differences: string[] = []
   const ask = async (node: ClientNode, method: string, params: unknown[]) => {
-    const answer = await node.rpc<unknown>(method, params).catch((err: unknown) => (err instanceof RpcError ? `error: ${err.message}` : Promise.reject(err)))
-    if (method !== 'eth_getBlockByNumber' || answer === null || typeof answer !== 'object') return JSON.stringify(answer)
+    const answer = await node
+      .rpc<unknown>(method, params)
+      .catch((err: unknown) => (err instanceof RpcError ? `error: ${err.message}` : Promise.reject(err)))
+    if (method !== 'eth_getBlockByNumber' || answer === null || typeof answer !== 'object')
+      return JSON.stringify(answer)
     const { hash, stateRoot } = answer as { hash: string; stateRoot: string }
     return JSON.stringify({ hash, stateRoot })
   }
@@ -276,7 +303,8 @@ export async function compareNodes(a: ClientNode, b: ClientNode, block: bigint, 
     await Promise.all(
       questions.slice(i, i + 16).map(async ([method, params]) => {
         const [fromA, fromB] = await Promise.all([ask(a, method, params), ask(b, method, params)])
-        if (fromA !== fromB) differences.push(`${method}(${params.join(', ')}): ${a.options.name} ${fromA}, ${b.options.name} ${fromB}`)
+        if (fromA !== fromB)
+          differences.push(`${method}(${params.join(', ')}): ${a.options.name} ${fromA}, ${b.options.name} ${fromB}`)
       }),
     )
   }

@@ -43,7 +43,10 @@ function buildStorage(writer: StateWriter, owner: Uint8Array, storage: { [slot: 
  * Writes a geth-style `alloc` into a state DB, a new in-memory one unless given (opened with
  * `STATE_ENCODINGS`); returns the DB and the state root
  */
-export async function buildAllocState(alloc: { [address: string]: GenesisAccount }, into?: StateLevel): Promise<{ level: StateLevel; root: Uint8Array }> {
+export async function buildAllocState(
+  alloc: { [address: string]: GenesisAccount },
+  into?: StateLevel,
+): Promise<{ level: StateLevel; root: Uint8Array }> {
   await initKeccak()
   const level: StateLevel = into ?? (new MemoryLevel(STATE_ENCODINGS) as unknown as StateLevel)
   const writer = new StateWriter(level)
@@ -57,7 +60,10 @@ export async function buildAllocState(alloc: { [address: string]: GenesisAccount
       codeHash = keccak256(code)
       writer.putCode(codeHash, code)
     }
-    accounts.push({ key, value: encodeFullAccount({ nonce: 0n, balance: BigInt(account.balance), storageRoot, codeHash }) })
+    accounts.push({
+      key,
+      value: encodeFullAccount({ nonce: 0n, balance: BigInt(account.balance), storageRoot, codeHash }),
+    })
     await writer.flushIfFull()
   }
   accounts.sort((a, b) => compareBytes(a.key, b.key))
@@ -72,7 +78,9 @@ export async function buildAllocState(alloc: { [address: string]: GenesisAccount
 export async function countState(level: StateLevel, root: Uint8Array): Promise<WalkStats> {
   const walker = new StateWalker(level)
   for await (const finding of walker.walk(root)) {
-    throw new Error(`the built state is not complete: ${JSON.stringify(finding, (_, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))}`)
+    throw new Error(
+      `the built state is not complete: ${JSON.stringify(finding, (_, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))}`,
+    )
   }
   return walker.stats
 }

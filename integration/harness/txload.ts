@@ -6,7 +6,14 @@
  */
 import { createCommonFromGethGenesis } from '@ethereumjs/common'
 import { createFeeMarket1559Tx } from '@ethereumjs/tx'
-import { bytesToHex, bytesToUnprefixedHex, createAddressFromString, generateAddress, hexToBytes, intToBytes } from '@ethereumjs/util'
+import {
+  bytesToHex,
+  bytesToUnprefixedHex,
+  createAddressFromString,
+  generateAddress,
+  hexToBytes,
+  intToBytes,
+} from '@ethereumjs/util'
 
 import { derive } from './genesis.js'
 
@@ -72,10 +79,15 @@ export class TxLoad {
     let highest = 0n
     for (const hash of this.sent) {
       let receipt: { status: string; blockNumber: string } | null = null
-      await this.node.waitFor(async () => (receipt = await this.node.rpc<typeof receipt>('eth_getTransactionReceipt', [hash]).catch(() => null)) !== null, {
-        what: `transaction ${hash} sealed`,
-        timeoutMs,
-      })
+      await this.node.waitFor(
+        async () =>
+          (receipt = await this.node.rpc<typeof receipt>('eth_getTransactionReceipt', [hash]).catch(() => null)) !==
+          null,
+        {
+          what: `transaction ${hash} sealed`,
+          timeoutMs,
+        },
+      )
       const { status, blockNumber } = receipt!
       if (status !== '0x1') throw new Error(`transaction ${hash} failed in block ${BigInt(blockNumber)}`)
       if (BigInt(blockNumber) > highest) highest = BigInt(blockNumber)
@@ -108,7 +120,9 @@ export class TxLoad {
       this.newAccounts.push(to)
     }
     for (let i = 0; i < this.round.deployments; i++) {
-      const address = bytesToHex(generateAddress(hexToBytes(this.sender as `0x${string}`), intToBytes(Number(this.nonce))))
+      const address = bytesToHex(
+        generateAddress(hexToBytes(this.sender as `0x${string}`), intToBytes(Number(this.nonce))),
+      )
       await this.send({ data: initCode(writerRuntime(derive(this.devnet.seed, `code${r}`, i))), gasLimit: 200_000n })
       this.contracts.push(address)
     }

@@ -24,9 +24,15 @@ const SYNC_COUNTERS: { readonly [field in keyof SnapSyncCounters]: readonly [nam
   trieNodes: ['snap_sync_trie_nodes_total', 'Trie nodes fetched by snap sync (completion and healing)'],
   bytes: ['snap_sync_bytes_total', 'Payload bytes of the snap replies accepted'],
   wastedBytes: ['snap_sync_wasted_bytes_total', 'Payload bytes of snap replies thrown away (invalid, late or lost)'],
-  healedNodes: ['snap_sync_trie_nodes_healed_total', 'Trie nodes fetched while healing from the pivot root after the ranges'],
+  healedNodes: [
+    'snap_sync_trie_nodes_healed_total',
+    'Trie nodes fetched while healing from the pivot root after the ranges',
+  ],
   pivotMoves: ['snap_sync_pivot_moves_total', 'Times snap sync moved its pivot to a newer block'],
-  hedgedRequests: ['snap_sync_hedged_requests_total', 'Requests that asked an idle peer for work a much slower peer held (the tail of a phase)'],
+  hedgedRequests: [
+    'snap_sync_hedged_requests_total',
+    'Requests that asked an idle peer for work a much slower peer held (the tail of a phase)',
+  ],
 }
 
 function counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
@@ -42,20 +48,42 @@ function gauge(name: string, help: string): Gauge {
  * synchronizer progresses (fed from its `SnapSyncStatus`).
  */
 export class SnapMetrics {
-  readonly serveRequests = counter('snap_serve_requests_total', 'snap/1 requests received from peers, by message and outcome', ['message', 'outcome'] as const)
-  readonly servedItems = counter('snap_served_items_total', 'Items sent in snap/1 responses, by kind', ['kind'] as const)
+  readonly serveRequests = counter(
+    'snap_serve_requests_total',
+    'snap/1 requests received from peers, by message and outcome',
+    ['message', 'outcome'] as const,
+  )
+  readonly servedItems = counter('snap_served_items_total', 'Items sent in snap/1 responses, by kind', [
+    'kind',
+  ] as const)
   readonly servedBytes = counter('snap_served_bytes_total', 'Payload bytes sent in snap/1 responses')
 
   /** One counter per field of the synchronizer's counters */
   readonly syncCounters = Object.fromEntries(
     Object.entries(SYNC_COUNTERS).map(([field, [name, help]]) => [field, counter(name, help)]),
   ) as { readonly [field in keyof SnapSyncCounters]: Counter }
-  readonly pivotBlock = gauge('snap_sync_pivot_block', 'Number of the pivot block whose state snap sync downloads (0: none yet)')
-  readonly phase = gauge('snap_sync_phase', `Snap sync phase: ${Object.entries(PHASE_NUMBER).map(([p, n]) => `${n} ${p}`).join(', ')}`)
-  readonly accountSpaceDone = gauge('snap_sync_account_space_done_ratio', 'Fraction of the account hash space downloaded, 0 to 1')
-  readonly healPending = gauge('snap_sync_heal_pending', 'Trie nodes waiting to be fetched by the completion/heal phase')
+  readonly pivotBlock = gauge(
+    'snap_sync_pivot_block',
+    'Number of the pivot block whose state snap sync downloads (0: none yet)',
+  )
+  readonly phase = gauge(
+    'snap_sync_phase',
+    `Snap sync phase: ${Object.entries(PHASE_NUMBER)
+      .map(([p, n]) => `${n} ${p}`)
+      .join(', ')}`,
+  )
+  readonly accountSpaceDone = gauge(
+    'snap_sync_account_space_done_ratio',
+    'Fraction of the account hash space downloaded, 0 to 1',
+  )
+  readonly healPending = gauge(
+    'snap_sync_heal_pending',
+    'Trie nodes waiting to be fetched by the completion/heal phase',
+  )
   readonly peers = gauge('snap_sync_peers', 'Peers serving snap/1 to the synchronizer now')
-  readonly peersDropped = counter('snap_sync_peers_dropped_total', 'Peers dropped by snap sync, by reason', ['reason'] as const)
+  readonly peersDropped = counter('snap_sync_peers_dropped_total', 'Peers dropped by snap sync, by reason', [
+    'reason',
+  ] as const)
 
   /** The counter values last recorded, so that only their growth is added */
   private lastCounters: SnapSyncCounters = emptyCounters()
@@ -78,7 +106,12 @@ export class SnapMetrics {
   }
 
   /** Records one request and what its response carried */
-  recordServed(message: string, outcome: ServeOutcome, items: Partial<Record<ServedItem, number>>, bytes: number): void {
+  recordServed(
+    message: string,
+    outcome: ServeOutcome,
+    items: Partial<Record<ServedItem, number>>,
+    bytes: number,
+  ): void {
     this.serveRequests.inc({ message, outcome })
     for (const [kind, count] of Object.entries(items)) {
       if (count !== undefined && count > 0) this.servedItems.inc({ kind }, count)

@@ -46,7 +46,8 @@ export const snapCliOptions: { [name: string]: Options } = {
     default: DEFAULT_SNAP_OPTIONS.serve,
   },
   snapMinPeers: {
-    describe: '--sync=snap: peers that must agree on a head before a pivot is taken from it (use 3+ on a public network)',
+    describe:
+      '--sync=snap: peers that must agree on a head before a pivot is taken from it (use 3+ on a public network)',
     number: true,
     default: DEFAULT_SNAP_OPTIONS.minPeers,
   },
@@ -123,7 +124,9 @@ function checkConflicts(args: { [key: string]: unknown }, options: SnapOptions):
   const maxPeers = args.maxPeers
   if (typeof maxPeers === 'number' && maxPeers < options.minPeers) {
     // Pre-merge the pivot waits for minPeers peers that the pool never admits: a sync that never starts
-    throw new Error(`--sync=snap with --maxPeers=${maxPeers}: the pivot needs --snapMinPeers=${options.minPeers} peers, more than the client connects to`)
+    throw new Error(
+      `--sync=snap with --maxPeers=${maxPeers}: the pivot needs --snapMinPeers=${options.minPeers} peers, more than the client connects to`,
+    )
   }
 }
 

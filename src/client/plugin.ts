@@ -68,7 +68,8 @@ export class SnapPlugin implements ClientPlugin {
    * the client makes for its own full sync mode
    */
   createSynchronizer(_syncmode: string, options: PluginSynchronizerOptions): PluginSynchronizer {
-    if (options.config.chainCommon.gteHardfork(Hardfork.Paris)) return new SnapBeaconSynchronizer(options, this._options, this.metrics)
+    if (options.config.chainCommon.gteHardfork(Hardfork.Paris))
+      return new SnapBeaconSynchronizer(options, this._options, this.metrics)
     return new SnapSynchronizer(options, this._options, this.metrics)
   }
 

@@ -39,7 +39,8 @@ export function findNetworkDir(dataDir: string, network?: string): string {
 }
 
 // Keys of @ethereumjs/blockchain's DB (db/constants.js, not exported by the package)
-const headerKey = (n: bigint, hash: Uint8Array) => concatBytes(utf8ToBytes('h'), bigIntToBytes(BigInt.asUintN(64, n)), hash)
+const headerKey = (n: bigint, hash: Uint8Array) =>
+  concatBytes(utf8ToBytes('h'), bigIntToBytes(BigInt.asUintN(64, n)), hash)
 const hashToNumberKey = (hash: Uint8Array) => concatBytes(utf8ToBytes('H'), hash)
 
 /**
@@ -57,9 +58,16 @@ export function dbBackendOf(dir: string, expected?: DbBackend): DbBackend {
  * State root of the chain head in a client's `chain` DB: the block the VM executed last (`heads.vm`),
  * else the canonical head block. Read raw, so no chain config is needed.
  */
-export async function readHeadStateRoot(chainDir: string, expected?: DbBackend): Promise<{ number: bigint; stateRoot: Uint8Array }> {
+export async function readHeadStateRoot(
+  chainDir: string,
+  expected?: DbBackend,
+): Promise<{ number: bigint; stateRoot: Uint8Array }> {
   const backend = dbBackendOf(chainDir, expected)
-  const db = openBackendDB<Uint8Array, Uint8Array>(chainDir, backend, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: false })
+  const db = openBackendDB<Uint8Array, Uint8Array>(chainDir, backend, {
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+    createIfMissing: false,
+  })
   await db.open()
   try {
     const heads = await db.get(utf8ToBytes('heads'))
@@ -80,20 +88,31 @@ export async function readHeadStateRoot(chainDir: string, expected?: DbBackend):
 
 /** One line for a finding, naming the node (owner, path, hash) or the code. */
 export function describeFinding(f: WalkFinding): string {
-  const owner = (o: Uint8Array | undefined) => (o === undefined ? 'account trie' : `storage trie of account ${toHex0x(o)}`)
-  if (f.kind === 'node') return `missing node ${toHex0x(f.hash)} at path ${nibblesToHex(f.path) || '(root)'} in ${owner(f.owner)}`
+  const owner = (o: Uint8Array | undefined) =>
+    o === undefined ? 'account trie' : `storage trie of account ${toHex0x(o)}`
+  if (f.kind === 'node')
+    return `missing node ${toHex0x(f.hash)} at path ${nibblesToHex(f.path) || '(root)'} in ${owner(f.owner)}`
   if (f.kind === 'code') return `missing code ${toHex0x(f.codeHash)} of account ${toHex0x(f.account)}`
   const hash = f.hash === undefined ? 'embedded node' : toHex0x(f.hash)
   return `corrupt ${hash} at path ${nibblesToHex(f.path) || '(root)'} in ${owner(f.owner)}: ${f.reason}`
 }
 
 /** Walks `<networkDir>/state` from `root`, printing findings and a summary; returns the exit code. */
-export async function verifyStateDir(networkDir: string, root: Uint8Array, out: Out, expected?: DbBackend): Promise<number> {
+export async function verifyStateDir(
+  networkDir: string,
+  root: Uint8Array,
+  out: Out,
+  expected?: DbBackend,
+): Promise<number> {
   await initKeccak()
   const dir = join(networkDir, 'state')
   const backend = dbBackendOf(dir, expected)
   out(`walking ${dir} (${backend})`)
-  const db = openBackendDB<string, Uint8Array>(dir, backend, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: false })
+  const db = openBackendDB<string, Uint8Array>(dir, backend, {
+    keyEncoding: 'utf8',
+    valueEncoding: 'view',
+    createIfMissing: false,
+  })
   await db.open()
   try {
     const walker = new StateWalker(db)
@@ -111,14 +130,20 @@ export async function verifyStateDir(networkDir: string, root: Uint8Array, out: 
   }
 }
 
-const USAGE = 'usage: ethereumjs-snap verify-state --dataDir DIR [--root 0xSTATEROOT] [--network NAME] [--db level|rocksdb]'
+const USAGE =
+  'usage: ethereumjs-snap verify-state --dataDir DIR [--root 0xSTATEROOT] [--network NAME] [--db level|rocksdb]'
 
 /** Entry point for `argv` (the arguments after `verify-state`); returns the process exit code. */
 export async function verifyStateCommand(argv: string[], out: Out = console.log): Promise<number> {
   try {
     const { values } = parseArgs({
       args: argv,
-      options: { dataDir: { type: 'string' }, root: { type: 'string' }, network: { type: 'string' }, db: { type: 'string' } },
+      options: {
+        dataDir: { type: 'string' },
+        root: { type: 'string' },
+        network: { type: 'string' },
+        db: { type: 'string' },
+      },
       strict: true,
     })
     if (values.dataDir === undefined) throw new UsageError('--dataDir is required')

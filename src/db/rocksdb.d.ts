@@ -24,7 +24,6 @@ declare module '@nxtedition/rocksdb' {
     valueEncoding?: NativeFormat
   }
 
-
   /** abstract-level 1 chained batch: closes itself (and lets go of its native WriteBatch) after write() */
   export class ChainedBatch {
     put(key: NativeData, value: NativeData, options: { keyEncoding: NativeFormat; valueEncoding: NativeFormat }): this
@@ -45,8 +44,15 @@ declare module '@nxtedition/rocksdb' {
     readonly status: 'opening' | 'open' | 'closing' | 'closed'
     open(options: { createIfMissing: boolean; errorIfExists: boolean; passive?: boolean }): Promise<void>
     close(): Promise<void>
-    getMany(keys: NativeData[], options: { keyEncoding: NativeFormat; valueEncoding: NativeFormat }): Promise<(NativeData | undefined)[]>
-    put(key: NativeData, value: NativeData, options: { keyEncoding: NativeFormat; valueEncoding: NativeFormat }): Promise<void>
+    getMany(
+      keys: NativeData[],
+      options: { keyEncoding: NativeFormat; valueEncoding: NativeFormat },
+    ): Promise<(NativeData | undefined)[]>
+    put(
+      key: NativeData,
+      value: NativeData,
+      options: { keyEncoding: NativeFormat; valueEncoding: NativeFormat },
+    ): Promise<void>
     del(key: NativeData, options: { keyEncoding: NativeFormat }): Promise<void>
     batch(): ChainedBatch
     clear(options: NativeRange): Promise<void>

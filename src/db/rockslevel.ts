@@ -162,7 +162,8 @@ export class RocksLevel<K = string, V = string> extends AbstractLevel<string | U
     // (test/db/rockslevel.spec.ts). A chained batch closes itself after write() and is collected.
     const batch = this.native.batch()
     for (const op of operations) {
-      if (op.type === 'put') batch.put(op.key, op.value!, { keyEncoding: op.keyEncoding, valueEncoding: op.valueEncoding! })
+      if (op.type === 'put')
+        batch.put(op.key, op.value!, { keyEncoding: op.keyEncoding, valueEncoding: op.valueEncoding! })
       else batch.del(op.key, { keyEncoding: op.keyEncoding })
     }
     await batch.write()

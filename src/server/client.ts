@@ -61,7 +61,11 @@ const FLAT_NODE_CACHE_SIZE = 4096
  * The flat state of the client's state DB and its follower, opened at the first range request
  * (the state DB is not there before the execution opens); `undefined` if it cannot be opened
  */
-function lazyFlatState(service: FullEthereumService, store: StateReadStore, roots: RecentRoots): { get(): Promise<FlatStateFollower | undefined>; stop(): Promise<void> } {
+function lazyFlatState(
+  service: FullEthereumService,
+  store: StateReadStore,
+  roots: RecentRoots,
+): { get(): Promise<FlatStateFollower | undefined>; stop(): Promise<void> } {
   let opening: Promise<FlatStateFollower | undefined> | undefined
   let stopped = false
   const readers = trieReaders(store, FLAT_NODE_CACHE_SIZE)
@@ -69,7 +73,11 @@ function lazyFlatState(service: FullEthereumService, store: StateReadStore, root
   const open = async () => {
     const level = service.execution.stateDB as FlatLevel | undefined
     if (level === undefined || stopped) return undefined
-    return new FlatStateFollower(await FlatState.open(level), { readers, isServedRoot: (root) => roots.has(root), logger })
+    return new FlatStateFollower(await FlatState.open(level), {
+      readers,
+      isServedRoot: (root) => roots.has(root),
+      logger,
+    })
   }
   return {
     get: () =>

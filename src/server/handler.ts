@@ -186,7 +186,10 @@ export class SnapServerHandler {
     try {
       await this.options.refreshRoots?.()
       const answerer = this.options.answerer
-      const reply = answerer === undefined ? await serveRequest(this.options.view, request, this.limits) : await answerer.answer(request, this.limits)
+      const reply =
+        answerer === undefined
+          ? await serveRequest(this.options.view, request, this.limits)
+          : await answerer.answer(request, this.limits)
       this.stats.served++
       return reply
     } catch (err) {

@@ -16,7 +16,13 @@ import type { LoadCounter, StateReadStore } from '../trie/reader.js'
  * the account trie (`trieRoot` the state root, `owner` undefined) or `owner`'s storage trie
  * (`trieRoot` its storage root, `reader` that trie's reader)
  */
-export type LeafWalk = (reader: TrieReader, trieRoot: Uint8Array, origin: Uint8Array, visit: LeafVisitor, owner?: Uint8Array) => Promise<WalkEnd>
+export type LeafWalk = (
+  reader: TrieReader,
+  trieRoot: Uint8Array,
+  origin: Uint8Array,
+  visit: LeafVisitor,
+  owner?: Uint8Array,
+) => Promise<WalkEnd>
 
 /** The walk of the trie itself, node by node */
 export const trieLeafWalk: LeafWalk = (reader, trieRoot, origin, visit) => walkLeaves(reader, trieRoot, origin, visit)
@@ -64,7 +70,9 @@ export class DBStateView implements StateView {
     const follower = await this.flat?.()
     if (follower === undefined) return fn(trieLeafWalk)
     try {
-      const fromFlat = await follower.flat.read(stateRoot, (flatWalk) => fn((_reader, _root, origin, visit, owner) => flatWalk(owner, origin, visit)))
+      const fromFlat = await follower.flat.read(stateRoot, (flatWalk) =>
+        fn((_reader, _root, origin, visit, owner) => flatWalk(owner, origin, visit)),
+      )
       if (fromFlat !== undefined) return fromFlat.result
       follower.want(stateRoot)
     } catch (err) {

@@ -52,14 +52,20 @@ async function storageRange(
 ): Promise<RangeResult> {
   const slots: SlotData[] = []
   let full = false
-  const end = await walk(reader, root, origin, (hash, body) => {
-    // Never cut before the first slot: a reply must carry one when one exists
-    if (full || (slots.length > 0 && (size >= hardLimit || budget.exhausted()))) return false
-    slots.push({ hash, body })
-    size += hash.length + body.length
-    full = compareBytes(hash, limit) >= 0
-    return true
-  }, owner)
+  const end = await walk(
+    reader,
+    root,
+    origin,
+    (hash, body) => {
+      // Never cut before the first slot: a reply must carry one when one exists
+      if (full || (slots.length > 0 && (size >= hardLimit || budget.exhausted()))) return false
+      slots.push({ hash, body })
+      size += hash.length + body.length
+      full = compareBytes(hash, limit) >= 0
+      return true
+    },
+    owner,
+  )
   return { slots, complete: end === 'end' && isZero(origin), size }
 }
 
@@ -85,7 +91,17 @@ async function storageReplies(
       continue
     }
     const reader = view.storageReader(account, budget)
-    const range = await storageRange(walk, account, reader, root, origin, i === 0 ? req.limit : MAX_HASH, size, limits.hard, budget)
+    const range = await storageRange(
+      walk,
+      account,
+      reader,
+      root,
+      origin,
+      i === 0 ? req.limit : MAX_HASH,
+      size,
+      limits.hard,
+      budget,
+    )
     out.push(range.slots)
     size = range.size
     if (range.complete) continue
@@ -114,7 +130,9 @@ export async function serveStorageRanges(
   const hard = Math.floor(soft * (1 + limits.storageSlack))
   const accountReader = view.accountReader(budget)
   try {
-    return await view.withLeafWalk(req.root, (walk) => storageReplies(walk, view, req, accountReader, { soft, hard, maxAccounts: limits.maxStorageAccounts }, budget))
+    return await view.withLeafWalk(req.root, (walk) =>
+      storageReplies(walk, view, req, accountReader, { soft, hard, maxAccounts: limits.maxStorageAccounts }, budget),
+    )
   } catch (err) {
     if (err instanceof MissingNodeError) return EMPTY
     throw err

@@ -60,7 +60,11 @@ function decodeBody(rlp: Uint8Array, slim: boolean, index?: number): AccountBody
   return decodeWithFields(rlp, slim, index).body
 }
 
-function decodeWithFields(rlp: Uint8Array, slim: boolean, index?: number): { body: AccountBody; nonce: Uint8Array; balance: Uint8Array } {
+function decodeWithFields(
+  rlp: Uint8Array,
+  slim: boolean,
+  index?: number,
+): { body: AccountBody; nonce: Uint8Array; balance: Uint8Array } {
   let items: unknown
   try {
     items = RLP.decode(rlp)
@@ -68,7 +72,8 @@ function decodeWithFields(rlp: Uint8Array, slim: boolean, index?: number): { bod
     throw new TrieVerifyError('BAD_ACCOUNT', `bad RLP: ${(err as Error).message}`, index)
   }
   if (!Array.isArray(items) || items.length !== 4) throw new TrieVerifyError('BAD_ACCOUNT', 'not a 4-item list', index)
-  if (!items.every((x) => x instanceof Uint8Array)) throw new TrieVerifyError('BAD_ACCOUNT', 'nested list in account', index)
+  if (!items.every((x) => x instanceof Uint8Array))
+    throw new TrieVerifyError('BAD_ACCOUNT', 'nested list in account', index)
   const [nonce, balance, root, code] = items as Uint8Array[]
   const body = {
     nonce: uint(nonce, 'nonce', index),

@@ -82,7 +82,14 @@ function compactItemLength(start: number, end: number): number {
 }
 
 // Writes the hex-prefix path nibbles[start..end) as an RLP string item, without a temporary array
-function writeCompact(out: Uint8Array, pos: number, nibbles: Uint8Array, start: number, end: number, isLeaf: boolean): number {
+function writeCompact(
+  out: Uint8Array,
+  pos: number,
+  nibbles: Uint8Array,
+  start: number,
+  end: number,
+  isLeaf: boolean,
+): number {
   const len = end - start
   const odd = len & 1
   const bytes = (len >> 1) + 1

@@ -90,7 +90,8 @@ export function walkEdge(index: ProofIndex, root: Uint8Array, key: Uint8Array, s
     const level: PathRef[] = []
     levels.push(level)
     if (node.kind === 'branch') {
-      if (node.value !== undefined) throw new TrieVerifyError('PROOF_BAD_NODE', 'branch with a value in a fixed-length-key trie')
+      if (node.value !== undefined)
+        throw new TrieVerifyError('PROOF_BAD_NODE', 'branch with a value in a fixed-length-key trie')
       if (pos >= key.length) throw new TrieVerifyError('PROOF_BAD_NODE', 'branch below full key depth')
       const k = key[pos]
       const from = side === 'left' ? 0 : k + 1
@@ -109,7 +110,8 @@ export function walkEdge(index: ProofIndex, root: Uint8Array, key: Uint8Array, s
     if (end > key.length || (node.kind === 'extension' && end >= key.length)) {
       throw new TrieVerifyError('PROOF_BAD_NODE', `${node.kind} path runs past the key length`)
     }
-    if (node.kind === 'leaf' && end !== key.length) throw new TrieVerifyError('PROOF_BAD_NODE', 'leaf above full key depth')
+    if (node.kind === 'leaf' && end !== key.length)
+      throw new TrieVerifyError('PROOF_BAD_NODE', 'leaf above full key depth')
     const order = compareNibbles(node.path, key.subarray(pos, end))
     if (order === 0) {
       if (node.kind === 'leaf') return finish(levels, side, true)
@@ -118,7 +120,7 @@ export function walkEdge(index: ProofIndex, root: Uint8Array, key: Uint8Array, s
       continue
     }
     // The node's whole subtree lies on one side of the key
-    if ((order < 0) === (side === 'left')) level.push({ path: key.slice(0, pos), ref })
+    if (order < 0 === (side === 'left')) level.push({ path: key.slice(0, pos), ref })
     return finish(levels, side, false)
   }
 }

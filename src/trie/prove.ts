@@ -68,7 +68,11 @@ export async function proveKey(reader: TrieReader, root: Uint8Array, key: Uint8A
 }
 
 /** Value stored under a 32-byte key, `undefined` when absent */
-export async function lookupKey(reader: TrieReader, root: Uint8Array, key: Uint8Array): Promise<Uint8Array | undefined> {
+export async function lookupKey(
+  reader: TrieReader,
+  root: Uint8Array,
+  key: Uint8Array,
+): Promise<Uint8Array | undefined> {
   return (await descend(reader, root, bytesToNibbles(key))).value
 }
 
@@ -77,7 +81,11 @@ export async function lookupKey(reader: TrieReader, root: Uint8Array, key: Uint8
  * at a node boundary (inside an extension's or leaf's key, or past a leaf). Embedded nodes are
  * returned in their RLP form, as their parent holds them.
  */
-export async function nodeAtPath(reader: TrieReader, root: Uint8Array, nibbles: Uint8Array): Promise<Uint8Array | undefined> {
+export async function nodeAtPath(
+  reader: TrieReader,
+  root: Uint8Array,
+  nibbles: Uint8Array,
+): Promise<Uint8Array | undefined> {
   if (nibbles.length > KEY_NIBBLES) return undefined
   const found = await descend(reader, root, nibbles)
   return found.node?.encoded

@@ -69,7 +69,8 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 /** Checks counts, key lengths, order and bounds; throws `TrieVerifyError` with the index at fault. */
 export function checkKeys(input: RangeInput): void {
   const { keys, values, origin, limit } = input
-  if (keys.length !== values.length) throw new TrieVerifyError('LENGTH_MISMATCH', `${keys.length} keys, ${values.length} values`)
+  if (keys.length !== values.length)
+    throw new TrieVerifyError('LENGTH_MISMATCH', `${keys.length} keys, ${values.length} values`)
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]
     if (key.length !== 32) throw new TrieVerifyError('BAD_KEY_LENGTH', `key of ${key.length} bytes`, i)
@@ -115,7 +116,8 @@ export function verifyRange(input: RangeInput): RangeVerdict {
     }
     // No proof: the response claims the whole trie
     const built = buildRoot([], input, [])
-    if (!same(built.root, root)) throw new TrieVerifyError('ROOT_MISMATCH', `keys hash to ${toHex0x(built.root)}, not ${toHex0x(root)}`)
+    if (!same(built.root, root))
+      throw new TrieVerifyError('ROOT_MISMATCH', `keys hash to ${toHex0x(built.root)}, not ${toHex0x(root)}`)
     return { more: false, nodes: built.nodes }
   }
   const index = new ProofIndex(proof)
@@ -125,13 +127,15 @@ export function verifyRange(input: RangeInput): RangeVerdict {
     walkEdge(index, root, origin, 'left')
     const right = walkEdge(index, root, origin, 'right')
     if (input.ignoreUnusedProof !== true) index.assertAllUsed()
-    if (right.found || right.refs.length > 0) throw new TrieVerifyError('HIDDEN_KEYS', 'empty range, but the proof shows keys at or after the origin')
+    if (right.found || right.refs.length > 0)
+      throw new TrieVerifyError('HIDDEN_KEYS', 'empty range, but the proof shows keys at or after the origin')
     return { more: false, nodes: [] }
   }
   const left = walkEdge(index, root, origin, 'left')
   const right = walkEdge(index, root, bytesToNibbles(keys[keys.length - 1]), 'right')
   if (input.ignoreUnusedProof !== true) index.assertAllUsed()
   const built = buildRoot(left.refs, input, right.refs)
-  if (!same(built.root, root)) throw new TrieVerifyError('ROOT_MISMATCH', `range hashes to ${toHex0x(built.root)}, not ${toHex0x(root)}`)
+  if (!same(built.root, root))
+    throw new TrieVerifyError('ROOT_MISMATCH', `range hashes to ${toHex0x(built.root)}, not ${toHex0x(root)}`)
   return { more: right.refs.length > 0, nodes: built.nodes }
 }

@@ -83,10 +83,12 @@ export interface StorageRangeResult {
 export function checkSlotValue(value: Uint8Array, index: number): void {
   const n = value.length
   if (n === 1) {
-    if (value[0] === 0 || value[0] >= 0x80) throw new TrieVerifyError('BAD_VALUE', 'slot value is not a trimmed non-zero word', index)
+    if (value[0] === 0 || value[0] >= 0x80)
+      throw new TrieVerifyError('BAD_VALUE', 'slot value is not a trimmed non-zero word', index)
     return
   }
-  if (n < 2 || n > 33 || value[0] !== 0x80 + n - 1) throw new TrieVerifyError('BAD_VALUE', 'slot value is not an RLP string of up to 32 bytes', index)
+  if (n < 2 || n > 33 || value[0] !== 0x80 + n - 1)
+    throw new TrieVerifyError('BAD_VALUE', 'slot value is not an RLP string of up to 32 bytes', index)
   if (value[1] === 0) throw new TrieVerifyError('BAD_VALUE', 'slot value is not a trimmed non-zero word', index)
   if (n === 2 && value[1] < 0x80) throw new TrieVerifyError('BAD_VALUE', 'non-canonical slot RLP', index)
 }
@@ -116,7 +118,8 @@ export function verifyBytecodes(requested: Uint8Array[], codes: Uint8Array[]): V
   for (let i = 0; i < codes.length; i++) {
     const hash = keccak256(codes[i])
     while (next < requested.length && compareBytes(requested[next], hash) !== 0) next++
-    if (next === requested.length) throw new TrieVerifyError('BYTECODE_UNREQUESTED', `code ${toHex0x(hash)} not requested`, i)
+    if (next === requested.length)
+      throw new TrieVerifyError('BYTECODE_UNREQUESTED', `code ${toHex0x(hash)} not requested`, i)
     out.push({ hash: requested[next], code: codes[i] })
     next++
   }
@@ -125,5 +128,6 @@ export function verifyBytecodes(requested: Uint8Array[], codes: Uint8Array[]): V
 
 /** Throws `BYTECODE_MISMATCH` unless keccak(code) equals `hash`. */
 export function checkBytecode(hash: Uint8Array, code: Uint8Array): void {
-  if (compareBytes(keccak256(code), hash) !== 0) throw new TrieVerifyError('BYTECODE_MISMATCH', `code does not hash to ${toHex0x(hash)}`)
+  if (compareBytes(keccak256(code), hash) !== 0)
+    throw new TrieVerifyError('BYTECODE_MISMATCH', `code does not hash to ${toHex0x(hash)}`)
 }

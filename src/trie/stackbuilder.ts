@@ -163,18 +163,29 @@ export class StackTrieBuilder {
 
   // The ref of an item hung at depth `start`: its leaf, its ref, or an extension down to its ref
   private itemRef(item: Item, start: number, final: boolean): Uint8Array {
-    if (item.value !== undefined) return this.emit(encodeLeaf(item.path, start, item.value), final, item.first, false, true)
+    if (item.value !== undefined)
+      return this.emit(encodeLeaf(item.path, start, item.value), final, item.first, false, true)
     const ref = item.ref as Uint8Array
     if (start === item.path.length) return ref
     return this.emit(encodeExtension(item.path, start, item.path.length, ref), final, item.first, false, false)
   }
 
-  private emit(rlp: Uint8Array, onRightEdge: boolean, onLeftEdge: boolean, isRoot: boolean, complete: boolean): Uint8Array {
+  private emit(
+    rlp: Uint8Array,
+    onRightEdge: boolean,
+    onLeftEdge: boolean,
+    isRoot: boolean,
+    complete: boolean,
+  ): Uint8Array {
     // Nodes under 32 bytes live inside their parent; the root is always stored by hash, as mpt does
     if (rlp.length < 32 && !isRoot) return rlp
     const hash = keccak256(rlp)
     const sink = this.opts.sink
-    if (sink !== undefined && !(this.opts.openLeft === true && onLeftEdge) && !(this.opts.openRight === true && onRightEdge)) {
+    if (
+      sink !== undefined &&
+      !(this.opts.openLeft === true && onLeftEdge) &&
+      !(this.opts.openRight === true && onRightEdge)
+    ) {
       sink(hash, rlp, complete)
       this.emitted++
     }
@@ -182,7 +193,12 @@ export class StackTrieBuilder {
   }
 
   private open(depth: number): Frame {
-    const frame = this.pool.pop() ?? { depth, children: new Array<Uint8Array | undefined>(16), first: false, refs: false }
+    const frame = this.pool.pop() ?? {
+      depth,
+      children: new Array<Uint8Array | undefined>(16),
+      first: false,
+      refs: false,
+    }
     frame.depth = depth
     frame.first = false
     frame.refs = false

@@ -127,7 +127,8 @@ export class StateWriter {
 
   /** Queues a bytecode after checking keccak(code) == hash; throws `BYTECODE_MISMATCH` otherwise. */
   putCode(hash: Uint8Array, code: Uint8Array): void {
-    if (compareBytes(keccak256(code), hash) !== 0) throw new TrieVerifyError('BYTECODE_MISMATCH', `code does not hash to ${toHex0x(hash)}`)
+    if (compareBytes(keccak256(code), hash) !== 0)
+      throw new TrieVerifyError('BYTECODE_MISMATCH', `code does not hash to ${toHex0x(hash)}`)
     this.ops.push({ type: 'put', key: codeKey(hash), value: code })
     this.codes++
   }

@@ -73,7 +73,15 @@ export class StateWalker {
   private readonly codeCacheSize: number
   private readonly seenCodes = new Set<string>()
   /** What the walk has seen so far. */
-  readonly stats: WalkStats = { accounts: 0, slots: 0, codes: 0, nodes: 0, missingNodes: 0, missingCodes: 0, corrupt: 0 }
+  readonly stats: WalkStats = {
+    accounts: 0,
+    slots: 0,
+    codes: 0,
+    nodes: 0,
+    missingNodes: 0,
+    missingCodes: 0,
+    corrupt: 0,
+  }
   /** Account-trie path (64 nibbles) of the last account fully walked, storage and code included. */
   cursor: Uint8Array | undefined
 
@@ -101,7 +109,13 @@ export class StateWalker {
       account = decodeFullAccount(value)
     } catch (err) {
       this.stats.corrupt++
-      yield { kind: 'corrupt', owner: undefined, path, hash: undefined, reason: `account body: ${(err as Error).message}` }
+      yield {
+        kind: 'corrupt',
+        owner: undefined,
+        path,
+        hash: undefined,
+        reason: `account body: ${(err as Error).message}`,
+      }
       return
     }
     if (hasStorage(account)) {
@@ -127,7 +141,13 @@ export class StateWalker {
       }
       if (compareBytes(keccak256(code), codeHash) !== 0) {
         this.stats.corrupt++
-        yield { kind: 'corrupt', owner: account, path: new Uint8Array(0), hash: codeHash, reason: 'code does not hash to its key' }
+        yield {
+          kind: 'corrupt',
+          owner: account,
+          path: new Uint8Array(0),
+          hash: codeHash,
+          reason: 'code does not hash to its key',
+        }
         return
       }
       // A bounded set: forget everything when full rather than track recency (cheap, still bounded)
@@ -137,7 +157,12 @@ export class StateWalker {
     this.stats.codes++
   }
 
-  private async *walkTrie(root: Uint8Array, owner: Uint8Array | undefined, from: Uint8Array | undefined, visit: LeafVisitor): AsyncGenerator<WalkFinding> {
+  private async *walkTrie(
+    root: Uint8Array,
+    owner: Uint8Array | undefined,
+    from: Uint8Array | undefined,
+    visit: LeafVisitor,
+  ): AsyncGenerator<WalkFinding> {
     if (compareBytes(root, EMPTY_ROOT) === 0) return
     const [rlp] = await this.db.getMany([nodeKey(root, owner)], STATE_ENCODINGS)
     const stack: Entry[] = [{ path: new Uint8Array(0), hash: root, rlp }]
@@ -147,7 +172,13 @@ export class StateWalker {
   }
 
   // Checks one node and pushes its children (loaded, in one read) for the depth-first loop
-  private async *visitEntry(e: Entry, owner: Uint8Array | undefined, from: Uint8Array | undefined, visit: LeafVisitor, stack: Entry[]): AsyncGenerator<WalkFinding> {
+  private async *visitEntry(
+    e: Entry,
+    owner: Uint8Array | undefined,
+    from: Uint8Array | undefined,
+    visit: LeafVisitor,
+    stack: Entry[],
+  ): AsyncGenerator<WalkFinding> {
     const found = this.checkEntry(e, owner)
     if (found !== undefined) {
       yield found
@@ -193,14 +224,34 @@ export class StateWalker {
     this.stats.nodes++
     if (compareBytes(keccak256(e.rlp), e.hash) === 0) return undefined
     this.stats.corrupt++
-    return { kind: 'corrupt', owner, path: e.path, hash: e.hash, reason: `stored node does not hash to its key ${toHex(e.hash)}` }
+    return {
+      kind: 'corrupt',
+      owner,
+      path: e.path,
+      hash: e.hash,
+      reason: `stored node does not hash to its key ${toHex(e.hash)}`,
+    }
   }
 
-  private async pushChildren(children: { path: Uint8Array; ref: Uint8Array }[], owner: Uint8Array | undefined, from: Uint8Array | undefined, stack: Entry[]): Promise<void> {
+  private async pushChildren(
+    children: { path: Uint8Array; ref: Uint8Array }[],
+    owner: Uint8Array | undefined,
+    from: Uint8Array | undefined,
+    stack: Entry[],
+  ): Promise<void> {
     // Subtrees wholly before the resume point are skipped; one read loads all hashed siblings
-    const kept = from === undefined ? children : children.filter((c) => compareNibbles(c.path, from.subarray(0, c.path.length)) >= 0)
+    const kept =
+      from === undefined
+        ? children
+        : children.filter((c) => compareNibbles(c.path, from.subarray(0, c.path.length)) >= 0)
     const hashed = kept.filter((c) => c.ref.length === 32)
-    const loaded = hashed.length === 0 ? [] : await this.db.getMany(hashed.map((c) => nodeKey(c.ref, owner)), STATE_ENCODINGS)
+    const loaded =
+      hashed.length === 0
+        ? []
+        : await this.db.getMany(
+            hashed.map((c) => nodeKey(c.ref, owner)),
+            STATE_ENCODINGS,
+          )
     let h = hashed.length - 1
     for (let i = kept.length - 1; i >= 0; i--) {
       const c = kept[i]

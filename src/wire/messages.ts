@@ -44,11 +44,7 @@ export interface GetTrieNodesRequest {
 }
 
 /** A validated snap/1 request (the four kinds a server answers) */
-export type SnapRequest =
-  | GetAccountRangeRequest
-  | GetStorageRangesRequest
-  | GetByteCodesRequest
-  | GetTrieNodesRequest
+export type SnapRequest = GetAccountRangeRequest | GetStorageRangesRequest | GetByteCodesRequest | GetTrieNodesRequest
 
 /** One account of an AccountRange: hash and full (consensus) RLP body; slimmed when encoded */
 export interface AccountData {
@@ -196,8 +192,7 @@ function parseFields(name: string, d: Record<string, unknown>): SnapRequest {
  */
 export function parseSnapRequest(name: string, data: unknown): ParsedRequest {
   const d = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>
-  const reqId =
-    typeof d.reqId === 'bigint' && d.reqId >= 0n && d.reqId <= MAX_UINT64 ? d.reqId : undefined
+  const reqId = typeof d.reqId === 'bigint' && d.reqId >= 0n && d.reqId <= MAX_UINT64 ? d.reqId : undefined
   try {
     return { ok: true, request: parseFields(name, d) }
   } catch (err) {
@@ -205,4 +200,3 @@ export function parseSnapRequest(name: string, data: unknown): ParsedRequest {
     return { ok: false, reqId, reason: err.message }
   }
 }
-

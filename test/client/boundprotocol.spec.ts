@@ -37,11 +37,17 @@ describe('[BoundProtocol] replies to requests sent on the raw sender', () => {
     const sender = new FakeSender()
     const bound = new BoundProtocol({ config, protocol, peer: { pooled: true } as never, sender: sender as never })
     // Decoded with the hardfork of their number: mainnet's first blocks are pre-London
-    const header = (n: bigint) => createBlockHeader({ number: n, gasLimit: 5_000n }, { common: new Common({ chain: Mainnet, hardfork: Hardfork.Chainstart }) })
+    const header = (n: bigint) =>
+      createBlockHeader(
+        { number: n, gasLimit: 5_000n },
+        { common: new Common({ chain: Mainnet, hardfork: Hardfork.Chainstart }) },
+      )
     const emitted: unknown[] = []
     config.events.on('protocol:message' as never, (m: unknown) => emitted.push(m))
 
-    const pending = (bound as unknown as { request(name: string, args: object): Promise<[bigint, BlockHeader[]]> }).request('GetBlockHeaders', {
+    const pending = (
+      bound as unknown as { request(name: string, args: object): Promise<[bigint, BlockHeader[]]> }
+    ).request('GetBlockHeaders', {
       reqId: 7n,
       block: 100n,
       max: 1,

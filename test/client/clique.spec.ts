@@ -28,27 +28,49 @@ function cliqueCommon() {
   const genesis = {
     config: {
       chainId: 61_999,
-      homesteadBlock: 0, eip150Block: 0, eip155Block: 0, eip158Block: 0, byzantiumBlock: 0, constantinopleBlock: 0,
-      petersburgBlock: 0, istanbulBlock: 0, berlinBlock: 0, londonBlock: 0,
+      homesteadBlock: 0,
+      eip150Block: 0,
+      eip155Block: 0,
+      eip158Block: 0,
+      byzantiumBlock: 0,
+      constantinopleBlock: 0,
+      petersburgBlock: 0,
+      istanbulBlock: 0,
+      berlinBlock: 0,
+      londonBlock: 0,
       clique: { period: 1, epoch: 30000 },
     },
-    nonce: '0x0', timestamp: '0x0', gasLimit: '0x1c9c380', difficulty: '0x1', baseFeePerGas: '0x7',
-    mixHash: `0x${'00'.repeat(32)}`, coinbase: `0x${'00'.repeat(20)}`,
+    nonce: '0x0',
+    timestamp: '0x0',
+    gasLimit: '0x1c9c380',
+    difficulty: '0x1',
+    baseFeePerGas: '0x7',
+    mixHash: `0x${'00'.repeat(32)}`,
+    coinbase: `0x${'00'.repeat(20)}`,
     extraData: `0x${'00'.repeat(32)}${SIGNER.toString().slice(2)}${'00'.repeat(65)}`,
     alloc: {
-      [SIGNER.toString()]: { balance: '0x' + (10n ** 21n).toString(16) },
+      [SIGNER.toString()]: { balance: `0x${(10n ** 21n).toString(16)}` },
       [CONTRACT]: { balance: '0x0', code: WRITER_CODE },
     },
   }
   const common = createCommonFromGethGenesis(genesis as unknown as GethGenesis, { chain: 'clique-test' })
-  const state = { [SIGNER.toString()]: [genesis.alloc[SIGNER.toString()].balance, '0x', [], '0x0'], [CONTRACT]: ['0x0', WRITER_CODE, [], '0x0'] }
+  const state = {
+    [SIGNER.toString()]: [genesis.alloc[SIGNER.toString()].balance, '0x', [], '0x0'],
+    [CONTRACT]: ['0x0', WRITER_CODE, [], '0x0'],
+  }
   return { common, state }
 }
 
 /** A call of the writer contract with a tip (the tip goes to the signer recovered from the seal) */
 function callWriter(common: ReturnType<typeof cliqueCommon>['common'], nonce: bigint) {
   return createFeeMarket1559Tx(
-    { nonce, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 10n ** 9n, gasLimit: 100_000n, to: createAddressFromString(CONTRACT) },
+    {
+      nonce,
+      maxFeePerGas: 10n ** 10n,
+      maxPriorityFeePerGas: 10n ** 9n,
+      gasLimit: 100_000n,
+      to: createAddressFromString(CONTRACT),
+    },
     { common: common as never },
   ).sign(SIGNER_KEY)
 }
@@ -58,7 +80,12 @@ describe('[clique] transactions in sealed blocks (stock bug 1)', () => {
     const { common, state } = cliqueCommon()
     const config = new Config({ common, accountCache: 1000, storageCache: 1000 })
     const chain = await Chain.create({ config, genesisState: state as never })
-    const execution = new VMExecution({ config, chain, stateDB: new MemoryLevel() as never, metaDB: new MemoryLevel() as never })
+    const execution = new VMExecution({
+      config,
+      chain,
+      stateDB: new MemoryLevel() as never,
+      metaDB: new MemoryLevel() as never,
+    })
     await chain.open()
     await execution.open()
 
@@ -82,7 +109,10 @@ describe('[clique] transactions in sealed blocks (stock bug 1)', () => {
     await fresh.stateManager.setStateRoot(parent.header.stateRoot)
     const run = await runBlock(fresh, { block, skipBlockValidation: true, skipHeaderValidation: true })
     assert.deepEqual(bytesToHex(run.stateRoot), bytesToHex(block.header.stateRoot))
-    assert.equal(bytesToHex(await fresh.stateManager.getStorage(createAddressFromString(CONTRACT), new Uint8Array(32))), SIGNER.toString())
+    assert.equal(
+      bytesToHex(await fresh.stateManager.getStorage(createAddressFromString(CONTRACT), new Uint8Array(32))),
+      SIGNER.toString(),
+    )
     await chain.close()
   })
 })

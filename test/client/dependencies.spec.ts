@@ -10,7 +10,11 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const ROOT = new URL('../../', import.meta.url).pathname
-const manifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string; dependencies?: { [name: string]: string } }
+const manifest = (dir: string) =>
+  JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+    version: string
+    dependencies?: { [name: string]: string }
+  }
 
 describe('[dependencies] the @ethereumjs packages the client uses', () => {
   const client = join(ROOT, 'node_modules/@ethereumjs/client')

@@ -40,13 +40,21 @@ describe('[engine API] a --sync=snap node before it has a state (ethtest chain, 
   let service: FullEthereumService
   let engine: Engine
   // The engine methods are wrapped by the client's validators: called by their RPC names
-  const call = async <T>(c: EngineCall) => (engine as unknown as { [m: string]: (p: unknown[]) => Promise<T> })[c.method.slice('engine_'.length)](c.params)
+  const call = async <T>(c: EngineCall) =>
+    (engine as unknown as { [m: string]: (p: unknown[]) => Promise<T> })[c.method.slice('engine_'.length)](c.params)
 
   before(async () => {
     const common = createCommonFromGethGenesis(genesis, { chain: 'ethtest' })
-    const config = new Config({ common, syncmode: SyncMode.Snap, plugins: [new SnapPlugin()], accountCache: 1000, storageCache: 1000 })
+    const config = new Config({
+      common,
+      syncmode: SyncMode.Snap,
+      plugins: [new SnapPlugin()],
+      accountCache: 1000,
+      storageCache: 1000,
+    })
     const chain = await Chain.create({ config, genesisState: parseGethGenesisState(genesis) })
-    const db = () => new MemoryLevel<string | Uint8Array, string | Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' })
+    const db = () =>
+      new MemoryLevel<string | Uint8Array, string | Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' })
     // A short sync interval: stopping the beacon sync waits one
     service = new FullEthereumService({ config, chain, stateDB: db(), metaDB: db(), interval: 200 } as never)
     await service.open()
@@ -68,13 +76,20 @@ describe('[engine API] a --sync=snap node before it has a state (ethtest chain, 
   })
 
   it('newPayload of the head block, its parent unknown: SYNCING (not ACCEPTED: its ancestors are not known)', async () => {
-    assert.deepEqual(await call<PayloadStatus>(payloads[600]), { status: 'SYNCING', latestValidHash: null, validationError: null })
+    assert.deepEqual(await call<PayloadStatus>(payloads[600]), {
+      status: 'SYNCING',
+      latestValidHash: null,
+      validationError: null,
+    })
   })
 
   it('forkchoiceUpdated to block 600: SYNCING; the synchronizer stays the snap one; the skeleton holds the head', async () => {
     const answer = await call<{ payloadStatus: PayloadStatus; payloadId: string | null }>(fcu)
     assert.deepEqual(answer.payloadStatus, { status: 'SYNCING', latestValidHash: null, validationError: null })
-    assert.ok(service.synchronizer instanceof SnapBeaconSynchronizer, 'the client did not switch to its own beacon sync')
+    assert.ok(
+      service.synchronizer instanceof SnapBeaconSynchronizer,
+      'the client did not switch to its own beacon sync',
+    )
     assert.equal(service.skeleton?.bounds()?.head, 600n)
     // Again, as each slot: still SYNCING, the same synchronizer
     assert.equal((await call<PayloadStatus>(payloads[600])).status, 'SYNCING')
@@ -85,7 +100,10 @@ describe('[engine API] a --sync=snap node before it has a state (ethtest chain, 
   it('the pivot comes from that head once the blocks below it are fetched back; nothing executed, not synchronized', async () => {
     const source = new ForkchoicePivotSource(service.skeleton!, 64)
     const found = await source.lookup()
-    assert.ok('waiting' in found && /consensus layer's head 600 \(at 600\) to the pivot 536/.test(found.waiting), JSON.stringify(found))
+    assert.ok(
+      'waiting' in found && /consensus layer's head 600 \(at 600\) to the pivot 536/.test(found.waiting),
+      JSON.stringify(found),
+    )
     assert.equal(service.execution.chainStatus?.height ?? 0n, 0n)
     assert.equal(service.config.synchronized, false)
     assert.equal(service.config.syncTargetHeight, 600n)

@@ -21,7 +21,8 @@ describe('[Peer.latest] a guessed head the peer does not have', () => {
   it('keeps the best header known, and still finds a newer one', async () => {
     const common = new Common({ chain: Mainnet, hardfork: Hardfork.Paris })
     // Timestamp 6000 s: the guess from the wall clock is ~150M blocks ahead
-    const head = (n: bigint): BlockHeader => createBlockHeader({ number: n, timestamp: 10n * n, gasLimit: 30_000_000n }, { common })
+    const head = (n: bigint): BlockHeader =>
+      createBlockHeader({ number: n, timestamp: 10n * n, gasLimit: 30_000_000n }, { common })
     let chainHead = 600n
     const asked: (bigint | string)[] = []
     const peer = new TestPeer({ config: new Config({ common }), id: 'p', address: '127.0.0.1:1', transport: 'rlpx' })

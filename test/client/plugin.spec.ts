@@ -29,7 +29,10 @@ describe('[SnapPlugin]', () => {
 
   it("refuses the client's own --snap flag, naming --sync=snap", () => {
     const plugin = new SnapPlugin()
-    assert.throws(() => plugin.init({ snap: true }), (err: Error) => err.message === SNAP_FLAG_ERROR)
+    assert.throws(
+      () => plugin.init({ snap: true }),
+      (err: Error) => err.message === SNAP_FLAG_ERROR,
+    )
     assert.match(SNAP_FLAG_ERROR, /^--snap is the client's built-in experimental snap sync .*; use --sync=snap$/)
     plugin.init({ snap: false })
     plugin.init({})

@@ -110,7 +110,11 @@ class HoldingSynchronizer extends FakeSynchronizer {
 }
 
 function holdingPlugin(): ClientPlugin {
-  return { name: 'holding', syncModes: [SyncMode.Snap], createSynchronizer: (_mode, options) => new HoldingSynchronizer(options) }
+  return {
+    name: 'holding',
+    syncModes: [SyncMode.Snap],
+    createSynchronizer: (_mode, options) => new HoldingSynchronizer(options),
+  }
 }
 
 /** Starts a service with the peer pool, the synchronizer loop and execution stubbed out */
@@ -151,7 +155,10 @@ describe('[FullEthereumService seams for a state synchronizer]', () => {
   it('names the sync mode in the start-up log', async () => {
     const info = sinon.fake()
     const logger = { info, debug: sinon.fake(), warn: sinon.fake(), error: sinon.fake() } as unknown as Logger
-    for (const [syncmode, plugins] of [[SyncMode.Snap, [holdingPlugin()]], [SyncMode.Full, []]] as const) {
+    for (const [syncmode, plugins] of [
+      [SyncMode.Snap, [holdingPlugin()]],
+      [SyncMode.Full, []],
+    ] as const) {
       const config = new Config({ syncmode, plugins: [...plugins], logger, accountCache: 1000, storageCache: 1000 })
       new FullEthereumService({ config, chain: await Chain.create({ config }) })
     }
@@ -186,7 +193,12 @@ describe('[eth_syncing with a plugin synchronizer]', () => {
     const best = sinon.fake.resolves(undefined)
     const status = { currentBlock: '0x3', highestBlock: '0x64', syncedAccounts: '0x10' }
     const result = await eth({ startingBlock: 1n, best, syncingStatus: () => status }).syncing()
-    assert.deepEqual(result, { startingBlock: '0x1', currentBlock: '0x3', highestBlock: '0x64', syncedAccounts: '0x10' })
+    assert.deepEqual(result, {
+      startingBlock: '0x1',
+      currentBlock: '0x3',
+      highestBlock: '0x64',
+      syncedAccounts: '0x10',
+    })
     assert.equal(best.callCount, 0)
   })
 

@@ -4,12 +4,19 @@ import { SnapPlugin } from '../../src/client/plugin.js'
 
 import type { FullEthereumService } from '@ethereumjs/client/dist/esm/src/service/fullethereumservice.js'
 
-const service = { config: { logger: undefined, useStringValueTrieDB: false }, chain: {}, execution: {} } as unknown as FullEthereumService
+const service = {
+  config: { logger: undefined, useStringValueTrieDB: false },
+  chain: {},
+  execution: {},
+} as unknown as FullEthereumService
 
 describe('[SnapPlugin serving]', () => {
   it('creates the snap server handler by default', () => {
     const handlers = new SnapPlugin().createProtocolHandlers(service)
-    assert.deepEqual(handlers.map((h) => h.protocol), ['snap'])
+    assert.deepEqual(
+      handlers.map((h) => h.protocol),
+      ['snap'],
+    )
   })
 
   it('creates no handler with --snapServe=false', () => {
@@ -26,8 +33,17 @@ describe('[SnapPlugin serving]', () => {
     const sent: unknown[] = []
     const peer = { id: 'p', snap: { send: (_: string, args: unknown) => sent.push(args) } }
     const h32 = new Uint8Array(32)
-    await handler.handle({ name: 'GetAccountRange', data: { reqId: 1n, root: h32, origin: h32, limit: h32, bytes: 10n } }, peer as never)
-    await handler.handle({ name: 'GetByteCodes', data: { reqId: 2n, hashes: [new Uint8Array(32).fill(1)], bytes: 10n } }, peer as never)
-    assert.deepEqual(sent, [{ reqId: 1n, accounts: [], proof: [] }, { reqId: 2n, codes: [] }])
+    await handler.handle(
+      { name: 'GetAccountRange', data: { reqId: 1n, root: h32, origin: h32, limit: h32, bytes: 10n } },
+      peer as never,
+    )
+    await handler.handle(
+      { name: 'GetByteCodes', data: { reqId: 2n, hashes: [new Uint8Array(32).fill(1)], bytes: 10n } },
+      peer as never,
+    )
+    assert.deepEqual(sent, [
+      { reqId: 1n, accounts: [], proof: [] },
+      { reqId: 2n, codes: [] },
+    ])
   })
 })

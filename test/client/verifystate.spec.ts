@@ -42,85 +42,109 @@ function snapshotFiles(dir: string): string[] {
   })
 }
 
-for (const backend of DB_BACKENDS) describe(`[verifyStateCommand] (${backend})`, () => {
-  const other: DbBackend = backend === 'level' ? 'rocksdb' : 'level'
-  let dataDir: string
-  let root: Uint8Array
-  const lines: string[] = []
-  const out = (line: string) => lines.push(line)
+for (const backend of DB_BACKENDS)
+  describe(`[verifyStateCommand] (${backend})`, () => {
+    const other: DbBackend = backend === 'level' ? 'rocksdb' : 'level'
+    let dataDir: string
+    let root: Uint8Array
+    const lines: string[] = []
+    const out = (line: string) => lines.push(line)
 
-  before(async function () {
-    this.timeout(60_000)
-    await initKeccak()
-    dataDir = mkdtempSync(join(tmpdir(), 'snap-verify-'))
-    mkdirSync(join(dataDir, 'ethtest'))
-    const db = openBackendDB<string, Uint8Array>(join(dataDir, 'ethtest', 'state'), backend, STATE_ENCODINGS)
-    root = await writeState(new StateWriter(db), loadEthtestState())
-    await db.close()
-    // A header whose state root field is the ethtest root (the other fields do not matter here)
-    const header: Uint8Array[] = Array.from({ length: 16 }, () => new Uint8Array(0))
-    header[3] = fromHex(ETHTEST_ROOT)
-    await writeChainHead(join(dataDir, 'ethtest', 'chain'), backend, header)
-  })
+    before(async function () {
+      this.timeout(60_000)
+      await initKeccak()
+      dataDir = mkdtempSync(join(tmpdir(), 'snap-verify-'))
+      mkdirSync(join(dataDir, 'ethtest'))
+      const db = openBackendDB<string, Uint8Array>(join(dataDir, 'ethtest', 'state'), backend, STATE_ENCODINGS)
+      root = await writeState(new StateWriter(db), loadEthtestState())
+      await db.close()
+      // A header whose state root field is the ethtest root (the other fields do not matter here)
+      const header: Uint8Array[] = Array.from({ length: 16 }, () => new Uint8Array(0))
+      header[3] = fromHex(ETHTEST_ROOT)
+      await writeChainHead(join(dataDir, 'ethtest', 'chain'), backend, header)
+    })
 
-  after(() => {
-    rmSync(dataDir, { recursive: true, force: true })
-  })
+    after(() => {
+      rmSync(dataDir, { recursive: true, force: true })
+    })
 
-  beforeEach(() => {
-    lines.length = 0
-  })
-
-  it('complete state, root from the chain head: exit 0 and the counts', async () => {
-    assert.equal(await verifyStateCommand(['--dataDir', dataDir], out), 0)
-    assert.ok(lines.some((l) => l.includes(`state root ${ETHTEST_ROOT}`)), lines.join('\n'))
-    assert.ok(lines.includes(`state ${ETHTEST_ROOT}: complete`), lines.join('\n'))
-    assert.ok(lines.some((l) => /^accounts 194, slots 2164, codes 65, nodes \d+$/.test(l)), lines.join('\n'))
-    assert.ok(lines.includes(`walking ${join(dataDir, 'ethtest', 'state')} (${backend})`), lines.join('\n'))
-  })
-
-  it(`--db=${other}: exit 2 naming the backend that made the data dir, nothing changed in it`, async () => {
-    const dirs = ['chain', 'state'].map((name) => join(dataDir, 'ethtest', name))
-    const before = dirs.map(snapshotFiles)
-    for (const root of [[], ['--root', ETHTEST_ROOT]]) {
+    beforeEach(() => {
       lines.length = 0
-      assert.equal(await verifyStateCommand(['--dataDir', dataDir, '--db', other, ...root], out), 2)
-      const dir = dirs[root.length === 0 ? 0 : 1]
-      assert.ok(lines.some((l) => l.startsWith(`verify-state: ${dir} is a `) && l.includes(`(made with --db=${backend}) and was opened with --db=${other}: use --db=${backend}`)), lines.join('\n'))
-    }
-    assert.deepEqual(dirs.map(snapshotFiles), before)
-    assert.equal(await verifyStateCommand(['--dataDir', dataDir, '--db', backend], out), 0)
-  })
+    })
 
-  it('--db that names no backend: exit 2 with the message', async () => {
-    assert.equal(await verifyStateCommand(['--dataDir', dataDir, '--db', 'leveldb'], out), 2)
-    assert.ok(lines.includes('verify-state: --db must be level or rocksdb, got leveldb'), lines.join('\n'))
-  })
+    it('complete state, root from the chain head: exit 0 and the counts', async () => {
+      assert.equal(await verifyStateCommand(['--dataDir', dataDir], out), 0)
+      assert.ok(
+        lines.some((l) => l.includes(`state root ${ETHTEST_ROOT}`)),
+        lines.join('\n'),
+      )
+      assert.ok(lines.includes(`state ${ETHTEST_ROOT}: complete`), lines.join('\n'))
+      assert.ok(
+        lines.some((l) => /^accounts 194, slots 2164, codes 65, nodes \d+$/.test(l)),
+        lines.join('\n'),
+      )
+      assert.ok(lines.includes(`walking ${join(dataDir, 'ethtest', 'state')} (${backend})`), lines.join('\n'))
+    })
 
-  it('one node deleted: non-zero exit, and it names the missing node', async () => {
-    const db = openBackendDB<string, Uint8Array>(join(dataDir, 'ethtest', 'state'), backend, STATE_ENCODINGS)
-    const [rootNode] = await db.getMany([nodeKey(root)], STATE_ENCODINGS)
-    const node = decodeNode(rootNode!)
-    const child = node.kind === 'branch' ? node.children.find((c) => c !== undefined)! : new Uint8Array(0)
-    await db.batch([{ type: 'del', key: nodeKey(child) }], STATE_ENCODINGS)
-    await db.close()
-    assert.equal(await verifyStateCommand(['--dataDir', dataDir, '--root', ETHTEST_ROOT], out), 1)
-    assert.ok(lines.some((l) => l.startsWith(`missing node ${toHex0x(child)} at path `)), lines.join('\n'))
-    assert.ok(lines.includes(`state ${ETHTEST_ROOT}: INCOMPLETE`), lines.join('\n'))
-    assert.ok(lines.some((l) => /^missing nodes 1, missing codes 0, corrupt 0$/.test(l)), lines.join('\n'))
-  })
+    it(`--db=${other}: exit 2 naming the backend that made the data dir, nothing changed in it`, async () => {
+      const dirs = ['chain', 'state'].map((name) => join(dataDir, 'ethtest', name))
+      const before = dirs.map(snapshotFiles)
+      for (const root of [[], ['--root', ETHTEST_ROOT]]) {
+        lines.length = 0
+        assert.equal(await verifyStateCommand(['--dataDir', dataDir, '--db', other, ...root], out), 2)
+        const dir = dirs[root.length === 0 ? 0 : 1]
+        assert.ok(
+          lines.some(
+            (l) =>
+              l.startsWith(`verify-state: ${dir} is a `) &&
+              l.includes(`(made with --db=${backend}) and was opened with --db=${other}: use --db=${backend}`),
+          ),
+          lines.join('\n'),
+        )
+      }
+      assert.deepEqual(dirs.map(snapshotFiles), before)
+      assert.equal(await verifyStateCommand(['--dataDir', dataDir, '--db', backend], out), 0)
+    })
 
-  it('bad arguments: exit 2 with the usage line', async () => {
-    assert.equal(await verifyStateCommand(['--root', ETHTEST_ROOT], out), 2)
-    assert.ok(lines.some((l) => l.startsWith('usage:')))
-  })
+    it('--db that names no backend: exit 2 with the message', async () => {
+      assert.equal(await verifyStateCommand(['--dataDir', dataDir, '--db', 'leveldb'], out), 2)
+      assert.ok(lines.includes('verify-state: --db must be level or rocksdb, got leveldb'), lines.join('\n'))
+    })
 
-  it('runs as `ethereumjs-snap verify-state` through src/cli.ts', async function () {
-    this.timeout(60_000)
-    const cli = new URL('../../src/cli.ts', import.meta.url).pathname
-    const run = promisify(execFile)
-    const err = await run(process.execPath, ['--import', 'tsx', cli, 'verify-state', '--dataDir', dataDir, '--network', 'ethtest'], { cwd: new URL('../../', import.meta.url).pathname }).catch((e: { code: number; stdout: string }) => e)
-    assert.ok('code' in err && err.code === 1, 'exit code 1: the node deleted above is missing')
-    assert.match(err.stdout, /INCOMPLETE/)
+    it('one node deleted: non-zero exit, and it names the missing node', async () => {
+      const db = openBackendDB<string, Uint8Array>(join(dataDir, 'ethtest', 'state'), backend, STATE_ENCODINGS)
+      const [rootNode] = await db.getMany([nodeKey(root)], STATE_ENCODINGS)
+      const node = decodeNode(rootNode!)
+      const child = node.kind === 'branch' ? node.children.find((c) => c !== undefined)! : new Uint8Array(0)
+      await db.batch([{ type: 'del', key: nodeKey(child) }], STATE_ENCODINGS)
+      await db.close()
+      assert.equal(await verifyStateCommand(['--dataDir', dataDir, '--root', ETHTEST_ROOT], out), 1)
+      assert.ok(
+        lines.some((l) => l.startsWith(`missing node ${toHex0x(child)} at path `)),
+        lines.join('\n'),
+      )
+      assert.ok(lines.includes(`state ${ETHTEST_ROOT}: INCOMPLETE`), lines.join('\n'))
+      assert.ok(
+        lines.some((l) => /^missing nodes 1, missing codes 0, corrupt 0$/.test(l)),
+        lines.join('\n'),
+      )
+    })
+
+    it('bad arguments: exit 2 with the usage line', async () => {
+      assert.equal(await verifyStateCommand(['--root', ETHTEST_ROOT], out), 2)
+      assert.ok(lines.some((l) => l.startsWith('usage:')))
+    })
+
+    it('runs as `ethereumjs-snap verify-state` through src/cli.ts', async function () {
+      this.timeout(60_000)
+      const cli = new URL('../../src/cli.ts', import.meta.url).pathname
+      const run = promisify(execFile)
+      const err = await run(
+        process.execPath,
+        ['--import', 'tsx', cli, 'verify-state', '--dataDir', dataDir, '--network', 'ethtest'],
+        { cwd: new URL('../../', import.meta.url).pathname },
+      ).catch((e: { code: number; stdout: string }) => e)
+      assert.ok('code' in err && err.code === 1, 'exit code 1: the node deleted above is missing')
+      assert.match(err.stdout, /INCOMPLETE/)
+    })
   })
-})

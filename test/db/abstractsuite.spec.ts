@@ -16,7 +16,10 @@ import { RocksLevel } from '../../src/db/rockslevel.js'
 import type { AbstractDatabaseOptions } from 'abstract-level'
 
 /** The suite's entry point (CommonJS, untyped) */
-type Suite = (options: { test: unknown; factory: (options?: AbstractDatabaseOptions<unknown, unknown>) => unknown }) => void
+type Suite = (options: {
+  test: unknown
+  factory: (options?: AbstractDatabaseOptions<unknown, unknown>) => unknown
+}) => void
 
 /** One tape result row in object mode */
 interface Row {

@@ -3,7 +3,14 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { DB_BACKENDS, DbBackendMismatchError, checkBackend, detectBackend, openBackendDB, parseDbBackend } from '../../src/db/backend.js'
+import {
+  DB_BACKENDS,
+  DbBackendMismatchError,
+  checkBackend,
+  detectBackend,
+  openBackendDB,
+  parseDbBackend,
+} from '../../src/db/backend.js'
 
 import type { DbBackend } from '../../src/db/backend.js'
 
@@ -74,12 +81,15 @@ describe('[db backend]', () => {
       const dir = made[madeBy]
       const before = files(dir)
       const expected = `${dir} is a ${madeBy === 'level' ? 'LevelDB' : 'RocksDB'} database (made with --db=${madeBy}) and was opened with --db=${openedWith}: use --db=${madeBy} for this data dir (or a new --dataDir). Nothing was changed in it.`
-      assert.throws(() => openBackendDB(dir, openedWith), (err: Error) => {
-        assert.ok(err instanceof DbBackendMismatchError)
-        assert.deepEqual([err.dir, err.madeBy, err.openedWith], [dir, madeBy, openedWith])
-        assert.equal(err.message, expected)
-        return true
-      })
+      assert.throws(
+        () => openBackendDB(dir, openedWith),
+        (err: Error) => {
+          assert.ok(err instanceof DbBackendMismatchError)
+          assert.deepEqual([err.dir, err.madeBy, err.openedWith], [dir, madeBy, openedWith])
+          assert.equal(err.message, expected)
+          return true
+        },
+      )
       assert.throws(() => checkBackend(dir, openedWith), DbBackendMismatchError)
       assert.deepEqual(files(dir), before)
       // Still whole for its own backend
@@ -103,7 +113,10 @@ describe('[db backend]', () => {
   it('parses --db values, refusing anything else with a message naming the flag', () => {
     for (const backend of DB_BACKENDS) assert.equal(parseDbBackend(backend), backend)
     for (const bad of ['rocks', 'leveldb', '', 'ROCKSDB', 1, undefined]) {
-      assert.throws(() => parseDbBackend(bad), (err: Error) => err.message === `--db must be level or rocksdb, got ${String(bad)}`)
+      assert.throws(
+        () => parseDbBackend(bad),
+        (err: Error) => err.message === `--db must be level or rocksdb, got ${String(bad)}`,
+      )
     }
   })
 })

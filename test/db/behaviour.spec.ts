@@ -13,7 +13,11 @@ const bytes = (...b: number[]) => Uint8Array.from(b)
 const KEYS = ['a', 'b', 'c', 'd', 'e']
 
 /** Range reads over KEYS and what each returns */
-const RANGES: { name: string; options: { gt?: string; gte?: string; lt?: string; lte?: string; reverse?: boolean; limit?: number }; keys: string[] }[] = [
+const RANGES: {
+  name: string
+  options: { gt?: string; gte?: string; lt?: string; lte?: string; reverse?: boolean; limit?: number }
+  keys: string[]
+}[] = [
   { name: 'everything', options: {}, keys: KEYS },
   { name: 'gt', options: { gt: 'b' }, keys: ['c', 'd', 'e'] },
   { name: 'gte', options: { gte: 'b' }, keys: ['b', 'c', 'd', 'e'] },
@@ -63,7 +67,10 @@ for (const backend of DB_BACKENDS) {
       assert.deepEqual(await db.get('json', { valueEncoding: 'json' }), { n: 1, s: ['x'] })
       // A binary key with 0x00 and 0xff sorts by its bytes
       const keys = await db.keys({ keyEncoding: 'view', gte: bytes(0) as never, lt: bytes(1) as never }).all()
-      assert.deepEqual(keys.map((k) => [...(k as unknown as Uint8Array)]), [[0, 0xff, 7]])
+      assert.deepEqual(
+        keys.map((k) => [...(k as unknown as Uint8Array)]),
+        [[0, 0xff, 7]],
+      )
     })
 
     it('put, del, array batch and chained batch, each atomic and visible at once', async () => {
@@ -78,7 +85,9 @@ for (const backend of DB_BACKENDS) {
       assert.equal(chained.length, 3)
       await chained.write()
       assert.deepEqual(await db.keys().all(), ['d', 'e', 'f', 'g', 'h', 'i'])
-      await assert.rejects(db.batch([{ type: 'put', key: 'x', value: undefined as never }]), { code: 'LEVEL_INVALID_VALUE' })
+      await assert.rejects(db.batch([{ type: 'put', key: 'x', value: undefined as never }]), {
+        code: 'LEVEL_INVALID_VALUE',
+      })
       assert.equal(await db.get('x'), undefined, 'a refused batch writes nothing')
     })
 
@@ -86,8 +95,14 @@ for (const backend of DB_BACKENDS) {
       it(`iterator, keys and values: ${c.name}`, async () => {
         const db = temp.db
         assert.deepEqual(await db.keys(c.options).all(), c.keys)
-        assert.deepEqual(await db.values(c.options).all(), c.keys.map((k) => k.toUpperCase()))
-        assert.deepEqual(await db.iterator(c.options).all(), c.keys.map((k) => [k, k.toUpperCase()]))
+        assert.deepEqual(
+          await db.values(c.options).all(),
+          c.keys.map((k) => k.toUpperCase()),
+        )
+        assert.deepEqual(
+          await db.iterator(c.options).all(),
+          c.keys.map((k) => [k, k.toUpperCase()]),
+        )
         const seen: string[] = []
         for await (const [key] of db.iterator(c.options)) seen.push(key)
         assert.deepEqual(seen, c.keys)

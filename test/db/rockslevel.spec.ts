@@ -19,7 +19,7 @@ const { ChainedBatch } = createRequire(import.meta.url)('@nxtedition/rocksdb/cha
 describe('[RocksLevel]', () => {
   afterEach(() => sinon.restore())
 
-  it('closes the native batch of every batch it writes (the binding\'s array batch kept each until the database closed)', async () => {
+  it("closes the native batch of every batch it writes (the binding's array batch kept each until the database closed)", async () => {
     // The binding's array batch() writes through a chained batch that it never closes: the database keeps
     // it as a resource, native WriteBatch (all its keys and values) included, ~2 MB per 10k-key batch
     const temp = await tempDB<string, Uint8Array>('rocksdb', { valueEncoding: 'view' })
@@ -29,13 +29,23 @@ describe('[RocksLevel]', () => {
       const put = sinon.spy(ChainedBatch.prototype, '_put')
       const close = sinon.spy(ChainedBatch.prototype, '_closeSync')
       for (let b = 0; b < 20; b++) {
-        await temp.db.batch(Array.from({ length: 100 }, (_, i) => ({ type: 'put' as const, key: `${b}-${i}`, value: Uint8Array.of(b, i) })))
+        await temp.db.batch(
+          Array.from({ length: 100 }, (_, i) => ({
+            type: 'put' as const,
+            key: `${b}-${i}`,
+            value: Uint8Array.of(b, i),
+          })),
+        )
         await temp.db.batch().put(`chained-${b}`, Uint8Array.of(b)).del(`${b}-0`).write()
       }
       for (const call of put.getCalls()) batches.add(call.thisValue)
       for (const call of close.getCalls()) closed.add(call.thisValue)
       assert.equal(batches.size, 40, 'one native batch per batch written')
-      assert.equal([...batches].filter((b) => !closed.has(b)).length, 0, 'native batches left open while the database is open')
+      assert.equal(
+        [...batches].filter((b) => !closed.has(b)).length,
+        0,
+        'native batches left open while the database is open',
+      )
       assert.equal((await temp.db.keys().all()).length, 20 * 100)
     } finally {
       await temp.close()
@@ -54,14 +64,19 @@ describe('[RocksLevel]', () => {
         process.stdout.write('ready\\n')
         setInterval(() => {}, 1000)
       `
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
       await new Promise<void>((resolve, reject) => {
         child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve())
         child.once('exit', (code) => reject(new Error(`the writer exited with ${code}`)))
       })
       // While it runs, the directory is locked
       const locked = new RocksLevel(temp.dir)
-      await assert.rejects(locked.open(), (err: Error & { cause?: { code?: string } }) => err.cause?.code === 'LEVEL_LOCKED')
+      await assert.rejects(
+        locked.open(),
+        (err: Error & { cause?: { code?: string } }) => err.cause?.code === 'LEVEL_LOCKED',
+      )
       child.kill('SIGKILL')
       await new Promise((resolve) => child.once('exit', resolve))
       const db = new RocksLevel<string, string>(temp.dir)

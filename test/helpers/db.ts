@@ -26,7 +26,10 @@ export interface TempDB<K, V> {
 }
 
 /** An open database of `backend` in a fresh temp dir under the OS temp dir */
-export async function tempDB<K = string, V = string>(backend: DbBackend, options?: AbstractDatabaseOptions<K, V>): Promise<TempDB<K, V>> {
+export async function tempDB<K = string, V = string>(
+  backend: DbBackend,
+  options?: AbstractDatabaseOptions<K, V>,
+): Promise<TempDB<K, V>> {
   const root = mkdtempSync(join(tmpdir(), `snap-${backend}-`))
   const dir = join(root, 'db')
   const temp: TempDB<K, V> = {

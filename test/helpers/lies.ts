@@ -163,7 +163,11 @@ export function emptyReply(kind: SnapKind): ServedReply {
 }
 
 /** The request the server answers and the limits it answers under, for behaviour `b` */
-export function shapeRequest(req: SnapRequest, b: Behaviour, limits: ServeLimits): { req: SnapRequest; limits: ServeLimits } {
+export function shapeRequest(
+  req: SnapRequest,
+  b: Behaviour,
+  limits: ServeLimits,
+): { req: SnapRequest; limits: ServeLimits } {
   const ranged = req.kind === 'GetAccountRange' || req.kind === 'GetStorageRanges'
   if (b === 'capped' && ranged) return { req: { ...req, bytes: CAPPED_BYTES }, limits }
   if (b !== 'oversized') return { req, limits }
@@ -176,8 +180,18 @@ export function shapeRequest(req: SnapRequest, b: Behaviour, limits: ServeLimits
  * The request and view an `otherRoot` server answers with: a root-bearing request for a served root
  * re-aimed at `other`, over a view that serves `other` too. Anything else is left as it is.
  */
-export function aimAtOtherRoot(req: SnapRequest, view: StateView, other: Uint8Array | undefined): { req: SnapRequest; view: StateView } {
-  if (other === undefined || req.kind === 'GetByteCodes' || equalsBytes(req.root, other) || !view.isServedRoot(req.root)) return { req, view }
+export function aimAtOtherRoot(
+  req: SnapRequest,
+  view: StateView,
+  other: Uint8Array | undefined,
+): { req: SnapRequest; view: StateView } {
+  if (
+    other === undefined ||
+    req.kind === 'GetByteCodes' ||
+    equalsBytes(req.root, other) ||
+    !view.isServedRoot(req.root)
+  )
+    return { req, view }
   const aimed: StateView = {
     isServedRoot: (root) => equalsBytes(root, other) || view.isServedRoot(root),
     accountReader: (counter) => view.accountReader(counter),
@@ -224,7 +238,13 @@ function readerOf(view: StateView, owner: Uint8Array | undefined) {
 }
 
 /** Proof of `origin` and, given `last`, of the last key: what a server sends for a cut range */
-async function edgeProof(view: StateView, owner: Uint8Array | undefined, root: Uint8Array, origin: Uint8Array, last?: Uint8Array): Promise<Uint8Array[]> {
+async function edgeProof(
+  view: StateView,
+  owner: Uint8Array | undefined,
+  root: Uint8Array,
+  origin: Uint8Array,
+  last?: Uint8Array,
+): Promise<Uint8Array[]> {
   const reader = readerOf(view, owner)
   const originProof = await proveKey(reader, root, origin)
   return last === undefined ? originProof : mergeProofs(originProof, await proveKey(reader, root, last))
@@ -240,7 +260,11 @@ async function storageRoot(view: StateView, root: Uint8Array, owner: Uint8Array)
  * The proof that a proof behaviour sends instead of `proof`, `undefined` for other behaviours.
  * `edges` makes the edge proofs of a complete range (`undefined` when the range is empty).
  */
-async function tamperProof(b: Behaviour, proof: Uint8Array[], edges: (() => Promise<Uint8Array[]>) | undefined): Promise<Uint8Array[] | undefined> {
+async function tamperProof(
+  b: Behaviour,
+  proof: Uint8Array[],
+  edges: (() => Promise<Uint8Array[]>) | undefined,
+): Promise<Uint8Array[] | undefined> {
   switch (b) {
     case 'dropProofNode':
       return proof.slice(0, -1)
@@ -253,18 +277,33 @@ async function tamperProof(b: Behaviour, proof: Uint8Array[], edges: (() => Prom
   }
 }
 
-async function tamperAccounts(r: AccountRangeArgs, b: Behaviour, req: GetAccountRangeRequest, view: StateView): Promise<AccountRangeArgs> {
+async function tamperAccounts(
+  r: AccountRangeArgs,
+  b: Behaviour,
+  req: GetAccountRangeRequest,
+  view: StateView,
+): Promise<AccountRangeArgs> {
   const n = r.accounts.length
-  const proof = await tamperProof(b, r.proof, n === 0 ? undefined : () => edgeProof(view, undefined, req.root, req.origin, r.accounts[n - 1].hash))
+  const proof = await tamperProof(
+    b,
+    r.proof,
+    n === 0 ? undefined : () => edgeProof(view, undefined, req.root, req.origin, r.accounts[n - 1].hash),
+  )
   if (proof !== undefined) return { ...r, proof }
   if (b === 'corrupt' && n > 0) {
     const accounts = [...r.accounts]
     const [nonce, balance, ...rest] = accounts[middle(n)].body
-    accounts[middle(n)] = { ...accounts[middle(n)], body: [nonce, bigIntToUnpaddedBytes(bytesToBigInt(balance) + 1n), ...rest] }
+    accounts[middle(n)] = {
+      ...accounts[middle(n)],
+      body: [nonce, bigIntToUnpaddedBytes(bytesToBigInt(balance) + 1n), ...rest],
+    }
     return { ...r, accounts }
   }
   if (b === 'lyingCont' && n >= 2) {
-    return { accounts: r.accounts.slice(0, Math.ceil(n / 2)), proof: await edgeProof(view, undefined, req.root, req.origin) }
+    return {
+      accounts: r.accounts.slice(0, Math.ceil(n / 2)),
+      proof: await edgeProof(view, undefined, req.root, req.origin),
+    }
   }
   return r
 }
@@ -282,12 +321,18 @@ function corruptSlot(r: StorageRangesReply): StorageRangesReply {
   return { ...r, slots }
 }
 
-async function tamperStorage(r: StorageRangesReply, b: Behaviour, req: GetStorageRangesRequest, view: StateView): Promise<StorageRangesReply> {
+async function tamperStorage(
+  r: StorageRangesReply,
+  b: Behaviour,
+  req: GetStorageRangesRequest,
+  view: StateView,
+): Promise<StorageRangesReply> {
   const at = r.slots.length - 1
   const last = r.slots[at] ?? []
   const owner = req.accounts[at]
   const origin = at === 0 ? req.origin : ZERO_HASH
-  const edges = async (lastKey?: Uint8Array) => edgeProof(view, owner, await storageRoot(view, req.root, owner), origin, lastKey)
+  const edges = async (lastKey?: Uint8Array) =>
+    edgeProof(view, owner, await storageRoot(view, req.root, owner), origin, lastKey)
   const proof = await tamperProof(b, r.proof, last.length === 0 ? undefined : () => edges(last[last.length - 1].hash))
   if (proof !== undefined) return { ...r, proof }
   if (b === 'corrupt') return corruptSlot(r)
@@ -297,7 +342,12 @@ async function tamperStorage(r: StorageRangesReply, b: Behaviour, req: GetStorag
   return r
 }
 
-function tamperCodes(r: ByteCodesReply, b: Behaviour, requested: Uint8Array[], codes: ReadonlyMap<string, Uint8Array>): ByteCodesReply {
+function tamperCodes(
+  r: ByteCodesReply,
+  b: Behaviour,
+  requested: Uint8Array[],
+  codes: ReadonlyMap<string, Uint8Array>,
+): ByteCodesReply {
   const n = r.codes.length
   switch (b) {
     case 'corrupt':
@@ -318,7 +368,12 @@ function tamperCodes(r: ByteCodesReply, b: Behaviour, requested: Uint8Array[], c
   }
 }
 
-async function tamperNodes(r: TrieNodesReply, b: Behaviour, root: Uint8Array, view: StateView): Promise<TrieNodesReply> {
+async function tamperNodes(
+  r: TrieNodesReply,
+  b: Behaviour,
+  root: Uint8Array,
+  view: StateView,
+): Promise<TrieNodesReply> {
   switch (b) {
     case 'corrupt': {
       const at = r.nodes.findIndex((node) => node.length > 0)
@@ -336,7 +391,12 @@ async function tamperNodes(r: TrieNodesReply, b: Behaviour, root: Uint8Array, vi
 }
 
 /** The reply behaviour `b` sends instead of the honest `served` to the original request `req` */
-export async function tamper(served: ServedReply, b: Behaviour, req: SnapRequest, ctx: TamperContext): Promise<ServedReply> {
+export async function tamper(
+  served: ServedReply,
+  b: Behaviour,
+  req: SnapRequest,
+  ctx: TamperContext,
+): Promise<ServedReply> {
   if (served.kind === 'accounts' && req.kind === 'GetAccountRange') {
     return { kind: 'accounts', reply: await tamperAccounts(served.reply, b, req, ctx.view) }
   }
@@ -356,7 +416,12 @@ export async function tamper(served: ServedReply, b: Behaviour, req: SnapRequest
  * The reply behaviour `b` makes for `req` (any but `silent`, `slow`'s delay and `garbage`, which
  * happen on the wire): what the lying server and the unit tests' fake peers both send
  */
-export async function tell(b: Behaviour, req: SnapRequest, limits: ServeLimits, ctx: TamperContext): Promise<ServedReply> {
+export async function tell(
+  b: Behaviour,
+  req: SnapRequest,
+  limits: ServeLimits,
+  ctx: TamperContext,
+): Promise<ServedReply> {
   if (b === 'empty') return emptyReply(KIND_OF[req.kind])
   const aimed = b === 'otherRoot' ? aimAtOtherRoot(req, ctx.view, ctx.otherRoot) : { req, view: ctx.view }
   const shaped = shapeRequest(aimed.req, b, limits)

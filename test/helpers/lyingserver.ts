@@ -28,8 +28,16 @@ export class LyingServer implements SnapAnswerer {
     const b = this.lie
     if (b === 'silent') return undefined
     if (b === 'slow') await new Promise((r) => setTimeout(r, SLOW_REPLY_MS))
-    const told = await tell(b, req, limits, { view: this.view, codes: new Map(), otherRoot: b === 'otherRoot' ? this.otherRoot() : undefined })
-    return { args: told.reply, items: { [told.kind === 'storage' ? 'slots' : told.kind]: itemCount(told) }, bytes: replyBytes(told) }
+    const told = await tell(b, req, limits, {
+      view: this.view,
+      codes: new Map(),
+      otherRoot: b === 'otherRoot' ? this.otherRoot() : undefined,
+    })
+    return {
+      args: told.reply,
+      items: { [told.kind === 'storage' ? 'slots' : told.kind]: itemCount(told) },
+      bytes: replyBytes(told),
+    }
   }
 }
 

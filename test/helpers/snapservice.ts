@@ -13,9 +13,18 @@ import { SnapSynchronizer } from '../../src/sync/synchronizer/synchronizer.js'
 
 /** `common`: the chain (mainnet by default) */
 export async function snapService(common?: Common): Promise<{ config: Config; chain: Chain; sync: SnapSynchronizer }> {
-  const config = new Config({ common, syncmode: SyncMode.Snap, plugins: [new SnapPlugin()], accountCache: 1000, storageCache: 1000 })
+  const config = new Config({
+    common,
+    syncmode: SyncMode.Snap,
+    plugins: [new SnapPlugin()],
+    accountCache: 1000,
+    storageCache: 1000,
+  })
   const chain = await Chain.create({ config })
-  const [stateDB, metaDB] = [new MemoryLevel<string | Uint8Array, string | Uint8Array>(), new MemoryLevel<string | Uint8Array, string | Uint8Array>()]
+  const [stateDB, metaDB] = [
+    new MemoryLevel<string | Uint8Array, string | Uint8Array>(),
+    new MemoryLevel<string | Uint8Array, string | Uint8Array>(),
+  ]
   const service = new FullEthereumService({ config, chain, stateDB, metaDB })
   assert.ok(service.synchronizer instanceof SnapSynchronizer)
   return { config, chain, sync: service.synchronizer }

@@ -44,7 +44,13 @@ function cut(hashes: Uint8Array[], s: TestState, bytes: number): Uint8Array[] {
 }
 
 const cases: Case[] = [
-  { name: 'full range from zero: every account, no proof', req: () => ({}), keys: (a) => a, proof: 'none', more: false },
+  {
+    name: 'full range from zero: every account, no proof',
+    req: () => ({}),
+    keys: (a) => a,
+    proof: 'none',
+    more: false,
+  },
   {
     name: 'byte limit cuts the range after the first account past it: proofs of origin and last',
     req: () => ({ bytes: 3000n }),
@@ -123,7 +129,13 @@ describe('[serveAccountRange]', () => {
       const keys = reply.accounts.map((a) => a.hash)
       assert.deepEqual(hex(keys), hex(c.keys(state.accountHashes, state)))
       assert.equal(reply.proof.length > 0, c.proof === 'some', 'proof presence')
-      const more = await verifyRange(req.root, req.origin, keys, reply.accounts.map((a) => a.body), reply.proof)
+      const more = await verifyRange(
+        req.root,
+        req.origin,
+        keys,
+        reply.accounts.map((a) => a.body),
+        reply.proof,
+      )
       if (c.more !== undefined) assert.equal(more, c.more, 'more accounts after the range')
     })
   }
@@ -145,14 +157,26 @@ describe('[serveAccountRange]', () => {
     const full = await serveAccountRange(single.view, request(single, {}), DEFAULT_SERVE_LIMITS, Budget.unlimited())
     assert.deepEqual(hex(full.accounts.map((a) => a.hash)), hex(single.accountHashes))
     assert.equal(full.proof.length, 0)
-    await verifyRange(single.root, ZERO, single.accountHashes, full.accounts.map((a) => a.body), full.proof)
+    await verifyRange(
+      single.root,
+      ZERO,
+      single.accountHashes,
+      full.accounts.map((a) => a.body),
+      full.proof,
+    )
     const origin = Uint8Array.from(single.accountHashes[0])
     origin[31] ^= 1
     const req = request(single, { origin })
     const part = await serveAccountRange(single.view, req, DEFAULT_SERVE_LIMITS, Budget.unlimited())
     const keys = part.accounts.map((a) => a.hash)
     assert.ok(part.proof.length > 0)
-    await verifyRange(single.root, origin, keys, part.accounts.map((a) => a.body), part.proof)
+    await verifyRange(
+      single.root,
+      origin,
+      keys,
+      part.accounts.map((a) => a.body),
+      part.proof,
+    )
   })
 
   it('a spent time budget still returns one account with its proofs', async () => {

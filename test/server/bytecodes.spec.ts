@@ -24,7 +24,11 @@ describe('[serveByteCodes]', () => {
   const codesOf = (h: Uint8Array[]) => h.map((x) => s.codes.get(bytesToUnprefixedHex(x))!)
 
   const cases: { name: string; req: () => Uint8Array[]; bytes?: bigint; want: () => Uint8Array[] }[] = [
-    { name: 'all codes in request order', req: () => [...hashes].reverse(), want: () => codesOf([...hashes].reverse()) },
+    {
+      name: 'all codes in request order',
+      req: () => [...hashes].reverse(),
+      want: () => codesOf([...hashes].reverse()),
+    },
     {
       name: 'missing codes are skipped without placeholders',
       req: () => [plusOne(hashes[0]), hashes[1], plusOne(hashes[2]), hashes[3]],

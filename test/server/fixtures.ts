@@ -55,7 +55,11 @@ const sortBytes = (list: Uint8Array[]) =>
 export async function buildState(specs: AccountSpec[], servedRoots?: Uint8Array[]): Promise<TestState> {
   const level = new MemoryLevel<string, Uint8Array>()
   // As the client creates it (vmexecution.ts setupMerkleVM, useStringValueTrieDB false)
-  const trie = await createMPT({ db: new LevelDB(level as never), useKeyHashing: true, valueEncoding: ValueEncoding.Bytes })
+  const trie = await createMPT({
+    db: new LevelDB(level as never),
+    useKeyHashing: true,
+    valueEncoding: ValueEncoding.Bytes,
+  })
   const sm = new MerkleStateManager({ trie, prefixStorageTrieKeys: true })
   const slotHashes = new Map<string, Uint8Array[]>()
   const codes = new Map<string, Uint8Array>()

@@ -63,23 +63,68 @@ describe('[SnapServerHandler]', () => {
     const { peer, send } = fakePeer()
     const h = handler()
     const contract = s.accountHashes.find((x) => s.slotHashes.has(bytesToUnprefixedHex(x)))!
-    await h.handle({ name: 'GetStorageRanges', data: wire('GetStorageRanges', { reqId: 1n, root: s.root, accounts: [contract], origin: new Uint8Array(), limit: new Uint8Array(), bytes: 1000n }) }, peer)
-    await h.handle({ name: 'GetByteCodes', data: wire('GetByteCodes', { reqId: 2n, hashes: s.codeHashes, bytes: 1000n }) }, peer)
-    await h.handle({ name: 'GetTrieNodes', data: wire('GetTrieNodes', { reqId: 3n, root: s.root, paths: [[new Uint8Array([0])]], bytes: 1000n }) }, peer)
-    assert.deepEqual(send.args.map((a) => [a[0], a[1].reqId]), [['StorageRanges', 1n], ['ByteCodes', 2n], ['TrieNodes', 3n]])
+    await h.handle(
+      {
+        name: 'GetStorageRanges',
+        data: wire('GetStorageRanges', {
+          reqId: 1n,
+          root: s.root,
+          accounts: [contract],
+          origin: new Uint8Array(),
+          limit: new Uint8Array(),
+          bytes: 1000n,
+        }),
+      },
+      peer,
+    )
+    await h.handle(
+      { name: 'GetByteCodes', data: wire('GetByteCodes', { reqId: 2n, hashes: s.codeHashes, bytes: 1000n }) },
+      peer,
+    )
+    await h.handle(
+      {
+        name: 'GetTrieNodes',
+        data: wire('GetTrieNodes', { reqId: 3n, root: s.root, paths: [[new Uint8Array([0])]], bytes: 1000n }),
+      },
+      peer,
+    )
+    assert.deepEqual(
+      send.args.map((a) => [a[0], a[1].reqId]),
+      [
+        ['StorageRanges', 1n],
+        ['ByteCodes', 2n],
+        ['TrieNodes', 3n],
+      ],
+    )
     assert.equal(send.args[0][1].slots[0].length, 5)
     assert.equal(send.args[1][1].codes.length, 1)
     assert.equal(send.args[2][1].nodes.length, 1)
   })
 
   const malformed: [string, string, any][] = [
-    ['root of 31 bytes', 'GetAccountRange', { reqId: 5n, root: new Uint8Array(31), origin: ZERO, limit: MAX, bytes: 1n }],
-    ['root is a list', 'GetAccountRange', { reqId: 5n, root: [new Uint8Array(32)], origin: ZERO, limit: MAX, bytes: 1n }],
+    [
+      'root of 31 bytes',
+      'GetAccountRange',
+      { reqId: 5n, root: new Uint8Array(31), origin: ZERO, limit: MAX, bytes: 1n },
+    ],
+    [
+      'root is a list',
+      'GetAccountRange',
+      { reqId: 5n, root: [new Uint8Array(32)], origin: ZERO, limit: MAX, bytes: 1n },
+    ],
     ['byte limit is bytes', 'GetByteCodes', { reqId: 5n, hashes: [], bytes: new Uint8Array(3) }],
     ['byte limit above 2^64', 'GetByteCodes', { reqId: 5n, hashes: [], bytes: 1n << 70n }],
     ['hash of 33 bytes', 'GetByteCodes', { reqId: 5n, hashes: [new Uint8Array(33)], bytes: 1n }],
-    ['accounts not a list', 'GetStorageRanges', { reqId: 5n, root: ZERO, accounts: ZERO, origin: ZERO, limit: MAX, bytes: 1n }],
-    ['origin of 5 bytes', 'GetStorageRanges', { reqId: 5n, root: ZERO, accounts: [], origin: new Uint8Array(5), limit: MAX, bytes: 1n }],
+    [
+      'accounts not a list',
+      'GetStorageRanges',
+      { reqId: 5n, root: ZERO, accounts: ZERO, origin: ZERO, limit: MAX, bytes: 1n },
+    ],
+    [
+      'origin of 5 bytes',
+      'GetStorageRanges',
+      { reqId: 5n, root: ZERO, accounts: [], origin: new Uint8Array(5), limit: MAX, bytes: 1n },
+    ],
     ['empty path set', 'GetTrieNodes', { reqId: 5n, root: ZERO, paths: [[]], bytes: 1n }],
     ['path is a list', 'GetTrieNodes', { reqId: 5n, root: ZERO, paths: [[[new Uint8Array(1)]]], bytes: 1n }],
   ]
@@ -104,7 +149,14 @@ describe('[SnapServerHandler]', () => {
   })
 
   it('a peer that is gone when the reply is sent does not throw', async () => {
-    const peer = { id: 'gone', snap: { send: () => { throw new Error('socket closed') } } }
+    const peer = {
+      id: 'gone',
+      snap: {
+        send: () => {
+          throw new Error('socket closed')
+        },
+      },
+    }
     await handler().handle({ name: 'GetByteCodes', data: { reqId: 1n, hashes: [], bytes: 1n } }, peer)
   })
 
@@ -161,8 +213,12 @@ describe('[SnapServerHandler]', () => {
   })
 
   describe('a lying server as its answerer (test/helpers/lyingserver.ts)', () => {
-    const liar = (lie: ConstructorParameters<typeof LyingServer>[0]) => new SnapServerHandler({ view: s.view, answerer: new LyingServer(lie, s.view) })
-    const accountRange = (reqId: bigint) => ({ name: 'GetAccountRange', data: wire('GetAccountRange', { reqId, root: s.root, origin: ZERO, limit: MAX, bytes: 100000n }) })
+    const liar = (lie: ConstructorParameters<typeof LyingServer>[0]) =>
+      new SnapServerHandler({ view: s.view, answerer: new LyingServer(lie, s.view) })
+    const accountRange = (reqId: bigint) => ({
+      name: 'GetAccountRange',
+      data: wire('GetAccountRange', { reqId, root: s.root, origin: ZERO, limit: MAX, bytes: 100000n }),
+    })
 
     it('corrupt: the reply goes out, with an account body that no longer verifies', async () => {
       const { peer, send } = fakePeer()
@@ -172,7 +228,15 @@ describe('[SnapServerHandler]', () => {
       assert.equal(decoded.reqId, 7n)
       assert.equal(decoded.accounts.length, s.accountHashes.length)
       const bodies = decoded.accounts.map((a: any) => RLP.encode(a.body))
-      await assert.rejects(verifyRange(s.root, ZERO, decoded.accounts.map((a: any) => a.hash), bodies, decoded.proof))
+      await assert.rejects(
+        verifyRange(
+          s.root,
+          ZERO,
+          decoded.accounts.map((a: any) => a.hash),
+          bodies,
+          decoded.proof,
+        ),
+      )
     })
 
     it('silent: no reply at all; empty: an empty reply', async () => {
@@ -186,7 +250,10 @@ describe('[SnapServerHandler]', () => {
 
     it('wrongCode: another code in place of the one asked for', async () => {
       const { peer, send } = fakePeer()
-      await liar('wrongCode').handle({ name: 'GetByteCodes', data: wire('GetByteCodes', { reqId: 3n, hashes: s.codeHashes, bytes: 1000n }) }, peer)
+      await liar('wrongCode').handle(
+        { name: 'GetByteCodes', data: wire('GetByteCodes', { reqId: 3n, hashes: s.codeHashes, bytes: 1000n }) },
+        peer,
+      )
       const [code] = send.firstCall.args[1].codes as Uint8Array[]
       assert.notDeepEqual(keccak256(code), s.codeHashes[0])
     })

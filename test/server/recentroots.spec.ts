@@ -79,7 +79,10 @@ describe('[RecentRoots]', () => {
   it('looks at the head at most once per check interval', async () => {
     let now = 0
     let c = chain(600n)
-    const roots = new RecentRoots({ head: () => c.head(), headerAt: (n) => c.headerAt(n) }, { checkIntervalMs: 500, clock: () => now })
+    const roots = new RecentRoots(
+      { head: () => c.head(), headerAt: (n) => c.headerAt(n) },
+      { checkIntervalMs: 500, clock: () => now },
+    )
     await roots.refresh()
     c = chain(601n)
     now = 499

@@ -6,7 +6,14 @@ import { ServeScheduler } from '../../src/server/scheduler.js'
 function gate(log: string[], name: string) {
   let release!: () => void
   const done = new Promise<void>((r) => (release = r))
-  return { task: async () => { log.push(name); await done; return name }, release: () => release() }
+  return {
+    task: async () => {
+      log.push(name)
+      await done
+      return name
+    },
+    release: () => release(),
+  }
 }
 
 describe('[ServeScheduler]', () => {
@@ -39,7 +46,12 @@ describe('[ServeScheduler]', () => {
 
   it('a failing task rejects its own promise and frees its slot', async () => {
     const s = new ServeScheduler({ maxConcurrent: 1, maxConcurrentPerPeer: 1, maxQueuedPerPeer: 2 })
-    await assert.rejects(s.submit('p', async () => { throw new Error('boom') })!, /boom/)
+    await assert.rejects(
+      s.submit('p', async () => {
+        throw new Error('boom')
+      })!,
+      /boom/,
+    )
     assert.equal(await s.submit('p', async () => 7), 7)
   })
 
@@ -48,7 +60,13 @@ describe('[ServeScheduler]', () => {
     let release!: () => void
     const running = s.submit('gone', () => new Promise<string>((r) => (release = () => r('ran'))))!
     const ran: string[] = []
-    const waiting = [1, 2, 3].map((i) => s.submit('gone', async () => { ran.push(`gone ${i}`); return i })!)
+    const waiting = [1, 2, 3].map(
+      (i) =>
+        s.submit('gone', async () => {
+          ran.push(`gone ${i}`)
+          return i
+        })!,
+    )
     const other = s.submit('other', async () => 'other')!
     s.dropPeer('gone')
     release()

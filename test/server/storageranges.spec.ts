@@ -39,7 +39,13 @@ async function verifyReply(s: TestState, req: GetStorageRangesRequest, reply: St
     const isLast = i === reply.slots.length - 1
     const proof = isLast ? reply.proof : []
     const origin = i === 0 ? req.origin : ZERO
-    more = await verifyRange(root, origin, slots.map((x) => x.hash), slots.map((x) => x.body), proof)
+    more = await verifyRange(
+      root,
+      origin,
+      slots.map((x) => x.hash),
+      slots.map((x) => x.body),
+      proof,
+    )
   }
   return more
 }
@@ -63,7 +69,10 @@ describe('[serveStorageRanges]', () => {
     const req = request(s, { accounts: small })
     const reply = await serve(req)
     assert.equal(reply.slots.length, 20)
-    assert.deepEqual(reply.slots.map((r) => hex(r.map((x) => x.hash))), small.map((h) => hex(slotsOf(h))))
+    assert.deepEqual(
+      reply.slots.map((r) => hex(r.map((x) => x.hash))),
+      small.map((h) => hex(slotsOf(h))),
+    )
     assert.equal(reply.proof.length, 0)
     assert.equal(await verifyReply(s, req, reply), false)
   })
@@ -77,7 +86,11 @@ describe('[serveStorageRanges]', () => {
       assert.equal(reply.slots.length, 1)
       const keys = reply.slots[0].map((x) => x.hash)
       const more = await verifyReply(s, req, reply)
-      got.push(...keys.filter((k) => got.length === 0 || bytesToUnprefixedHex(k) !== bytesToUnprefixedHex(got[got.length - 1])))
+      got.push(
+        ...keys.filter(
+          (k) => got.length === 0 || bytesToUnprefixedHex(k) !== bytesToUnprefixedHex(got[got.length - 1]),
+        ),
+      )
       if (!more) break
       assert.ok(reply.proof.length > 0)
       origin = plusOne(keys[keys.length - 1])
@@ -122,7 +135,10 @@ describe('[serveStorageRanges]', () => {
     const noStorage = s.accountHashes.find((h) => slotsOf(h).length === 0)!
     const req = request(s, { accounts: [small[0], noStorage, small[1]] })
     const reply = await serve(req)
-    assert.deepEqual(reply.slots.map((r) => r.length), [3, 0, 3])
+    assert.deepEqual(
+      reply.slots.map((r) => r.length),
+      [3, 0, 3],
+    )
     assert.equal(reply.proof.length, 0)
   })
 

@@ -38,7 +38,12 @@ describe('[serveTrieNodes]', () => {
   })
   const noStorage = () => s.accountHashes.find((h) => !s.slotHashes.has(bytesToUnprefixedHex(h)))!
   const serve = (paths: Uint8Array[][], bytes = 500_000n, root?: Uint8Array) =>
-    serveTrieNodes(s.view, { kind: 'GetTrieNodes', reqId: 1n, root: root ?? s.root, paths, bytes }, DEFAULT_SERVE_LIMITS, Budget.unlimited())
+    serveTrieNodes(
+      s.view,
+      { kind: 'GetTrieNodes', reqId: 1n, root: root ?? s.root, paths, bytes },
+      DEFAULT_SERVE_LIMITS,
+      Budget.unlimited(),
+    )
 
   it('account trie: the root at the empty path and a child at a one-nibble path', async () => {
     const rootReply = await serve([[compact([])]])
@@ -70,18 +75,41 @@ describe('[serveTrieNodes]', () => {
   // A path that does not end at a node gets an empty item in its place (geth, and its snap test
   // suite); an unknown account ends the reply
   const cases: [string, () => Uint8Array[][], ('root' | 'empty')[]][] = [
-    ['path into nothing (deeper than the trie)', () => [[compact([])], [compact(Array(40).fill(1))], [compact([])]], ['root', 'empty', 'root']],
-    ['path longer than 64 nibbles', () => [[compact([])], [compact(Array(70).fill(0))], [compact([])]], ['root', 'empty', 'root']],
+    [
+      'path into nothing (deeper than the trie)',
+      () => [[compact([])], [compact(Array(40).fill(1))], [compact([])]],
+      ['root', 'empty', 'root'],
+    ],
+    [
+      'path longer than 64 nibbles',
+      () => [[compact([])], [compact(Array(70).fill(0))], [compact([])]],
+      ['root', 'empty', 'root'],
+    ],
     ['invalid compact encoding', () => [[compact([])], [Uint8Array.from([0x45, 0x00])]], ['root', 'empty']],
     ['storage path into nothing', () => [[contract, compact(Array(30).fill(2)), compact([])]], ['empty', 'root']],
-    ['unknown account for storage paths: ends the reply', () => [[compact([])], [plusOne(contract), compact([])], [compact([])]], ['root']],
-    ['storage paths of an account without storage: empty items, the reply goes on', () => [[noStorage(), compact([0])], [compact([])], [contract, compact([])]], ['empty', 'root', 'root']],
-    ['account hash of the wrong length: ends the reply', () => [[compact([])], [contract.subarray(0, 31), compact([])]], ['root']],
+    [
+      'unknown account for storage paths: ends the reply',
+      () => [[compact([])], [plusOne(contract), compact([])], [compact([])]],
+      ['root'],
+    ],
+    [
+      'storage paths of an account without storage: empty items, the reply goes on',
+      () => [[noStorage(), compact([0])], [compact([])], [contract, compact([])]],
+      ['empty', 'root', 'root'],
+    ],
+    [
+      'account hash of the wrong length: ends the reply',
+      () => [[compact([])], [contract.subarray(0, 31), compact([])]],
+      ['root'],
+    ],
   ]
   for (const [name, paths, want] of cases) {
     it(name, async () => {
       const reply = await serve(paths())
-      assert.deepEqual(reply.nodes.map((n) => (n.length === 0 ? 'empty' : 'root')), want)
+      assert.deepEqual(
+        reply.nodes.map((n) => (n.length === 0 ? 'empty' : 'root')),
+        want,
+      )
     })
   }
 

@@ -51,6 +51,7 @@ export async function checkSynced(db: StateStore, source: FakeState, maxFindings
 /** Throws unless `db` holds the whole of `source` (see {@link checkSynced}); returns the walk's counts */
 export async function assertSynced(db: StateStore, source: FakeState): Promise<WalkStats> {
   const check = await checkSynced(db, source)
-  if (!check.ok) throw new Error(`synced state differs from the source ${toHex0x(source.root)}:\n  ${check.problems.join('\n  ')}`)
+  if (!check.ok)
+    throw new Error(`synced state differs from the source ${toHex0x(source.root)}:\n  ${check.problems.join('\n  ')}`)
   return check.stats
 }

@@ -57,7 +57,8 @@ describe('[FakeState]', () => {
   it('names a missing code', async () => {
     const level = emptyStateLevel()
     const entries: { type: 'put'; key: string; value: Uint8Array }[] = []
-    for await (const [key, value] of s.level.iterator(STATE_ENCODINGS)) if (!key.startsWith('63') || key.length !== 66) entries.push({ type: 'put', key, value })
+    for await (const [key, value] of s.level.iterator(STATE_ENCODINGS))
+      if (!key.startsWith('63') || key.length !== 66) entries.push({ type: 'put', key, value })
     await level.batch(entries, STATE_ENCODINGS)
     const check = await checkSynced(level, s)
     assert.equal(check.ok, false)

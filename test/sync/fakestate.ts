@@ -196,7 +196,9 @@ function randomSlots(random: () => number, n: number): FakeSlot[] {
 
 function randomDraft(random: () => number, index: number, slots: number, withCode: boolean): Draft {
   // Distinct by construction: the index is part of every code
-  const code = withCode ? Uint8Array.from([...bytes(random, 16 + Math.floor(random() * 200)), 0xfe, index >> 8, index & 0xff]) : undefined
+  const code = withCode
+    ? Uint8Array.from([...bytes(random, 16 + Math.floor(random() * 200)), 0xfe, index >> 8, index & 0xff])
+    : undefined
   return {
     hash: bytes(random, 32),
     nonce: BigInt(Math.floor(random() * 1000)),
@@ -243,8 +245,10 @@ export async function buildFakeState(spec: FakeStateSpec = {}): Promise<FakeStat
   const random = rng(spec.seed ?? 1)
   const drafts: Draft[] = []
   for (let i = 0; i < (spec.accounts ?? 100); i++) drafts.push(randomDraft(random, drafts.length, 0, false))
-  for (let i = 0; i < (spec.contracts ?? 20); i++) drafts.push(randomDraft(random, drafts.length, spec.slots ?? 8, true))
-  for (let i = 0; i < (spec.largeContracts ?? 2); i++) drafts.push(randomDraft(random, drafts.length, spec.largeSlots ?? 3000, true))
+  for (let i = 0; i < (spec.contracts ?? 20); i++)
+    drafts.push(randomDraft(random, drafts.length, spec.slots ?? 8, true))
+  for (let i = 0; i < (spec.largeContracts ?? 2); i++)
+    drafts.push(randomDraft(random, drafts.length, spec.largeSlots ?? 3000, true))
   return writeDrafts(spec.level ?? emptyStateLevel(), byHash(drafts))
 }
 
@@ -267,7 +271,13 @@ export interface StateChanges {
 export async function evolveFakeState(base: FakeState, changes: StateChanges = {}): Promise<FakeState> {
   const random = rng(changes.seed ?? 2)
   const pick = (n: number) => Math.floor(random() * n)
-  const drafts: Draft[] = base.accounts.map((a) => ({ hash: a.hash, nonce: a.body.nonce, balance: a.body.balance, slots: [...a.slots], code: a.code }))
+  const drafts: Draft[] = base.accounts.map((a) => ({
+    hash: a.hash,
+    nonce: a.body.nonce,
+    balance: a.body.balance,
+    slots: [...a.slots],
+    code: a.code,
+  }))
   for (let i = 0; i < (changes.balances ?? 5); i++) drafts[pick(drafts.length)].balance += 1n + BigInt(pick(1000))
   const withSlots = drafts.filter((d) => d.slots.length > 0)
   for (let i = 0; i < (changes.slots ?? 3) && withSlots.length > 0; i++) {

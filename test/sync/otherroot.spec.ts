@@ -33,8 +33,19 @@ describe('[lies] otherRoot: answers for another state root', function () {
   })
 
   it("the reply is the older state's, proven against the older root", async () => {
-    const req: GetAccountRangeRequest = { kind: 'GetAccountRange', reqId: 1n, root: s.root, origin: ZERO, limit: MAX, bytes: 4096n }
-    const told = await tell('otherRoot', req, DEFAULT_SERVE_LIMITS, { view: s.view, codes: s.codes, otherRoot: older.root })
+    const req: GetAccountRangeRequest = {
+      kind: 'GetAccountRange',
+      reqId: 1n,
+      root: s.root,
+      origin: ZERO,
+      limit: MAX,
+      bytes: 4096n,
+    }
+    const told = await tell('otherRoot', req, DEFAULT_SERVE_LIMITS, {
+      view: s.view,
+      codes: s.codes,
+      otherRoot: older.root,
+    })
     assert.equal(told.kind, 'accounts')
     if (told.kind !== 'accounts') return
     const hashes = told.reply.accounts.map((a) => a.hash)
@@ -45,7 +56,14 @@ describe('[lies] otherRoot: answers for another state root', function () {
   })
 
   it('no other root, the asked root itself, or a root it does not serve: answered as is', () => {
-    const req: GetAccountRangeRequest = { kind: 'GetAccountRange', reqId: 1n, root: s.root, origin: ZERO, limit: MAX, bytes: 4096n }
+    const req: GetAccountRangeRequest = {
+      kind: 'GetAccountRange',
+      reqId: 1n,
+      root: s.root,
+      origin: ZERO,
+      limit: MAX,
+      bytes: 4096n,
+    }
     assert.equal(aimAtOtherRoot(req, s.view, undefined).req, req)
     assert.equal(aimAtOtherRoot(req, s.view, s.root).req, req)
     const unserved = { ...req, root: new Uint8Array(32).fill(7) }
@@ -62,7 +80,10 @@ describe('[lies] otherRoot: answers for another state root', function () {
       const [liar] = fakePeers(s, [c.plan], { otherRoot: older.root })
       const honest = new FakeSnapPeer(s, { id: 'joins' })
       // Alone, the liar is sure to be asked for its kind; the honest peer joins once it is dropped
-      const run = new SyncRun(s, [liar], { tasks: c.heal === true ? healOnlyTasks() : undefined, onWaiting: joinWhenAlone(honest) })
+      const run = new SyncRun(s, [liar], {
+        tasks: c.heal === true ? healOnlyTasks() : undefined,
+        onWaiting: joinWhenAlone(honest),
+      })
       await run.complete()
       assert.ok(liar.stats[c.kind].replies > 0, JSON.stringify(liar.stats))
       assert.equal(run.source.reasonsFor(liar.id)[0], c.drop, JSON.stringify(run.source.dropped))

@@ -28,10 +28,19 @@ import type { SnapSyncCounters } from '../../src/sync/report/status.js'
 import type { WalkStats } from '../../src/trie/walker.js'
 
 /** 16 KiB requests: the default state takes dozens of replies; 20 ms idle waits; a record at every turn */
-export const TEST_SYNC_OPTIONS: StateSyncOptions = Object.freeze({ ...DEFAULT_STATE_SYNC_OPTIONS, idleWaitMs: 20, requestBytes: 16 * 1024, persistIntervalMs: 0 })
+export const TEST_SYNC_OPTIONS: StateSyncOptions = Object.freeze({
+  ...DEFAULT_STATE_SYNC_OPTIONS,
+  idleWaitMs: 20,
+  requestBytes: 16 * 1024,
+  persistIntervalMs: 0,
+})
 
 /** Timeouts of 100..400 ms (200 ms before a peer's first reply): a silent peer is dropped within a second */
-export const TEST_TRACKER_OPTIONS: PeerTrackerOptions = Object.freeze({ ...DEFAULT_TRACKER_OPTIONS, minTimeoutMs: 100, maxTimeoutMs: 400 })
+export const TEST_TRACKER_OPTIONS: PeerTrackerOptions = Object.freeze({
+  ...DEFAULT_TRACKER_OPTIONS,
+  minTimeoutMs: 100,
+  maxTimeoutMs: 400,
+})
 
 /** A run that has not ended by then is aborted (mocha's own timeout is above it) */
 export const WATCHDOG_MS = 15_000
@@ -105,7 +114,16 @@ export class SyncRun {
       peerDropped: (id: string, reason: DropReason, detail: string) => this.drops.push({ id, reason, detail }),
     }
     const options = { ...TEST_SYNC_OPTIONS, ...opts.sync }
-    this.sync = new StateSync(this.db, this.source, state.root, this.tasks, this.counters, events, options, new PeerTracker({ ...TEST_TRACKER_OPTIONS, ...opts.tracker }))
+    this.sync = new StateSync(
+      this.db,
+      this.source,
+      state.root,
+      this.tasks,
+      this.counters,
+      events,
+      options,
+      new PeerTracker({ ...TEST_TRACKER_OPTIONS, ...opts.tracker }),
+    )
     this.sync.ctx.storage.restore(opts.storage ?? [])
   }
 
@@ -147,6 +165,9 @@ export async function rootStored(db: StateLevel, root: Uint8Array): Promise<bool
 }
 
 /** Requests a fake peer received, all kinds together */
-export function requestsOf(peer: FakeSnapPeer, kinds: readonly SnapKind[] = ['accounts', 'storage', 'codes', 'nodes']): number {
+export function requestsOf(
+  peer: FakeSnapPeer,
+  kinds: readonly SnapKind[] = ['accounts', 'storage', 'codes', 'nodes'],
+): number {
   return kinds.reduce((n, k) => n + peer.stats[k].requests, 0)
 }

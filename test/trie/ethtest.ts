@@ -50,12 +50,14 @@ interface DumpAccount {
 
 /** Loads headstate.json; accounts sorted by hashed address, storage leaves sorted by hashed slot. */
 export function loadEthtestState(): EthtestAccount[] {
-  const dump = JSON.parse(readFileSync(ETHTEST_DIR + 'headstate.json', 'utf8')) as { accounts: { [a: string]: DumpAccount } }
+  const dump = JSON.parse(readFileSync(`${ETHTEST_DIR}headstate.json`, 'utf8')) as {
+    accounts: { [a: string]: DumpAccount }
+  }
   const accounts = Object.values(dump.accounts).map((a): EthtestAccount => {
     const rawStorage = new Map<string, Uint8Array>()
     const storage: Leaf[] = []
     for (const [slot, value] of Object.entries(a.storage ?? {})) {
-      const v = trim(fromHex(value.length % 2 === 1 ? '0' + value : value))
+      const v = trim(fromHex(value.length % 2 === 1 ? `0${value}` : value))
       rawStorage.set(slot, v)
       storage.push({ key: keccak256(fromHex(slot)), value: RLP.encode(v) })
     }
@@ -63,7 +65,12 @@ export function loadEthtestState(): EthtestAccount[] {
     return {
       address: fromHex(a.address),
       hash: fromHex(a.key),
-      body: { nonce: BigInt(a.nonce), balance: BigInt(a.balance), storageRoot: fromHex(a.root), codeHash: fromHex(a.codeHash) },
+      body: {
+        nonce: BigInt(a.nonce),
+        balance: BigInt(a.balance),
+        storageRoot: fromHex(a.root),
+        codeHash: fromHex(a.codeHash),
+      },
       code: a.code !== undefined ? fromHex(a.code) : undefined,
       rawStorage,
       storage,

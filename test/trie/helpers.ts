@@ -101,6 +101,11 @@ export function randomLeaves(n: number, random: () => number): Leaf[] {
 export function randomAccountLeaves(n: number, random: () => number): Leaf[] {
   return randomLeaves(n, random).map((l) => ({
     key: l.key,
-    value: encodeFullAccount({ nonce: BigInt(l.value[0]), balance: BigInt(Math.floor(random() * 2 ** 48)), storageRoot: EMPTY_ROOT, codeHash: EMPTY_CODE_HASH }),
+    value: encodeFullAccount({
+      nonce: BigInt(l.value[0]),
+      balance: BigInt(Math.floor(random() * 2 ** 48)),
+      storageRoot: EMPTY_ROOT,
+      codeHash: EMPTY_CODE_HASH,
+    }),
   }))
 }

@@ -41,7 +41,14 @@ function increment(key: Uint8Array): Uint8Array {
  * Syncs one chunk [origin, limit] as a snap/1 syncer would: ranges of random size from an honest
  * server (which ends on the first key past the limit), each verified, its nodes written.
  */
-async function syncChunk(src: { leaves: Leaf[]; root: Uint8Array; nodes: NodeMap }, origin: Uint8Array, limit: Uint8Array, random: () => number, writer: StateWriter, maxRange: number): Promise<number> {
+async function syncChunk(
+  src: { leaves: Leaf[]; root: Uint8Array; nodes: NodeMap },
+  origin: Uint8Array,
+  limit: Uint8Array,
+  random: () => number,
+  writer: StateWriter,
+  maxRange: number,
+): Promise<number> {
   let responses = 0
   for (;;) {
     const from = lowerBound(src.leaves, origin)
@@ -52,8 +59,17 @@ async function syncChunk(src: { leaves: Leaf[]; root: Uint8Array; nodes: NodeMap
     const slice = src.leaves.slice(from, to)
     const wholeTrie = from === 0 && to === src.leaves.length && origin.every((b) => b === 0)
     const last = slice.length > 0 ? slice[slice.length - 1].key : origin
-    const proof = wholeTrie ? [] : mergeProofs(proveKey(src.nodes, src.root, origin), proveKey(src.nodes, src.root, last))
-    const verdict = verifyRange({ root: src.root, origin, limit, keys: slice.map((l) => l.key), values: slice.map((l) => l.value), proof })
+    const proof = wholeTrie
+      ? []
+      : mergeProofs(proveKey(src.nodes, src.root, origin), proveKey(src.nodes, src.root, last))
+    const verdict = verifyRange({
+      root: src.root,
+      origin,
+      limit,
+      keys: slice.map((l) => l.key),
+      values: slice.map((l) => l.value),
+      proof,
+    })
     writer.putNodes(verdict.nodes)
     await writer.flushIfFull()
     responses++

@@ -31,7 +31,7 @@ describe('[StackTrieBuilder]', () => {
     assert.equal(toHex0x(builder.finish()), ETHTEST_ROOT)
   })
 
-  it('agrees with @ethereumjs/mpt on random tries of 0..600 leaves, and stores exactly mpt\'s nodes', async () => {
+  it("agrees with @ethereumjs/mpt on random tries of 0..600 leaves, and stores exactly mpt's nodes", async () => {
     const random = rng(7)
     for (const n of [0, 1, 2, 3, 16, 17, 100, 600]) {
       const leaves = randomLeaves(n, random)
@@ -39,14 +39,18 @@ describe('[StackTrieBuilder]', () => {
       for (const l of leaves) await trie.put(l.key, l.value)
       const { root, nodes } = buildNodeMap(leaves)
       assert.equal(toHex(root), toHex(trie.root()), `root of ${n} leaves`)
-      for (const [hash, rlp] of nodes) assert.equal(toHex((await trie.database().get(Buffer.from(hash, 'hex')))!), toHex(rlp))
+      for (const [hash, rlp] of nodes)
+        assert.equal(toHex((await trie.database().get(Buffer.from(hash, 'hex')))!), toHex(rlp))
     }
   })
 
   it('handles embedded (under 32 bytes) leaves deep in the trie', async () => {
     // Keys sharing 62 nibbles: leaves with a 1-byte value are shorter than 32 bytes and embedded
     const base = new Uint8Array(32).fill(0x42)
-    const leaves: Leaf[] = [0x01, 0x02, 0x13, 0x20].map((last) => ({ key: Uint8Array.of(...base.subarray(0, 31), last), value: Uint8Array.of(last) }))
+    const leaves: Leaf[] = [0x01, 0x02, 0x13, 0x20].map((last) => ({
+      key: Uint8Array.of(...base.subarray(0, 31), last),
+      value: Uint8Array.of(last),
+    }))
     const trie = new MerklePatriciaTrie()
     for (const l of leaves) await trie.put(l.key, l.value)
     assert.equal(toHex(buildNodeMap(leaves).root), toHex(trie.root()))

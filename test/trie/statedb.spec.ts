@@ -25,8 +25,8 @@ describe('[StateWriter]', () => {
     const hash = new Uint8Array(32).fill(0xab)
     const owner = new Uint8Array(32).map((_, i) => i)
     assert.equal(nodeKey(hash), 'ab'.repeat(32))
-    assert.equal(nodeKey(hash, owner), '00010203040506' + 'ab'.repeat(32))
-    assert.equal(codeKey(hash), '63' + 'ab'.repeat(32))
+    assert.equal(nodeKey(hash, owner), `00010203040506${'ab'.repeat(32)}`)
+    assert.equal(codeKey(hash), `63${'ab'.repeat(32)}`)
   })
 
   for (const backend of DB_BACKENDS) {
@@ -51,7 +51,10 @@ describe('[StateWriter]', () => {
     })
     const code = Uint8Array.of(0x60, 0)
     writer.putCode(keccak256(code), code)
-    await assert.rejects(writer.flush(), (err: Error) => err instanceof LocalStateError && /state DB write failed: disk full/.test(err.message))
+    await assert.rejects(
+      writer.flush(),
+      (err: Error) => err instanceof LocalStateError && /state DB write failed: disk full/.test(err.message),
+    )
     assert.equal(writer.pending, 1)
     fail = false
     await writer.flush()
@@ -61,7 +64,10 @@ describe('[StateWriter]', () => {
 
   it('localReads: a failed read is a LocalStateError', async () => {
     const reads = localReads({ getMany: async () => Promise.reject(new Error('corrupted block')) })
-    await assert.rejects(reads.getMany(['00'], STATE_ENCODINGS), (err: Error) => err instanceof LocalStateError && /read failed: corrupted block/.test(err.message))
+    await assert.rejects(
+      reads.getMany(['00'], STATE_ENCODINGS),
+      (err: Error) => err instanceof LocalStateError && /read failed: corrupted block/.test(err.message),
+    )
   })
 })
 
@@ -75,7 +81,12 @@ async function writeAndReadBack(backend: DbBackend): Promise<void> {
     // From the files, as a restarted client reads them
     const db = await temp.reopen()
     // Exactly how the client's VmExecution opens its state (createMPT + LevelDB + MerkleStateManager)
-    const trie = await createMPT({ db: new LevelDB(db as never), useKeyHashing: true, valueEncoding: ValueEncoding.Bytes, root })
+    const trie = await createMPT({
+      db: new LevelDB(db as never),
+      useKeyHashing: true,
+      valueEncoding: ValueEncoding.Bytes,
+      root,
+    })
     const sm = new MerkleStateManager({ trie, prefixStorageTrieKeys: true })
     let slots = 0
     for (const a of accounts) {

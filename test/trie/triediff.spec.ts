@@ -36,7 +36,12 @@ async function writeTrie(level: Level, entries: Entries, owner?: Uint8Array): Pr
 }
 
 function readerOf(level: Level, counter: LoadCounter = { loads: 0 }, owner?: Uint8Array): TrieReader {
-  return new TrieReader({ getMany: (keys) => level.getMany(keys, STATE_ENCODINGS) }, new NodeCache(1000), counter, owner)
+  return new TrieReader(
+    { getMany: (keys) => level.getMany(keys, STATE_ENCODINGS) },
+    new NodeCache(1000),
+    counter,
+    owner,
+  )
 }
 
 type Collected = { changes: Change[]; done: boolean }
@@ -44,7 +49,8 @@ type Collected = { changes: Change[]; done: boolean }
 async function collect(reader: TrieReader, from: Uint8Array, to: Uint8Array, max?: number): Promise<Collected> {
   const changes: Change[] = []
   const hex = (b?: Uint8Array): string | undefined => b && toHex(b)
-  const record = (key: Uint8Array, before?: Uint8Array, after?: Uint8Array): number => changes.push([toHex(key), hex(before), hex(after)])
+  const record = (key: Uint8Array, before?: Uint8Array, after?: Uint8Array): number =>
+    changes.push([toHex(key), hex(before), hex(after)])
   const done = await diffTries(reader, from, to, record, max)
   return { changes, done }
 }
@@ -59,7 +65,10 @@ function expected(a: Entries, b: Entries): Change[] {
 async function checkBothWays(a: Entries, b: Entries, owner?: Uint8Array): Promise<void> {
   const level: Level = new MemoryLevel(STATE_ENCODINGS)
   const [ra, rb] = [await writeTrie(level, a, owner), await writeTrie(level, b, owner)]
-  for (const [from, to, x, y] of [[ra, rb, a, b], [rb, ra, b, a]] as const) {
+  for (const [from, to, x, y] of [
+    [ra, rb, a, b],
+    [rb, ra, b, a],
+  ] as const) {
     const got = await collect(readerOf(level, undefined, owner), from, to)
     assert.deepEqual(got.changes, expected(x, y))
     assert.equal(got.done, true)
@@ -76,48 +85,108 @@ const cases: { name: string; before: [string, string][]; after: [string, string]
   {
     name: 'empty trie: all added, and all removed the other way',
     before: [],
-    after: [[k('1'), big(1)], [k('2'), v(2)], [k('25'), big(3)]],
+    after: [
+      [k('1'), big(1)],
+      [k('2'), v(2)],
+      [k('25'), big(3)],
+    ],
   },
   {
     name: 'single value changed',
-    before: [[k('1'), big(1)], [k('2'), big(2)]],
-    after: [[k('1'), big(1)], [k('2'), big(9)]],
+    before: [
+      [k('1'), big(1)],
+      [k('2'), big(2)],
+    ],
+    after: [
+      [k('1'), big(1)],
+      [k('2'), big(9)],
+    ],
   },
   {
     name: 'single-leaf trie gets a second key (leaf becomes branch)',
     before: [[k('1'), big(1)]],
-    after: [[k('1'), big(1)], [k('2'), big(2)]],
+    after: [
+      [k('1'), big(1)],
+      [k('2'), big(2)],
+    ],
   },
   { name: 'single-leaf tries with different keys', before: [[k('1'), big(1)]], after: [[k('3'), big(1)]] },
   {
     name: 'same key and value at another depth (leaf moves up)',
-    before: [[k('1'), big(1)], [k('20'), big(2)], [k('21'), big(3)]],
-    after: [[k('1'), big(1)], [k('20'), big(2)]],
+    before: [
+      [k('1'), big(1)],
+      [k('20'), big(2)],
+      [k('21'), big(3)],
+    ],
+    after: [
+      [k('1'), big(1)],
+      [k('20'), big(2)],
+    ],
   },
   {
     name: 'extension split by a key that diverges inside it',
-    before: [[k('ab', '1'), big(1)], [k('ab', '2'), big(2)]],
-    after: [[k('ab', '1'), big(1)], [k('ab', '2'), big(2)], [k('ac'), big(3)]],
+    before: [
+      [k('ab', '1'), big(1)],
+      [k('ab', '2'), big(2)],
+    ],
+    after: [
+      [k('ab', '1'), big(1)],
+      [k('ab', '2'), big(2)],
+      [k('ac'), big(3)],
+    ],
   },
   {
     name: 'branch collapses into an extension',
-    before: [[k('5', '1'), big(1)], [k('5', '2'), big(2)], [k('6'), big(3)]],
-    after: [[k('5', '1'), big(1)], [k('5', '2'), big(2)]],
+    before: [
+      [k('5', '1'), big(1)],
+      [k('5', '2'), big(2)],
+      [k('6'), big(3)],
+    ],
+    after: [
+      [k('5', '1'), big(1)],
+      [k('5', '2'), big(2)],
+    ],
   },
   {
     name: 'embedded leaves sharing 62 nibbles, one value changed',
-    before: [[k('0'), big(7)], [deep + '01', v(1)], [deep + '02', v(2)]],
-    after: [[k('0'), big(7)], [deep + '01', v(1)], [deep + '02', v(3)]],
+    before: [
+      [k('0'), big(7)],
+      [`${deep}01`, v(1)],
+      [`${deep}02`, v(2)],
+    ],
+    after: [
+      [k('0'), big(7)],
+      [`${deep}01`, v(1)],
+      [`${deep}02`, v(3)],
+    ],
   },
   {
     name: 'embedded leaves: keys sharing 63 nibbles added and removed',
-    before: [[k('0'), big(7)], [deep + '01', v(1)], [deep + '02', v(2)]],
-    after: [[k('0'), big(7)], [deep + '01', v(1)], [deep + '03', v(2)], [deep + '04', v(4)], [deep + '11', v(5)]],
+    before: [
+      [k('0'), big(7)],
+      [`${deep}01`, v(1)],
+      [`${deep}02`, v(2)],
+    ],
+    after: [
+      [k('0'), big(7)],
+      [`${deep}01`, v(1)],
+      [`${deep}03`, v(2)],
+      [`${deep}04`, v(4)],
+      [`${deep}11`, v(5)],
+    ],
   },
   {
     name: 'embedded subtree replaced by a hashed one',
-    before: [[k('0'), big(7)], [deep + '01', v(1)], [deep + '02', v(2)]],
-    after: [[k('0'), big(7)], [deep + '01', big(1)], [deep + '02', v(2)]],
+    before: [
+      [k('0'), big(7)],
+      [`${deep}01`, v(1)],
+      [`${deep}02`, v(2)],
+    ],
+    after: [
+      [k('0'), big(7)],
+      [`${deep}01`, big(1)],
+      [`${deep}02`, v(2)],
+    ],
   },
 ]
 
@@ -134,7 +203,14 @@ describe('[diffTries]', () => {
 
   it('the embedded cases really have embedded nodes', async () => {
     const level: Level = new MemoryLevel(STATE_ENCODINGS)
-    const root = await writeTrie(level, entries([[k('0'), big(7)], [deep + '01', v(1)], [deep + '02', v(2)]]))
+    const root = await writeTrie(
+      level,
+      entries([
+        [k('0'), big(7)],
+        [`${deep}01`, v(1)],
+        [`${deep}02`, v(2)],
+      ]),
+    )
     const top = decodeNode((await level.get(toHex(root), STATE_ENCODINGS))!)
     assert.equal(top.kind, 'branch')
     const ext = decodeNode((await level.get(toHex(top.kind === 'branch' ? top.children[10]! : root), STATE_ENCODINGS))!)
@@ -143,7 +219,13 @@ describe('[diffTries]', () => {
 
   it('identical roots: no visits and no reads', async () => {
     const level: Level = new MemoryLevel(STATE_ENCODINGS)
-    const root = await writeTrie(level, entries([[k('1'), big(1)], [k('2'), big(2)]]))
+    const root = await writeTrie(
+      level,
+      entries([
+        [k('1'), big(1)],
+        [k('2'), big(2)],
+      ]),
+    )
     const counter = { loads: 0 }
     assert.deepEqual(await collect(readerOf(level, counter), root, root), { changes: [], done: true })
     assert.equal(counter.loads, 0)
@@ -174,8 +256,16 @@ describe('[diffTries]', () => {
 
   it("a storage trie under its owner's key prefix", async () => {
     const owner = keccak256(Uint8Array.of(1, 2, 3))
-    const a = entries([[k('1'), big(1)], [k('2'), v(2)], [k('21'), v(3)]])
-    const b = entries([[k('1'), big(1)], [k('21'), v(4)], [k('3'), v(5, 33)]])
+    const a = entries([
+      [k('1'), big(1)],
+      [k('2'), v(2)],
+      [k('21'), v(3)],
+    ])
+    const b = entries([
+      [k('1'), big(1)],
+      [k('21'), v(4)],
+      [k('3'), v(5, 33)],
+    ])
     await checkBothWays(a, b, owner)
     // The same nodes are not in the account trie's namespace
     const level: Level = new MemoryLevel(STATE_ENCODINGS)
@@ -197,8 +287,16 @@ describe('[diffTries]', () => {
   })
 
   it('a missing node throws MissingNodeError', async () => {
-    const a = entries([[k('1'), big(1)], [k('2', '1'), big(2)], [k('2', '3'), big(3)]])
-    const b = entries([[k('1'), big(1)], [k('2', '1'), big(2)], [k('2', '3'), big(4)]])
+    const a = entries([
+      [k('1'), big(1)],
+      [k('2', '1'), big(2)],
+      [k('2', '3'), big(3)],
+    ])
+    const b = entries([
+      [k('1'), big(1)],
+      [k('2', '1'), big(2)],
+      [k('2', '3'), big(4)],
+    ])
     const level: Level = new MemoryLevel(STATE_ENCODINGS)
     const [ra, rb] = [await writeTrie(level, a), await writeTrie(level, b)]
     const top = decodeNode((await level.get(toHex(rb), STATE_ENCODINGS))!)

@@ -13,7 +13,11 @@ import * as snappy from 'snappyjs'
 // @ts-expect-error plain JS file added by our patch, no types
 import * as guard from '../../node_modules/@ethereumjs/devp2p/dist/esm/rlpx/messageguard.js'
 // The dist file itself: under tsx the package name resolves to devp2p's unpatched TypeScript source
-import { MAX_SNAP_REQUEST_BYTES, MAX_SNAP_REQUEST_ITEMS, SNAP } from '../../node_modules/@ethereumjs/devp2p/dist/esm/protocol/snap.js'
+import {
+  MAX_SNAP_REQUEST_BYTES,
+  MAX_SNAP_REQUEST_ITEMS,
+  SNAP,
+} from '../../node_modules/@ethereumjs/devp2p/dist/esm/protocol/snap.js'
 import { nestedRlp, wideRlp } from '../helpers/hostile.js'
 
 const { rlpDepthExceeds, rlpItemsExceed, snappyDecodedLength, MAX_RLP_DEPTH, MAX_MESSAGE_SIZE } = guard as {
@@ -31,7 +35,11 @@ describe('[devp2p message guard]', () => {
     ['exactly the maximum depth', nestedRlp(MAX_RLP_DEPTH), false],
     ['one level too deep', nestedRlp(MAX_RLP_DEPTH + 1), true],
     ['100,000 levels (390 KB)', nestedRlp(100_000), true],
-    ['a wide 10 MB message of shallow items', RLP.encode(Array.from({ length: 20_000 }, () => [[[new Uint8Array(500)]]])), false],
+    [
+      'a wide 10 MB message of shallow items',
+      RLP.encode(Array.from({ length: 20_000 }, () => [[[new Uint8Array(500)]]])),
+      false,
+    ],
     ['a long string, not a list', RLP.encode(new Uint8Array(70_000)), false],
     ['garbage lengths', Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), false],
   ]
@@ -51,14 +59,24 @@ describe('[devp2p message guard]', () => {
   it('counts the items of a message without decoding it, at any depth', () => {
     assert.equal(rlpItemsExceed(wideRlp(20_000), 20_000), true, '20,000 strings and the list')
     assert.equal(rlpItemsExceed(wideRlp(19_999), 20_000), false)
-    assert.equal(rlpItemsExceed(RLP.encode([1, [2, [3, new Uint8Array(100)]]]), 7), false, "7 items")
+    assert.equal(rlpItemsExceed(RLP.encode([1, [2, [3, new Uint8Array(100)]]]), 7), false, '7 items')
     assert.equal(rlpItemsExceed(RLP.encode([1, [2, [3, new Uint8Array(100)]]]), 6), true)
   })
 
   describe('snap requests are refused before decoding when too large', () => {
-    const honest = RLP.encode([1, new Uint8Array(32), Array.from({ length: 1024 }, () => [new Uint8Array(33)]), 500_000])
+    const honest = RLP.encode([
+      1,
+      new Uint8Array(32),
+      Array.from({ length: 1024 }, () => [new Uint8Array(33)]),
+      500_000,
+    ])
     // Larger than geth sends, but answered by geth capped to 1024 lookups: decoded, then capped by the server
-    const manyPaths = RLP.encode([1, new Uint8Array(32), Array.from({ length: 10_000 }, () => [new Uint8Array(33)]), 500_000])
+    const manyPaths = RLP.encode([
+      1,
+      new Uint8Array(32),
+      Array.from({ length: 10_000 }, () => [new Uint8Array(33)]),
+      500_000,
+    ])
     const manyHashes = RLP.encode([1, Array.from({ length: 10_000 }, () => new Uint8Array(32)), 500_000])
     const cases: [string, number, Uint8Array, boolean][] = [
       ['an honest GetTrieNodes of 1024 full paths', 6, honest, false],

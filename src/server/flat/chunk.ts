@@ -70,7 +70,9 @@ export function encodeChunk(leaves: readonly FlatLeaf[]): Uint8Array {
   let size = 0
   for (const leaf of leaves) {
     if (leaf.key.length !== KEY_BYTES || leaf.value.length === 0 || leaf.value.length > MAX_VALUE_BYTES) {
-      throw new FlatStateError(`leaf of ${leaf.key.length}-byte key and ${leaf.value.length}-byte value cannot be stored`)
+      throw new FlatStateError(
+        `leaf of ${leaf.key.length}-byte key and ${leaf.value.length}-byte value cannot be stored`,
+      )
     }
     size += leafBytes(leaf)
   }

@@ -49,9 +49,11 @@ export function encodeMarker(m: FlatMarker): Uint8Array {
 export function decodeMarker(bytes: Uint8Array): FlatMarker | undefined {
   try {
     const fields = RLP.decode(bytes) as Uint8Array[]
-    if (!Array.isArray(fields) || fields.length !== 4 || fields.some((f) => !(f instanceof Uint8Array))) return undefined
+    if (!Array.isArray(fields) || fields.length !== 4 || fields.some((f) => !(f instanceof Uint8Array)))
+      return undefined
     const [version, root, complete, next] = fields
-    if (version.length !== 1 || version[0] !== MARKER_VERSION || root.length !== 32 || next.length !== 32) return undefined
+    if (version.length !== 1 || version[0] !== MARKER_VERSION || root.length !== 32 || next.length !== 32)
+      return undefined
     return { root, complete: complete.length === 1 && complete[0] === 1, next }
   } catch {
     return undefined
@@ -133,7 +135,10 @@ export class FlatState {
   /** Writes `ops` and the new marker in one batch, while no walk runs */
   async commit(ops: FlatOp[], marker: FlatMarker | undefined): Promise<void> {
     await this.lock.write(async () => {
-      const all = marker === undefined ? [...ops, { type: 'del' as const, key: MARKER_KEY }] : [...ops, { type: 'put' as const, key: MARKER_KEY, value: encodeMarker(marker) }]
+      const all =
+        marker === undefined
+          ? [...ops, { type: 'del' as const, key: MARKER_KEY }]
+          : [...ops, { type: 'put' as const, key: MARKER_KEY, value: encodeMarker(marker) }]
       await this.db.batch(all, STATE_ENCODINGS)
       this.current = marker
     })
@@ -156,7 +161,9 @@ export class FlatState {
     let start = range.gte
     if (!isZero(origin)) {
       // The chunk holding `origin` starts at or before it
-      const before = await this.db.keys({ gte: range.gte, lte: chunkKey(origin, owner), reverse: true, limit: 1, keyEncoding: 'utf8' }).all()
+      const before = await this.db
+        .keys({ gte: range.gte, lte: chunkKey(origin, owner), reverse: true, limit: 1, keyEncoding: 'utf8' })
+        .all()
       if (before.length > 0) start = before[0] as string
     }
     const it = this.db.iterator({ gte: start, lt: range.lt, ...STATE_ENCODINGS })

@@ -67,7 +67,9 @@ export class FlatStateFollower {
    */
   discard(err: Error): Promise<void> {
     this.discarding ??= (async () => {
-      this.options.logger?.info(`snap flat state: dropped, ${err.message}; serving from the trie until it is generated again`)
+      this.options.logger?.info(
+        `snap flat state: dropped, ${err.message}; serving from the trie until it is generated again`,
+      )
       await this.idle()
       await this.flat.drop()
     })()
@@ -121,8 +123,18 @@ export class FlatStateFollower {
     if (from?.complete === true) {
       const started = this.clock()
       try {
-        if (await moveFlatState(this.flat, this.options.readers, from.root, target, this.options.maxMoveChanges ?? MAX_MOVE_CHANGES)) {
-          this.options.logger?.info(`snap flat state: moved from root ${short(from.root)} to ${short(target)} in ${this.seconds(started)} s`)
+        if (
+          await moveFlatState(
+            this.flat,
+            this.options.readers,
+            from.root,
+            target,
+            this.options.maxMoveChanges ?? MAX_MOVE_CHANGES,
+          )
+        ) {
+          this.options.logger?.info(
+            `snap flat state: moved from root ${short(from.root)} to ${short(target)} in ${this.seconds(started)} s`,
+          )
           return
         }
       } catch (err) {
@@ -136,9 +148,13 @@ export class FlatStateFollower {
   private async generate(root: Uint8Array, resuming: boolean): Promise<void> {
     const { readers, logger } = this.options
     const started = this.clock()
-    logger?.info(`snap flat state: ${resuming ? 'resuming the generation' : 'generating'} for root ${short(root)}, serving from the trie meanwhile`)
+    logger?.info(
+      `snap flat state: ${resuming ? 'resuming the generation' : 'generating'} for root ${short(root)}, serving from the trie meanwhile`,
+    )
     const stats = await generateFlatState(this.flat, readers, root, { signal: this.abort.signal })
-    logger?.info(`snap flat state: generated for root ${short(root)}: ${stats.accounts} accounts, ${stats.slots} slots in ${this.seconds(started)} s`)
+    logger?.info(
+      `snap flat state: generated for root ${short(root)}: ${stats.accounts} accounts, ${stats.slots} slots in ${this.seconds(started)} s`,
+    )
   }
 
   private seconds(started: number): string {

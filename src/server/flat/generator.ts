@@ -55,7 +55,12 @@ export function nextKey(key: Uint8Array): Uint8Array | undefined {
 }
 
 /** Up to `max` leaves from `origin`; `more` when leaves remain after them */
-async function readLeaves(reader: TrieReader, root: Uint8Array, origin: Uint8Array, max: number): Promise<{ leaves: FlatLeaf[]; more: boolean }> {
+async function readLeaves(
+  reader: TrieReader,
+  root: Uint8Array,
+  origin: Uint8Array,
+  max: number,
+): Promise<{ leaves: FlatLeaf[]; more: boolean }> {
   const leaves: FlatLeaf[] = []
   const end = await walkLeaves(reader, root, origin, (key, value) => {
     if (leaves.length >= max) return false
@@ -67,11 +72,21 @@ async function readLeaves(reader: TrieReader, root: Uint8Array, origin: Uint8Arr
 
 /** Puts of the chunks of `leaves` (in key order) of `owner`'s trie */
 export function chunkPuts(leaves: readonly FlatLeaf[], owner?: Uint8Array): FlatOp[] {
-  return splitChunks(leaves).map((chunk) => ({ type: 'put', key: chunkKey(chunk[0].key, owner), value: encodeChunk(chunk) }))
+  return splitChunks(leaves).map((chunk) => ({
+    type: 'put',
+    key: chunkKey(chunk[0].key, owner),
+    value: encodeChunk(chunk),
+  }))
 }
 
 /** Writes one account's whole storage in rounds (beyond the marker: a crash leaves it to be redone) */
-async function writeStorage(flat: FlatState, readers: TrieReaders, owner: Uint8Array, root: Uint8Array, options: GenerationOptions): Promise<number> {
+async function writeStorage(
+  flat: FlatState,
+  readers: TrieReaders,
+  owner: Uint8Array,
+  root: Uint8Array,
+  options: GenerationOptions,
+): Promise<number> {
   const reader = readers.storage(owner)
   let origin: Uint8Array | undefined = ZERO
   let slots = 0
@@ -104,7 +119,12 @@ export interface GenerationStats {
  * records, otherwise starting over. Throws `MissingNodeError` if the trie of `root` is not complete
  * in the DB, and the signal's reason when aborted (what was committed is kept for a resume).
  */
-export async function generateFlatState(flat: FlatState, readers: TrieReaders, root: Uint8Array, options: GenerationOptions = {}): Promise<GenerationStats> {
+export async function generateFlatState(
+  flat: FlatState,
+  readers: TrieReaders,
+  root: Uint8Array,
+  options: GenerationOptions = {},
+): Promise<GenerationStats> {
   const stats: GenerationStats = { accounts: 0, slots: 0 }
   const marker = flat.marker
   let origin: Uint8Array | undefined = ZERO
@@ -121,14 +141,21 @@ export async function generateFlatState(flat: FlatState, readers: TrieReaders, r
   const accountReader = readers.account()
   while (origin !== undefined) {
     options.signal?.throwIfAborted()
-    const { leaves, more } = await readLeaves(accountReader, root, origin, options.roundLeaves ?? GENERATION_ROUND_LEAVES)
+    const { leaves, more } = await readLeaves(
+      accountReader,
+      root,
+      origin,
+      options.roundLeaves ?? GENERATION_ROUND_LEAVES,
+    )
     for (const leaf of leaves) {
       const storageRoot = decodeFullAccount(leaf.value).storageRoot
-      if (!equalsBytes(storageRoot, KECCAK256_RLP)) stats.slots += await writeStorage(flat, readers, leaf.key, storageRoot, options)
+      if (!equalsBytes(storageRoot, KECCAK256_RLP))
+        stats.slots += await writeStorage(flat, readers, leaf.key, storageRoot, options)
     }
     stats.accounts += leaves.length
     origin = more ? nextKey(leaves[leaves.length - 1].key) : undefined
-    const next: FlatMarker = origin === undefined ? { root, complete: true, next: ZERO } : { root, complete: false, next: origin }
+    const next: FlatMarker =
+      origin === undefined ? { root, complete: true, next: ZERO } : { root, complete: false, next: origin }
     await flat.commit(chunkPuts(leaves), next)
   }
   return stats

@@ -31,7 +31,6 @@ interface Change {
   readonly value: Uint8Array | undefined
 }
 
-
 function storageRootOf(body: Uint8Array | undefined): Uint8Array {
   return body === undefined ? KECCAK256_RLP : decodeFullAccount(body).storageRoot
 }
@@ -50,7 +49,11 @@ function mergeChanges(leaves: readonly FlatLeaf[], changes: readonly Change[]): 
 }
 
 /** The first chunk key in `range` (the last one when `reverse`) */
-async function firstKey(flat: FlatState, range: { gt?: string; gte?: string; lt?: string; lte?: string }, reverse = false): Promise<string | undefined> {
+async function firstKey(
+  flat: FlatState,
+  range: { gt?: string; gte?: string; lt?: string; lte?: string },
+  reverse = false,
+): Promise<string | undefined> {
   const keys = await flat.db.keys({ ...range, reverse, limit: 1, keyEncoding: 'utf8' }).all()
   return keys[0] as string | undefined
 }
@@ -67,7 +70,8 @@ async function rewriteChunks(flat: FlatState, changes: readonly Change[], owner?
     // It holds every change below the next chunk's start
     const after = key === undefined ? undefined : await firstKey(flat, { gt: key, lt: range.lt })
     const group: Change[] = []
-    while (i < changes.length && (after === undefined || chunkKey(changes[i].key, owner) < after)) group.push(changes[i++])
+    while (i < changes.length && (after === undefined || chunkKey(changes[i].key, owner) < after))
+      group.push(changes[i++])
     let leaves: FlatLeaf[] = []
     if (key !== undefined) {
       const stored = await flat.db.get(key, STATE_ENCODINGS)
@@ -84,7 +88,13 @@ async function rewriteChunks(flat: FlatState, changes: readonly Change[], owner?
  * Moves the flat state, complete at `from`, to `to`. Returns false, changing nothing, when the tries
  * differ in more than `maxChanges` leaves. Throws `MissingNodeError` when a trie is not in the DB.
  */
-export async function moveFlatState(flat: FlatState, readers: TrieReaders, from: Uint8Array, to: Uint8Array, maxChanges = MAX_MOVE_CHANGES): Promise<boolean> {
+export async function moveFlatState(
+  flat: FlatState,
+  readers: TrieReaders,
+  from: Uint8Array,
+  to: Uint8Array,
+  maxChanges = MAX_MOVE_CHANGES,
+): Promise<boolean> {
   const accounts: Change[] = []
   const storage: { owner: Uint8Array; before: Uint8Array; after: Uint8Array }[] = []
   const fits = await diffTries(
@@ -103,7 +113,13 @@ export async function moveFlatState(flat: FlatState, readers: TrieReaders, from:
   const ops = await rewriteChunks(flat, accounts)
   for (const { owner, before, after } of storage) {
     const slots: Change[] = []
-    const done = await diffTries(readers.storage(owner), before, after, (key, _old, value) => slots.push({ key, value }), budget)
+    const done = await diffTries(
+      readers.storage(owner),
+      before,
+      after,
+      (key, _old, value) => slots.push({ key, value }),
+      budget,
+    )
     if (!done) return false
     budget -= slots.length
     ops.push(...(await rewriteChunks(flat, slots, owner)))

@@ -57,7 +57,15 @@ const ENC = { keyEncoding: 'utf8', valueEncoding: 'utf8' } as const
 
 /** A fresh record */
 export function newProgress(): SnapProgress {
-  return { version: PROGRESS_VERSION, pivot: undefined, tasks: [], storage: [], counters: emptyCounters(), stateComplete: false, handedOff: false }
+  return {
+    version: PROGRESS_VERSION,
+    pivot: undefined,
+    tasks: [],
+    storage: [],
+    counters: emptyCounters(),
+    stateComplete: false,
+    handedOff: false,
+  }
 }
 
 const isHex = (v: unknown): v is string => typeof v === 'string' && /^0x[0-9a-f]*$/i.test(v)
@@ -65,10 +73,13 @@ const isHex = (v: unknown): v is string => typeof v === 'string' && /^0x[0-9a-f]
 /** Parses a stored record; throws with the reason when it is not one this code can resume from */
 export function parseProgress(json: string): SnapProgress {
   const raw = JSON.parse(json) as Partial<SnapProgress> & { version?: unknown }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('snap sync progress record: not a JSON object')
-  if (raw.version !== PROGRESS_VERSION) throw new Error(`snap sync progress record of version ${String(raw.version)}, expected ${PROGRESS_VERSION}`)
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new Error('snap sync progress record: not a JSON object')
+  if (raw.version !== PROGRESS_VERSION)
+    throw new Error(`snap sync progress record of version ${String(raw.version)}, expected ${PROGRESS_VERSION}`)
   const pivot = raw.pivot
-  const pivotOk = typeof pivot === 'object' && pivot !== null && isHex(pivot.number) && isHex(pivot.hash) && isHex(pivot.stateRoot)
+  const pivotOk =
+    typeof pivot === 'object' && pivot !== null && isHex(pivot.number) && isHex(pivot.hash) && isHex(pivot.stateRoot)
   if (pivot !== undefined && !pivotOk) throw new Error('snap sync progress record: bad pivot')
   if (!Array.isArray(raw.tasks)) throw new Error('snap sync progress record: no task list')
   // Resuming would throw on a bad cursor: find it here, where a bad record is discarded
@@ -76,7 +87,8 @@ export function parseProgress(json: string): SnapProgress {
   const storage = raw.storage ?? []
   loadStorageTries(storage)
   const counters = { ...emptyCounters(), ...(raw.counters ?? {}) }
-  for (const [k, v] of Object.entries(counters)) if (typeof v !== 'number' || v < 0) throw new Error(`snap sync progress record: bad counter ${k}`)
+  for (const [k, v] of Object.entries(counters))
+    if (typeof v !== 'number' || v < 0) throw new Error(`snap sync progress record: bad counter ${k}`)
   return {
     version: PROGRESS_VERSION,
     pivot,
@@ -136,7 +148,9 @@ export class ProgressStore {
     try {
       return parseProgress(json)
     } catch (err) {
-      this.warn(`Snap sync: the progress record (meta DB key ${PROGRESS_KEY}) is unreadable (${(err as Error).message}); discarding it and starting the state download over (state already stored is kept and not fetched again)`)
+      this.warn(
+        `Snap sync: the progress record (meta DB key ${PROGRESS_KEY}) is unreadable (${(err as Error).message}); discarding it and starting the state download over (state already stored is kept and not fetched again)`,
+      )
       // Replaced at once: the next load (this run's or the next one's) reads a record, without a warning
       await this.save(newProgress())
       return undefined
@@ -188,7 +202,10 @@ export function reconcileProgress(stored: SnapProgress | undefined, head: Execut
   if (!started && head.number > 0n && head.stateStored) {
     return {
       progress: { ...(stored ?? newProgress()), handedOff: true, stateComplete: true },
-      change: { level: 'info', message: `Snap sync: the client already executes from block ${head.number} and holds its state; no state download needed` },
+      change: {
+        level: 'info',
+        message: `Snap sync: the client already executes from block ${head.number} and holds its state; no state download needed`,
+      },
     }
   }
   return { progress: stored }

@@ -98,7 +98,13 @@ export class StateDownload {
   /** The pivot, once one is chosen */
   get pivot(): PivotInfo | undefined {
     const p = this.progress.pivot
-    return p === undefined ? undefined : { number: BigInt(p.number), hash: hexToBytes(p.hash as `0x${string}`), stateRoot: hexToBytes(p.stateRoot as `0x${string}`) }
+    return p === undefined
+      ? undefined
+      : {
+          number: BigInt(p.number),
+          hash: hexToBytes(p.hash as `0x${string}`),
+          stateRoot: hexToBytes(p.stateRoot as `0x${string}`),
+        }
   }
 
   get handedOff(): boolean {
@@ -116,10 +122,18 @@ export class StateDownload {
     }
     if (this.progress.pivot === undefined) await this.choosePivot(signal)
     this.phaseNow = 'state'
-    const sync = new StateSync(this.db, this.peers, (this.pivot as PivotInfo).stateRoot, this.tasks, this.progress.counters, {
-      persist: () => this.save(),
-      waiting: (why) => this.waiting(why),
-    }, this.opts.stateSync)
+    const sync = new StateSync(
+      this.db,
+      this.peers,
+      (this.pivot as PivotInfo).stateRoot,
+      this.tasks,
+      this.progress.counters,
+      {
+        persist: () => this.save(),
+        waiting: (why) => this.waiting(why),
+      },
+      this.opts.stateSync,
+    )
     // Large storage tries half fetched before a restart continue from their cursors
     sync.ctx.storage.restore(this.progress.storage ?? [])
     this.sync = sync
@@ -132,7 +146,9 @@ export class StateDownload {
           break
         } catch (err) {
           if (!(err instanceof RootUnavailableError)) throw err
-          this.log.warn(`Snap sync: pivot ${this.pivot?.number} is not served any more (${err.message}); moving to a newer one`)
+          this.log.warn(
+            `Snap sync: pivot ${this.pivot?.number} is not served any more (${err.message}); moving to a newer one`,
+          )
           await this.moveWhenNewer(signal)
         }
       }
@@ -186,7 +202,11 @@ export class StateDownload {
       const found = await this.pivots.lookup()
       if ('pivot' in found) {
         const h = found.pivot.header
-        this.progress.pivot = { number: `0x${h.number.toString(16)}`, hash: bytesToHex(h.hash()), stateRoot: bytesToHex(h.stateRoot) }
+        this.progress.pivot = {
+          number: `0x${h.number.toString(16)}`,
+          hash: bytesToHex(h.hash()),
+          stateRoot: bytesToHex(h.stateRoot),
+        }
         // A new pivot after a reorg keeps the tasks: what they stored is skipped by the completion
         if (this.tasks.length === 0) this.tasks = newAccountTasks(this.opts.accountTasks)
         this.progress.stateComplete = false
@@ -214,7 +234,8 @@ export class StateDownload {
         return await this.move(found.pivot.header, `${behind} blocks behind the head`)
       }
       // Another block at the pivot's height on the chain that named the new pivot: a reorg below it
-      if ((await this.pivots.holds(pivot, found.pivot)) === false) await this.move(found.pivot.header, 'it left the canonical chain')
+      if ((await this.pivots.holds(pivot, found.pivot)) === false)
+        await this.move(found.pivot.header, 'it left the canonical chain')
     } catch (err) {
       this.log.debug(`Snap sync: staleness check failed: ${(err as Error).message}`)
     } finally {
@@ -234,12 +255,17 @@ export class StateDownload {
       const wait = this.lastMove + minInterval - Date.now()
       if (wait <= 0) {
         const found = await this.pivots.lookup()
-        if ('pivot' in found && found.pivot.header.number > pivot.number) return this.move(found.pivot.header, 'no peer serves its state')
+        if ('pivot' in found && found.pivot.header.number > pivot.number)
+          return this.move(found.pivot.header, 'no peer serves its state')
         this.waiting(`no peer serves the state of pivot ${pivot.number}, and no newer pivot yet`)
       } else {
-        this.waiting(`no peer serves the state of pivot ${pivot.number}; the last move was ${Math.round((Date.now() - this.lastMove) / 1000)} s ago`)
+        this.waiting(
+          `no peer serves the state of pivot ${pivot.number}; the last move was ${Math.round((Date.now() - this.lastMove) / 1000)} s ago`,
+        )
       }
-      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(this.opts.waitMs, wait > 0 ? wait : this.opts.waitMs))))
+      await new Promise((r) =>
+        setTimeout(r, Math.max(0, Math.min(this.opts.waitMs, wait > 0 ? wait : this.opts.waitMs))),
+      )
     }
   }
 
@@ -249,11 +275,17 @@ export class StateDownload {
     if (header.number <= from.number) return
     // A sync that has just ended complete keeps its pivot: the record must name the root it completed
     if (this.progress.stateComplete || this.sync?.moveTo(header.stateRoot) === false) return
-    this.progress.pivot = { number: `0x${header.number.toString(16)}`, hash: bytesToHex(header.hash()), stateRoot: bytesToHex(header.stateRoot) }
+    this.progress.pivot = {
+      number: `0x${header.number.toString(16)}`,
+      hash: bytesToHex(header.hash()),
+      stateRoot: bytesToHex(header.stateRoot),
+    }
     this.progress.counters.pivotMoves++
     this.lastMove = Date.now()
     // Saved with the next progress record, which the sync writes after flushing the nodes it covers
-    this.log.info(`Snap sync: pivot moved from block ${from.number} to block=${header.number} hash=${bytesToHex(header.hash())} root=${bytesToHex(header.stateRoot)} (${why})`)
+    this.log.info(
+      `Snap sync: pivot moved from block ${from.number} to block=${header.number} hash=${bytesToHex(header.hash())} root=${bytesToHex(header.stateRoot)} (${why})`,
+    )
   }
 
   private waiting(why: string): void {

@@ -40,7 +40,11 @@ export function classify(err: unknown): Failure {
   if (err instanceof TrieVerifyError) {
     if (err.code === 'EMPTY_RESPONSE') return { kind: 'unavailable' }
     const reason: DropReason =
-      err.code === 'BYTECODE_MISMATCH' || err.code === 'BYTECODE_UNREQUESTED' ? 'bad_code' : err.code === 'KEY_OUT_OF_RANGE' ? 'oversized' : 'invalid_proof'
+      err.code === 'BYTECODE_MISMATCH' || err.code === 'BYTECODE_UNREQUESTED'
+        ? 'bad_code'
+        : err.code === 'KEY_OUT_OF_RANGE'
+          ? 'oversized'
+          : 'invalid_proof'
     return { kind: 'fault', reason, detail: err.message }
   }
   return { kind: 'lost', detail: err instanceof Error ? err.message : String(err) }

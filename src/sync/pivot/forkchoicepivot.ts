@@ -42,9 +42,12 @@ export class ForkchoicePivotSource implements PivotSource {
     if (bounds === undefined || bounds.head === 0n) return { waiting: NO_CONSENSUS_LAYER }
     const number = bounds.head > BigInt(this.distance) ? bounds.head - BigInt(this.distance) : 1n
     // Below the tail of an unlinked subchain the skeleton may still hold blocks of an older one
-    const headers = number >= bounds.tail || this.skeleton.isLinked() ? await this.headers(number, bounds.head) : undefined
+    const headers =
+      number >= bounds.tail || this.skeleton.isLinked() ? await this.headers(number, bounds.head) : undefined
     if (headers === undefined) {
-      return { waiting: `fetching headers back from the consensus layer's head ${bounds.head} (at ${bounds.tail}) to the pivot ${number}` }
+      return {
+        waiting: `fetching headers back from the consensus layer's head ${bounds.head} (at ${bounds.tail}) to the pivot ${number}`,
+      }
     }
     try {
       // The skeleton links what it stores; checked again, since the state root is trusted from it
@@ -52,7 +55,14 @@ export class ForkchoicePivotSource implements PivotSource {
     } catch (err) {
       return { waiting: `the stored headers ${number}..${bounds.head} do not link yet (${(err as Error).message})` }
     }
-    return { pivot: { header: headers[0], head: headers[headers.length - 1], supporters: [], namedBy: "the consensus layer's forkchoice" } }
+    return {
+      pivot: {
+        header: headers[0],
+        head: headers[headers.length - 1],
+        supporters: [],
+        namedBy: "the consensus layer's forkchoice",
+      },
+    }
   }
 
   async holds(pivot: PivotInfo, _found: Pivot): Promise<boolean | undefined> {

@@ -58,8 +58,10 @@ export class BadHeadersError extends Error {
 /** Checks that `headers` are consecutive and each is the parent of the next */
 export function checkLinked(headers: BlockHeader[]): void {
   for (let i = 1; i < headers.length; i++) {
-    if (headers[i].number !== headers[i - 1].number + 1n) throw new Error(`header ${headers[i].number} follows ${headers[i - 1].number}`)
-    if (!equalsBytes(headers[i].parentHash, headers[i - 1].hash())) throw new Error(`header ${headers[i].number} does not link to its parent`)
+    if (headers[i].number !== headers[i - 1].number + 1n)
+      throw new Error(`header ${headers[i].number} follows ${headers[i - 1].number}`)
+    if (!equalsBytes(headers[i].parentHash, headers[i - 1].hash()))
+      throw new Error(`header ${headers[i].number} does not link to its parent`)
   }
 }
 
@@ -80,7 +82,8 @@ async function answer(peer: HeaderPeer, block: bigint | Uint8Array, max: number)
   if (headers.length > max) return { ok: false, why: `${headers.length} headers for ${max}` }
   if (headers.length === 0) return { ok: true, headers }
   const first = headers[0]
-  if (typeof block === 'bigint' ? first.number === block : equalsBytes(first.hash(), block)) return { ok: true, headers }
+  if (typeof block === 'bigint' ? first.number === block : equalsBytes(first.hash(), block))
+    return { ok: true, headers }
   return { ok: false, why: `a run from block ${first.number} (${bytesToHex(first.hash()).slice(0, 10)}…)` }
 }
 
@@ -96,7 +99,8 @@ export class PivotFinder {
       let head = this.heads.get(peer.id)
       if (head === undefined) {
         const announced = await answer(peer, peer.announcedHead, 1)
-        if (!announced.ok || announced.headers.length === 0) throw new Error(`asked its announced head, got ${announced.ok ? 'none' : announced.why}`)
+        if (!announced.ok || announced.headers.length === 0)
+          throw new Error(`asked its announced head, got ${announced.ok ? 'none' : announced.why}`)
         head = announced.headers[0]
       }
       // Bounded: a peer inventing an endless linked chain must not stall discovery; a peer further
@@ -138,7 +142,13 @@ export class PivotFinder {
         onBadPeer(err)
         continue
       }
-      if (pivot !== undefined) return { header: pivot, head: candidate.head, supporters: supporters.map((p) => p.id), namedBy: `${supporters.length} peers agree` }
+      if (pivot !== undefined)
+        return {
+          header: pivot,
+          head: candidate.head,
+          supporters: supporters.map((p) => p.id),
+          namedBy: `${supporters.length} peers agree`,
+        }
     }
     return undefined
   }
@@ -174,7 +184,9 @@ export class PivotFinder {
           ? 'a run that ends beside it'
           : undefined
     if (missing !== undefined || !reply.ok) {
-      this.opts.log?.(`Snap sync: head ${head.number} of peer ${peer.id.slice(0, 8)} passed over: asked headers ${number}..${head.number}, got ${missing}`)
+      this.opts.log?.(
+        `Snap sync: head ${head.number} of peer ${peer.id.slice(0, 8)} passed over: asked headers ${number}..${head.number}, got ${missing}`,
+      )
       this.heads.delete(peer.id)
       return undefined
     }
@@ -184,7 +196,10 @@ export class PivotFinder {
       this.opts.validate(headers)
     } catch (err) {
       this.heads.delete(peer.id)
-      throw new BadHeadersError(peer.id, `headers ${number}..${head.number} (${bytesToHex(head.hash())}): ${(err as Error).message}`)
+      throw new BadHeadersError(
+        peer.id,
+        `headers ${number}..${head.number} (${bytesToHex(head.hash())}): ${(err as Error).message}`,
+      )
     }
     return headers[0]
   }

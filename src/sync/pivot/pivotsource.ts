@@ -40,9 +40,14 @@ export class PeerPivotSource implements PivotSource {
 
   async lookup(): Promise<PivotLookup> {
     const peers = this.peers.headerPeers()
-    if (peers.length < this.minPeers) return { waiting: `${peers.length} of ${this.minPeers} peers needed to choose a pivot` }
-    const pivot = await this.finder.find(peers, (err: BadHeadersError) => this.peers.dropById(err.peerId, 'invalid_proof', err.message))
-    return pivot === undefined ? { waiting: `${peers.length} peers, fewer than ${this.minPeers} agree on a head` } : { pivot }
+    if (peers.length < this.minPeers)
+      return { waiting: `${peers.length} of ${this.minPeers} peers needed to choose a pivot` }
+    const pivot = await this.finder.find(peers, (err: BadHeadersError) =>
+      this.peers.dropById(err.peerId, 'invalid_proof', err.message),
+    )
+    return pivot === undefined
+      ? { waiting: `${peers.length} peers, fewer than ${this.minPeers} agree on a head` }
+      : { pivot }
   }
 
   // The block at the pivot's height on a supporter's chain

@@ -59,7 +59,11 @@ export class RateMeter {
 }
 
 /** The periodic progress line */
-export function progressLine(s: SnapSyncStatus, rates: SnapSyncCounters, sinceStartDone: { fraction: number; ms: number }): string {
+export function progressLine(
+  s: SnapSyncStatus,
+  rates: SnapSyncCounters,
+  sinceStartDone: { fraction: number; ms: number },
+): string {
   const c = s.counters
   const pivot = s.pivot === undefined ? 'none' : String(s.pivot.number)
   const parts = [
@@ -74,7 +78,8 @@ export function progressLine(s: SnapSyncStatus, rates: SnapSyncCounters, sinceSt
     parts.push(`done=${(s.accountSpaceDone * 100).toFixed(1)}%`)
     // ETA from this process's own rate over the account space (what a restart already had is excluded)
     const { fraction, ms } = sinceStartDone
-    if (fraction > 0.001 && s.accountSpaceDone < 1) parts.push(`eta=${duration((ms / fraction) * (1 - s.accountSpaceDone))}`)
+    if (fraction > 0.001 && s.accountSpaceDone < 1)
+      parts.push(`eta=${duration((ms / fraction) * (1 - s.accountSpaceDone))}`)
   }
   if (s.phase === 'heal') parts.push(`healed=${count(c.healedNodes)} pending=${count(s.healPending)}`)
   if (c.pivotMoves > 0) parts.push(`moves=${c.pivotMoves}`)

@@ -71,5 +71,15 @@ export interface SnapSyncStatus {
 
 /** Zeroed counters */
 export function emptyCounters(): SnapSyncCounters {
-  return { accounts: 0, slots: 0, codes: 0, trieNodes: 0, bytes: 0, wastedBytes: 0, healedNodes: 0, pivotMoves: 0, hedgedRequests: 0 }
+  return {
+    accounts: 0,
+    slots: 0,
+    codes: 0,
+    trieNodes: 0,
+    bytes: 0,
+    wastedBytes: 0,
+    healedNodes: 0,
+    pivotMoves: 0,
+    hedgedRequests: 0,
+  }
 }

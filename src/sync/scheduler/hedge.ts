@@ -47,7 +47,12 @@ const UNMEASURED_HEDGE_MS = 500
  * under the current root `generation`, the one expected to be answered last, if `t` would
  * answer it sooner by HEDGE_MARGIN of its own time for it
  */
-export function pickHedge(pending: Iterable<InFlight>, t: TrackedPeer, generation: number, now: number): InFlight | undefined {
+export function pickHedge(
+  pending: Iterable<InFlight>,
+  t: TrackedPeer,
+  generation: number,
+  now: number,
+): InFlight | undefined {
   let best: InFlight | undefined
   let bestEnd = 0
   for (const r of pending) {

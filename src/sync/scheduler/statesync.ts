@@ -79,7 +79,9 @@ export class RootUnavailableError extends Error {
   override name = 'RootUnavailableError'
 }
 
-type Result = { req: InFlight; reply: unknown; error?: undefined } | { req: InFlight; reply?: undefined; error: unknown }
+type Result =
+  | { req: InFlight; reply: unknown; error?: undefined }
+  | { req: InFlight; reply?: undefined; error: unknown }
 
 /** See the module comment */
 export class StateSync {
@@ -112,11 +114,26 @@ export class StateSync {
     tracker?: PeerTracker,
   ) {
     const [reads, writer, codes] = [localReads(db), new StateWriter(db), new CodeQueue()]
-    this.ctx = { root, generation: 0, db: reads, writer, counters, storage: new StorageQueue(), codes, trie: new TrieSync(reads, writer, codes), requestBytes: opts.requestBytes }
+    this.ctx = {
+      root,
+      generation: 0,
+      db: reads,
+      writer,
+      counters,
+      storage: new StorageQueue(),
+      codes,
+      trie: new TrieSync(reads, writer, codes),
+      requestBytes: opts.requestBytes,
+    }
     this.rootHex = toHex(root)
     this.accounts = new AccountRanges(this.ctx, tasks)
     this.tracker = tracker ?? new PeerTracker()
-    this.kinds = [new TrieNodes(this.ctx), new ByteCodes(this.ctx), new StorageRanges(this.ctx), this.accounts] as AnyKind[]
+    this.kinds = [
+      new TrieNodes(this.ctx),
+      new ByteCodes(this.ctx),
+      new StorageRanges(this.ctx),
+      this.accounts,
+    ] as AnyKind[]
     this.rate = (opts.requestsPerSecond ?? 0) > 0 ? new RequestRate(opts.requestsPerSecond as number) : undefined
   }
 
@@ -246,7 +263,12 @@ export class StateSync {
     return true
   }
 
-  private send(t: TrackedPeer, kind: AnyKind, work: unknown, group: HedgeGroup = { holders: 0, settled: false, hedged: false }): void {
+  private send(
+    t: TrackedPeer,
+    kind: AnyKind,
+    work: unknown,
+    group: HedgeGroup = { holders: 0, settled: false, hedged: false },
+  ): void {
     this.rate?.tryTake()
     const bytes = this.tracker.bytesFor(t, this.ctx.requestBytes)
     const req: InFlight = { peer: t, kind, work, bytes, started: Date.now(), generation: this.ctx.generation, group }
@@ -276,7 +298,10 @@ export class StateSync {
         resolve()
       }
       // Under a request rate, look again when the next request may go
-      const wait = this.rate === undefined ? this.opts.idleWaitMs : Math.min(this.opts.idleWaitMs, Math.max(1, this.rate.msUntilNext()))
+      const wait =
+        this.rate === undefined
+          ? this.opts.idleWaitMs
+          : Math.min(this.opts.idleWaitMs, Math.max(1, this.rate.msUntilNext()))
       const timer = setTimeout(done, wait)
       signal.addEventListener('abort', done)
       this.wake = done
@@ -355,7 +380,8 @@ export class StateSync {
         t.lacksRoot.add(this.rootHex)
         return
       case 'timeout':
-        if (this.tracker.timedOut(t, kind.kind, started)) this.drop(t, 'timeout', `${kind.kind}: ${t.timeouts} timeouts in a row`)
+        if (this.tracker.timedOut(t, kind.kind, started))
+          this.drop(t, 'timeout', `${kind.kind}: ${t.timeouts} timeouts in a row`)
         return
       case 'lost':
         // Disconnected: the peer has left the pool, and its other requests fail with this one. It is
@@ -398,6 +424,7 @@ export class StateSync {
 export function payloadBytes(value: unknown): number {
   if (value instanceof Uint8Array) return value.length
   if (Array.isArray(value)) return value.reduce((n: number, v) => n + payloadBytes(v), 0)
-  if (typeof value === 'object' && value !== null) return Object.values(value).reduce((n: number, v) => n + payloadBytes(v), 0)
+  if (typeof value === 'object' && value !== null)
+    return Object.values(value).reduce((n: number, v) => n + payloadBytes(v), 0)
   return 0
 }

@@ -28,7 +28,8 @@ export class SnapBeaconSynchronizer extends BeaconSynchronizer implements Plugin
 
   constructor(options: PluginSynchronizerOptions, snap: SnapSyncOptions, recorder?: SyncRecorder) {
     const skeleton = options.service.skeleton
-    if (skeleton === undefined) throw new Error('--sync=snap after the merge needs the meta database (the beacon skeleton lives there)')
+    if (skeleton === undefined)
+      throw new Error('--sync=snap after the merge needs the meta database (the beacon skeleton lives there)')
     const { config, pool, chain, execution, interval } = options
     super({ config, pool, chain, execution, interval, skeleton })
     this.executor = execution

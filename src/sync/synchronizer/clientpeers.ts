@@ -103,7 +103,10 @@ export class ClientPeers implements SnapPeerSource {
     const sender = (peer.snap as NonNullable<Peer['snap']>).sender
     const requester = new SnapRequester({
       send: (code, payload) => sender.sendMessage(code, payload as NestedUint8Array),
-      onMessage: (handler) => sender.on('message', (m: { code: number; payload: Uint8Array | NestedUint8Array }) => handler(m.code, m.payload)),
+      onMessage: (handler) =>
+        sender.on('message', (m: { code: number; payload: Uint8Array | NestedUint8Array }) =>
+          handler(m.code, m.payload),
+        ),
     })
     const snap: SnapPeer = {
       id: peer.id,

@@ -77,7 +77,10 @@ export class EthHeaderRequester {
         reject(new Error(`no BlockHeaders for request ${reqId} within ${this.timeoutMs} ms`))
       }, this.timeoutMs)
       this.waiting.set(reqId, { resolve, reject, timer })
-      this.sender.sendMessage(GET_BLOCK_HEADERS, [bigIntToUnpaddedBytes(reqId), [origin, intToUnpaddedBytes(max), intToUnpaddedBytes(0), intToUnpaddedBytes(0)]])
+      this.sender.sendMessage(GET_BLOCK_HEADERS, [
+        bigIntToUnpaddedBytes(reqId),
+        [origin, intToUnpaddedBytes(max), intToUnpaddedBytes(0), intToUnpaddedBytes(0)],
+      ])
     })
   }
 
@@ -90,7 +93,9 @@ export class EthHeaderRequester {
     clearTimeout(waiter.timer)
     try {
       const raw = payload[1] as NestedUint8Array
-      waiter.resolve(raw.map((h) => createBlockHeaderFromBytesArray(h as Uint8Array[], { common: this.common, setHardfork: true })))
+      waiter.resolve(
+        raw.map((h) => createBlockHeaderFromBytesArray(h as Uint8Array[], { common: this.common, setHardfork: true })),
+      )
     } catch (err) {
       waiter.reject(err as Error)
     }

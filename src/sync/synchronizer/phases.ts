@@ -85,7 +85,8 @@ export class SnapPhases {
   ) {
     const { config, execution } = parts
     const { stateDB, metaDB } = execution
-    if (stateDB === undefined || metaDB === undefined) throw new Error('--sync=snap needs the client state and meta databases')
+    if (stateDB === undefined || metaDB === undefined)
+      throw new Error('--sync=snap needs the client state and meta databases')
     const logger = config.logger
     const log = {
       info: (m: string) => logger?.info(m),
@@ -128,7 +129,8 @@ export class SnapPhases {
     }
     const progress = await this.download.load()
     if (progress.handedOff) logger?.info('Snap sync: finished earlier; following the chain as a full node')
-    else if (progress.pivot !== undefined) logger?.info(`Snap sync: resuming the state of pivot block ${BigInt(progress.pivot.number)}`)
+    else if (progress.pivot !== undefined)
+      logger?.info(`Snap sync: resuming the state of pivot block ${BigInt(progress.pivot.number)}`)
   }
 
   // The block execution is at, and whether its state is in the state DB
@@ -142,7 +144,9 @@ export class SnapPhases {
   /** Starts phase 1 (unless handed off) and the status timer; idempotent */
   start(): void {
     if (!this.download.handedOff && this.phase1 === undefined) {
-      this.parts.config.logger?.info('Snap sync: starting (phase 1: state of a recent pivot block; phase 2: the client executes from it)')
+      this.parts.config.logger?.info(
+        'Snap sync: starting (phase 1: state of a recent pivot block; phase 2: the client executes from it)',
+      )
       this.phase1 = this.runPhase1()
     }
     this.statusTimer ??= setInterval(() => this.tick(), STATUS_INTERVAL_MS)
@@ -205,7 +209,9 @@ export class SnapPhases {
       signal.throwIfAborted()
       if (Date.now() - logged > REPORT_INTERVAL_MS) {
         logged = Date.now()
-        this.parts.config.logger?.info(`Snap sync: state complete; waiting for blocks up to the pivot (${chain.blocks.height} of ${pivot.number})`)
+        this.parts.config.logger?.info(
+          `Snap sync: state complete; waiting for blocks up to the pivot (${chain.blocks.height} of ${pivot.number})`,
+        )
       }
       await new Promise((r) => setTimeout(r, 500))
     }

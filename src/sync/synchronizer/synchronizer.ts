@@ -52,7 +52,8 @@ export function headerValidator(chain: Chain): (headers: BlockHeader[]) => void 
 export function followInterval(options: PluginSynchronizerOptions): number {
   const max = options.interval ?? 8_000
   const common = options.config.chainCommon
-  const period = common.consensusAlgorithm() === 'clique' ? Number((common.consensusConfig() as { period?: number }).period ?? 0) : 0
+  const period =
+    common.consensusAlgorithm() === 'clique' ? Number((common.consensusConfig() as { period?: number }).period ?? 0) : 0
   return period > 0 ? Math.max(1_000, Math.min(max, period * 1_000)) : max
 }
 
@@ -76,7 +77,12 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
     super({ ...options, interval: CATCH_UP_POLL_MS })
     this.followMs = followInterval(options)
     const log = (m: string) => this.config.logger?.debug(m)
-    const finder = new PivotFinder({ minPeers: snap.minPeers, distance: snap.pivotDistance, validate: headerValidator(this.chain), log })
+    const finder = new PivotFinder({
+      minPeers: snap.minPeers,
+      distance: snap.pivotDistance,
+      validate: headerValidator(this.chain),
+      log,
+    })
     this.phases = new SnapPhases(
       { config: this.config, pool: this.pool, chain: this.chain, execution: options.execution },
       snap,
@@ -101,7 +107,9 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
   private dropUnbackedTarget(): void {
     const lower = retarget(this.config.syncTargetHeight, this.pool.peers, this.chain.headers.height)
     if (lower === undefined) return
-    this.config.logger?.info(`Sync target ${this.config.syncTargetHeight} was named by a banned peer only; now ${lower}`)
+    this.config.logger?.info(
+      `Sync target ${this.config.syncTargetHeight} was named by a banned peer only; now ${lower}`,
+    )
     this.config.syncTargetHeight = lower
     this.clearFetcher()
   }

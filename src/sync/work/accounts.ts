@@ -57,7 +57,10 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
   }
 
   fetch(peer: SnapPeer, work: AccountWork, timeoutMs: number, bytes: number): Promise<ReceivedAccountRange> {
-    return peer.getAccountRange({ root: this.ctx.root, origin: work.origin, limit: work.limit, bytes: BigInt(bytes) }, timeoutMs)
+    return peer.getAccountRange(
+      { root: this.ctx.root, origin: work.origin, limit: work.limit, bytes: BigInt(bytes) },
+      timeoutMs,
+    )
   }
 
   verify(work: AccountWork, reply: ReceivedAccountRange): void {
@@ -113,7 +116,11 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
   }
 
   // Storage tries and codes of the batch's accounts that are not stored yet; one DB read for all
-  private async queueDependencies(batch: AccountBatch, hashes: Uint8Array[], accounts: ReturnType<typeof verifyAccountRange>['accounts']): Promise<void> {
+  private async queueDependencies(
+    batch: AccountBatch,
+    hashes: Uint8Array[],
+    accounts: ReturnType<typeof verifyAccountRange>['accounts'],
+  ): Promise<void> {
     const keys: string[] = []
     for (let i = 0; i < accounts.length; i++) {
       keys.push(hasStorage(accounts[i]) ? nodeKey(accounts[i].storageRoot, hashes[i]) : '')
@@ -138,7 +145,13 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
       if (storageKey !== '' && found.get(storageKey) === true) this.ctx.storage.forgetSaved(hashes[i])
       if (storageKey !== '' && found.get(storageKey) !== true) {
         batch.pending++
-        const resumed = this.ctx.storage.add({ account: hashes[i], root: accounts[i].storageRoot, generation, onStored: release, onChanged: changed })
+        const resumed = this.ctx.storage.add({
+          account: hashes[i],
+          root: accounts[i].storageRoot,
+          generation,
+          onStored: release,
+          onChanged: changed,
+        })
         // Its ranges were all fetched before a restart: only its completion from the root is left
         if (resumed !== undefined) await completeStorage(this.ctx, resumed.owner)
       }

@@ -120,6 +120,7 @@ export function unwrittenBytes(tasks: AccountTask[]): number {
 export function accountSpaceDone(tasks: AccountTask[]): number {
   if (tasks.length === 0) return 0
   let sum = 0
-  for (const t of tasks) sum += t.fractionWritten() * Number(((t.last - t.first + 1n) << 16n) / ((MAX_HASH + 1n) >> 16n))
+  for (const t of tasks)
+    sum += t.fractionWritten() * Number(((t.last - t.first + 1n) << 16n) / ((MAX_HASH + 1n) >> 16n))
   return Math.min(1, sum / 2 ** 32)
 }

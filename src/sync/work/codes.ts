@@ -46,7 +46,8 @@ export class ByteCodes implements WorkKind<Uint8Array[], ByteCodesReply> {
 
   private verified(hashes: Uint8Array[], reply: ByteCodesReply) {
     if (reply.codes.length === 0) throw new RootUnavailable('empty bytecodes')
-    if (reply.codes.length > hashes.length) throw new PeerFault('oversized', `${reply.codes.length} codes for ${hashes.length} hashes`)
+    if (reply.codes.length > hashes.length)
+      throw new PeerFault('oversized', `${reply.codes.length} codes for ${hashes.length} hashes`)
     const bytes = byteLength(reply.codes)
     checkReplySize(bytes, this.ctx.requestBytes, 'ByteCodes')
     return { bytes, verified: verifyBytecodes(hashes, reply.codes) }

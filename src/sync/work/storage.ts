@@ -17,7 +17,12 @@ import type { SlotData, StorageRangesReply } from '../../wire/messages.js'
 /** A request for whole small tries, or for one sub-range of a large trie */
 export type StorageWork =
   | { readonly kind: 'whole'; readonly owners: StorageOwner[] }
-  | { readonly kind: 'subrange'; readonly sub: StorageSubrange; readonly origin: Uint8Array; readonly limit: Uint8Array }
+  | {
+      readonly kind: 'subrange'
+      readonly sub: StorageSubrange
+      readonly origin: Uint8Array
+      readonly limit: Uint8Array
+    }
 
 const ZERO = hashBytes(0n)
 const MAX = hashBytes(MAX_HASH)
@@ -28,7 +33,13 @@ interface Verified {
   result: StorageRangeResult
 }
 
-function verify(root: Uint8Array, slots: SlotData[], proof: Uint8Array[], origin: Uint8Array, limit: Uint8Array): StorageRangeResult {
+function verify(
+  root: Uint8Array,
+  slots: SlotData[],
+  proof: Uint8Array[],
+  origin: Uint8Array,
+  limit: Uint8Array,
+): StorageRangeResult {
   return verifyStorageRange({
     root,
     origin,
@@ -71,9 +82,15 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
     const bytes = BigInt(limitBytes)
     if (work.kind === 'subrange') {
       const { account } = work.sub.trie.owner
-      return peer.getStorageRanges({ root: this.ctx.root, accounts: [account], origin: work.origin, limit: work.limit, bytes }, timeoutMs)
+      return peer.getStorageRanges(
+        { root: this.ctx.root, accounts: [account], origin: work.origin, limit: work.limit, bytes },
+        timeoutMs,
+      )
     }
-    return peer.getStorageRanges({ root: this.ctx.root, accounts: work.owners.map((o) => o.account), origin: ZERO, limit: MAX, bytes }, timeoutMs)
+    return peer.getStorageRanges(
+      { root: this.ctx.root, accounts: work.owners.map((o) => o.account), origin: ZERO, limit: MAX, bytes },
+      timeoutMs,
+    )
   }
 
   verify(work: StorageWork, reply: StorageRangesReply): void {
@@ -108,19 +125,27 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
     const bytes = replyBytes(reply)
     checkReplySize(bytes, this.ctx.requestBytes, 'StorageRanges')
     const asked = work.kind === 'whole' ? work.owners.length : 1
-    if (reply.slots.length > asked) throw new PeerFault('oversized', `${reply.slots.length} slot lists for ${asked} accounts`)
+    if (reply.slots.length > asked)
+      throw new PeerFault('oversized', `${reply.slots.length} slot lists for ${asked} accounts`)
     return bytes
   }
 
   // Every list against its owner's storage root; `changed` holds the owners whose account moved on
-  private verifyLists(owners: StorageOwner[], reply: StorageRangesReply): { verified: Verified[]; changed: StorageOwner[] } {
+  private verifyLists(
+    owners: StorageOwner[],
+    reply: StorageRangesReply,
+  ): { verified: Verified[]; changed: StorageOwner[] } {
     const verified: Verified[] = []
     const changed: StorageOwner[] = []
     reply.slots.forEach((slots, i) => {
       const last = i === reply.slots.length - 1
       try {
         // Only the last list may be partial and carry a proof (snap.md §StorageRanges)
-        verified.push({ owner: owners[i], slots, result: verify(owners[i].root, slots, last ? reply.proof : [], ZERO, MAX) })
+        verified.push({
+          owner: owners[i],
+          slots,
+          result: verify(owners[i].root, slots, last ? reply.proof : [], ZERO, MAX),
+        })
       } catch (err) {
         if (!this.readBeforeMove(owners[i])) throw err
         changed.push(owners[i])
@@ -130,7 +155,10 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
   }
 
   // The sub-range's slots, or undefined when its trie was given up or its account moved on
-  private verifySubrange({ sub, origin, limit }: Extract<StorageWork, { kind: 'subrange' }>, reply: StorageRangesReply): StorageRangeResult | undefined {
+  private verifySubrange(
+    { sub, origin, limit }: Extract<StorageWork, { kind: 'subrange' }>,
+    reply: StorageRangesReply,
+  ): StorageRangeResult | undefined {
     if (sub.trie.abandoned) return undefined
     try {
       return verify(sub.trie.owner.root, reply.slots[0] ?? [], reply.proof, origin, limit)
@@ -158,7 +186,10 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
     }
   }
 
-  private async applySubrange(work: Extract<StorageWork, { kind: 'subrange' }>, reply: StorageRangesReply): Promise<void> {
+  private async applySubrange(
+    work: Extract<StorageWork, { kind: 'subrange' }>,
+    reply: StorageRangesReply,
+  ): Promise<void> {
     const { sub } = work
     const result = this.verifySubrange(work, reply)
     // Given up, or its account moved on (abandon is a no-op for a trie already given up)

@@ -100,7 +100,11 @@ interface ResumedTrie {
 
 const HASH_HEX = /^0x[0-9a-f]{64}$/
 
-const savedRange = (r: { first: bigint; last: bigint; next: bigint }) => ({ first: toHex0x(hashBytes(r.first)), last: toHex0x(hashBytes(r.last)), next: toHex0x(hashBytes(r.next)) })
+const savedRange = (r: { first: bigint; last: bigint; next: bigint }) => ({
+  first: toHex0x(hashBytes(r.first)),
+  last: toHex0x(hashBytes(r.last)),
+  next: toHex0x(hashBytes(r.next)),
+})
 
 /**
  * Why 65,536: far above the large tries a sync has in progress at once (their account batches are
@@ -115,10 +119,19 @@ export function loadStorageTries(saved: unknown): Map<string, ResumedTrie[]> {
   const out = new Map<string, ResumedTrie[]>()
   for (const s of saved as Partial<SavedStorageTrie>[]) {
     const bad = () => new Error(`bad storage trie ${JSON.stringify(s).slice(0, 300)}`)
-    if (typeof s !== 'object' || s === null || !HASH_HEX.test(String(s.account)) || !HASH_HEX.test(String(s.root)) || !Array.isArray(s.ranges)) throw bad()
+    if (
+      typeof s !== 'object' ||
+      s === null ||
+      !HASH_HEX.test(String(s.account)) ||
+      !HASH_HEX.test(String(s.root)) ||
+      !Array.isArray(s.ranges)
+    )
+      throw bad()
     if (s.ranges.length > MAX_SUBRANGES) throw bad()
     const ranges = s.ranges.map((r) => {
-      const [first, last, next] = [r?.first, r?.last, r?.next].map((v) => (typeof v === 'string' && /^0x[0-9a-f]{1,64}$/.test(v) ? BigInt(v) : -1n))
+      const [first, last, next] = [r?.first, r?.last, r?.next].map((v) =>
+        typeof v === 'string' && /^0x[0-9a-f]{1,64}$/.test(v) ? BigInt(v) : -1n,
+      )
       if (first < 0n || last > MAX_HASH || first > last || next < first || next > last) throw bad()
       return { first, last, next }
     })
@@ -155,9 +168,14 @@ export class StorageQueue {
     const out: SavedStorageTrie[] = []
     // A trie given up is no longer here (its owner's onChanged removed it)
     for (const t of this.started.values()) {
-      out.push({ account: toHex0x(t.owner.account), root: toHex0x(t.owner.root), ranges: t.subranges.filter((s) => !s.done).map(savedRange) })
+      out.push({
+        account: toHex0x(t.owner.account),
+        root: toHex0x(t.owner.root),
+        ranges: t.subranges.filter((s) => !s.done).map(savedRange),
+      })
     }
-    for (const [account, tries] of this.resumed) for (const r of tries) out.push({ account, root: r.root, ranges: r.ranges.map(savedRange) })
+    for (const [account, tries] of this.resumed)
+      for (const r of tries) out.push({ account, root: r.root, ranges: r.ranges.map(savedRange) })
     return out
   }
 

@@ -47,13 +47,15 @@ export class TrieNodes implements WorkKind<NodeRequest[], TrieNodesReply> {
   }
 
   private verified(reqs: NodeRequest[], { nodes }: TrieNodesReply) {
-    if (nodes.length > reqs.length) throw new PeerFault('oversized', `${nodes.length} trie nodes for ${reqs.length} paths`)
+    if (nodes.length > reqs.length)
+      throw new PeerFault('oversized', `${nodes.length} trie nodes for ${reqs.length} paths`)
     const bytes = byteLength(nodes)
     checkReplySize(bytes, this.ctx.requestBytes, 'TrieNodes')
     let delivered = 0
     for (let i = 0; i < nodes.length; i++) {
       if (nodes[i].length === 0) continue
-      if (compareBytes(keccak256(nodes[i]), reqs[i].hash) !== 0) throw new PeerFault('bad_node', `trie node ${i} does not hash to the node requested at its path`)
+      if (compareBytes(keccak256(nodes[i]), reqs[i].hash) !== 0)
+        throw new PeerFault('bad_node', `trie node ${i} does not hash to the node requested at its path`)
       delivered++
     }
     if (delivered === 0) throw new RootUnavailable('no trie nodes')

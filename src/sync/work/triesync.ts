@@ -73,7 +73,12 @@ export class TrieSync {
    * Completes the trie under `root` (of `owner`'s storage when given); `onDone` runs once it is
    * stored, `onAbandon` if this sync is abandoned first
    */
-  async addRoot(root: Uint8Array, owner: Uint8Array | undefined, onDone: () => void, onAbandon?: () => void): Promise<void> {
+  async addRoot(
+    root: Uint8Array,
+    owner: Uint8Array | undefined,
+    onDone: () => void,
+    onAbandon?: () => void,
+  ): Promise<void> {
     const key = nodeKey(root, owner)
     const [stored] = await this.db.getMany([key], STATE_ENCODINGS)
     if (stored !== undefined) return onDone()
@@ -151,7 +156,8 @@ export class TrieSync {
     const children: Child[] = []
     const leaves: { key: Uint8Array; value: Uint8Array }[] = []
     this.collect(rlp, req.path, children, leaves)
-    const accounts = req.owner === undefined ? leaves.map((l) => ({ key: l.key, body: decodeFullAccount(l.value) })) : []
+    const accounts =
+      req.owner === undefined ? leaves.map((l) => ({ key: l.key, body: decodeFullAccount(l.value) })) : []
     // One read for every child node, storage root and code this node refers to
     const keys = children.map((c) => nodeKey(c.hash, req.owner))
     for (const a of accounts) {
@@ -177,7 +183,12 @@ export class TrieSync {
   }
 
   // Children of a node (hashed ones to look up) and the leaves inside it, embedded nodes included
-  private collect(rlp: Uint8Array, path: Uint8Array, children: Child[], leaves: { key: Uint8Array; value: Uint8Array }[]): void {
+  private collect(
+    rlp: Uint8Array,
+    path: Uint8Array,
+    children: Child[],
+    leaves: { key: Uint8Array; value: Uint8Array }[],
+  ): void {
     let node: ReturnType<typeof decodeNode>
     try {
       node = decodeNode(rlp)
@@ -200,7 +211,12 @@ export class TrieSync {
     }
   }
 
-  private request(hash: Uint8Array, owner: Uint8Array | undefined, path: Uint8Array, parent: NodeRequest | undefined): NodeRequest {
+  private request(
+    hash: Uint8Array,
+    owner: Uint8Array | undefined,
+    path: Uint8Array,
+    parent: NodeRequest | undefined,
+  ): NodeRequest {
     const key = nodeKey(hash, owner)
     let req = this.requests.get(key)
     if (req === undefined) {

@@ -2,16 +2,29 @@ import { strict as assert } from 'node:assert'
 
 import { MemoryLevel } from 'memory-level'
 
-import { AccountTask, loadAccountTasks, newAccountTasks, saveAccountTasks } from '../../../src/sync/work/accounttasks.js'
+import {
+  AccountTask,
+  loadAccountTasks,
+  newAccountTasks,
+  saveAccountTasks,
+} from '../../../src/sync/work/accounttasks.js'
 import { MAX_HASH } from '../../../src/sync/work/hashrange.js'
-import { NewerProgressError, PROGRESS_KEY, PROGRESS_VERSION, ProgressStore, newProgress, parseProgress, reconcileProgress } from '../../../src/sync/download/progressrecord.js'
+import {
+  NewerProgressError,
+  PROGRESS_KEY,
+  PROGRESS_VERSION,
+  ProgressStore,
+  newProgress,
+  parseProgress,
+  reconcileProgress,
+} from '../../../src/sync/download/progressrecord.js'
 
 import { DB_BACKENDS, tempDB } from '../../helpers/db.js'
 
 import type { SavedAccountTask } from '../../../src/sync/work/accounttasks.js'
 import type { SnapProgress } from '../../../src/sync/download/progressrecord.js'
 
-const hex = (n: bigint) => '0x' + n.toString(16)
+const hex = (n: bigint) => `0x${n.toString(16)}`
 const HALF = MAX_HASH >> 1n
 
 /** A record as this code writes it, mid-sync */
@@ -20,10 +33,26 @@ function sample(): SnapProgress {
   tasks[0].written = tasks[0].first + 12345n
   return {
     ...newProgress(),
-    pivot: { number: '0x1f4', hash: '0x' + 'ab'.repeat(32), stateRoot: '0x' + 'cd'.repeat(32) },
+    pivot: { number: '0x1f4', hash: `0x${'ab'.repeat(32)}`, stateRoot: `0x${'cd'.repeat(32)}` },
     tasks: saveAccountTasks(tasks),
-    storage: [{ account: '0x' + '11'.repeat(32), root: '0x' + '22'.repeat(32), ranges: [{ first: hex(HALF), last: hex(MAX_HASH), next: hex(HALF + 7n) }] }],
-    counters: { accounts: 10, slots: 20, codes: 3, trieNodes: 4, bytes: 5000, wastedBytes: 7, healedNodes: 2, pivotMoves: 1, hedgedRequests: 1 },
+    storage: [
+      {
+        account: `0x${'11'.repeat(32)}`,
+        root: `0x${'22'.repeat(32)}`,
+        ranges: [{ first: hex(HALF), last: hex(MAX_HASH), next: hex(HALF + 7n) }],
+      },
+    ],
+    counters: {
+      accounts: 10,
+      slots: 20,
+      codes: 3,
+      trieNodes: 4,
+      bytes: 5000,
+      wastedBytes: 7,
+      healedNodes: 2,
+      pivotMoves: 1,
+      hedgedRequests: 1,
+    },
     unwrittenBytes: 1234,
   }
 }
@@ -80,8 +109,16 @@ describe('[ProgressStore] a bad record between runs', () => {
     { name: 'binary garbage', stored: '\u0000\u00ff\u0013garbage', reason: /JSON/ },
     { name: 'JSON null', stored: 'null', reason: /not a JSON object/ },
     { name: 'a JSON array', stored: '[1,2]', reason: /not a JSON object/ },
-    { name: 'an older, unknown version', stored: JSON.stringify({ ...sample(), version: 0 }), reason: /version 0, expected 1/ },
-    { name: 'a version that is a string', stored: JSON.stringify({ ...sample(), version: '2' }), reason: /version 2, expected 1/ },
+    {
+      name: 'an older, unknown version',
+      stored: JSON.stringify({ ...sample(), version: 0 }),
+      reason: /version 0, expected 1/,
+    },
+    {
+      name: 'a version that is a string',
+      stored: JSON.stringify({ ...sample(), version: '2' }),
+      reason: /version 2, expected 1/,
+    },
     { name: 'a bad pivot', stored: JSON.stringify({ ...sample(), pivot: { number: 'x' } }), reason: /bad pivot/ },
     { name: 'a null pivot', stored: JSON.stringify({ ...sample(), pivot: null }), reason: /bad pivot/ },
     {
@@ -115,14 +152,19 @@ describe('[ProgressStore] a bad record between runs', () => {
       store.load(),
       (err: Error) =>
         err instanceof NewerProgressError &&
-        /progress record \(meta DB key snapsync:progress\) is of version 2, written by a newer ethereumjs-snap than this one \(version 1\): run that version, or start with a new --dataDir$/.test(err.message),
+        /progress record \(meta DB key snapsync:progress\) is of version 2, written by a newer ethereumjs-snap than this one \(version 1\): run that version, or start with a new --dataDir$/.test(
+          err.message,
+        ),
     )
     assert.deepEqual(warnings, [])
     assert.equal(await db.get(PROGRESS_KEY), newer)
   })
 
   it('passes a DB error on (the DB is not the record)', async () => {
-    const store = new ProgressStore({ get: () => Promise.reject(new Error('IO error: disk')), put: () => Promise.resolve() })
+    const store = new ProgressStore({
+      get: () => Promise.reject(new Error('IO error: disk')),
+      put: () => Promise.resolve(),
+    })
     await assert.rejects(store.load(), /IO error: disk/)
   })
 })
@@ -140,19 +182,63 @@ describe('[parseProgress]', () => {
   const rejects: { name: string; json: string; error: RegExp }[] = [
     { name: 'another version', json: json((r) => (r.version = 2)), error: /version 2/ },
     { name: 'no version', json: json((r) => delete r.version), error: /version undefined/ },
-    { name: 'a pivot hash that is not hex', json: json((r) => ((r.pivot as Record<string, unknown>).hash = '0xzz')), error: /bad pivot/ },
-    { name: 'a pivot number without 0x', json: json((r) => ((r.pivot as Record<string, unknown>).number = '500')), error: /bad pivot/ },
-    { name: 'a pivot without a state root', json: json((r) => delete (r.pivot as Record<string, unknown>).stateRoot), error: /bad pivot/ },
-    { name: 'a negative counter', json: json((r) => ((r.counters as Record<string, number>).slots = -1)), error: /bad counter slots/ },
-    { name: 'a counter that is a string', json: json((r) => ((r.counters as Record<string, unknown>).bytes = '5')), error: /bad counter bytes/ },
+    {
+      name: 'a pivot hash that is not hex',
+      json: json((r) => ((r.pivot as Record<string, unknown>).hash = '0xzz')),
+      error: /bad pivot/,
+    },
+    {
+      name: 'a pivot number without 0x',
+      json: json((r) => ((r.pivot as Record<string, unknown>).number = '500')),
+      error: /bad pivot/,
+    },
+    {
+      name: 'a pivot without a state root',
+      json: json((r) => delete (r.pivot as Record<string, unknown>).stateRoot),
+      error: /bad pivot/,
+    },
+    {
+      name: 'a negative counter',
+      json: json((r) => ((r.counters as Record<string, number>).slots = -1)),
+      error: /bad counter slots/,
+    },
+    {
+      name: 'a counter that is a string',
+      json: json((r) => ((r.counters as Record<string, unknown>).bytes = '5')),
+      error: /bad counter bytes/,
+    },
     { name: 'no task list', json: json((r) => delete r.tasks), error: /no task list/ },
-    { name: 'a storage list that is not a list', json: json((r) => (r.storage = {})), error: /storage tries: not a list/ },
+    {
+      name: 'a storage list that is not a list',
+      json: json((r) => (r.storage = {})),
+      error: /storage tries: not a list/,
+    },
     { name: 'a storage trie without a root', json: json((r) => delete storageTrie(r).root), error: /bad storage trie/ },
-    { name: 'a storage account that is not a hash', json: json((r) => (storageTrie(r).account = '0x11')), error: /bad storage trie/ },
-    { name: 'a storage cursor past its sub-range', json: json((r) => (storageRange(r).next = hex(MAX_HASH + 1n))), error: /bad storage trie/ },
-    { name: 'a storage sub-range that ends before it begins', json: json((r) => (storageRange(r).last = hex(HALF - 1n))), error: /bad storage trie/ },
-    { name: 'a storage cursor that is not hex', json: json((r) => (storageRange(r).next = 'zz')), error: /bad storage trie/ },
-    { name: 'more storage tries than a sync holds', json: json((r) => (r.storage = new Array(65_537).fill(storageTrie(r)))), error: /storage tries: 65537, more than 65536/ },
+    {
+      name: 'a storage account that is not a hash',
+      json: json((r) => (storageTrie(r).account = '0x11')),
+      error: /bad storage trie/,
+    },
+    {
+      name: 'a storage cursor past its sub-range',
+      json: json((r) => (storageRange(r).next = hex(MAX_HASH + 1n))),
+      error: /bad storage trie/,
+    },
+    {
+      name: 'a storage sub-range that ends before it begins',
+      json: json((r) => (storageRange(r).last = hex(HALF - 1n))),
+      error: /bad storage trie/,
+    },
+    {
+      name: 'a storage cursor that is not hex',
+      json: json((r) => (storageRange(r).next = 'zz')),
+      error: /bad storage trie/,
+    },
+    {
+      name: 'more storage tries than a sync holds',
+      json: json((r) => (r.storage = new Array(65_537).fill(storageTrie(r)))),
+      error: /storage tries: 65537, more than 65536/,
+    },
   ]
   for (const c of rejects) {
     it(`rejects ${c.name}`, () => {
@@ -181,7 +267,12 @@ describe('[parseProgress]', () => {
 })
 
 describe('[loadAccountTasks]', () => {
-  const task = (first: bigint, last: bigint, next: bigint, done = false): SavedAccountTask => ({ first: hex(first), last: hex(last), next: hex(next), done })
+  const task = (first: bigint, last: bigint, next: bigint, done = false): SavedAccountTask => ({
+    first: hex(first),
+    last: hex(last),
+    next: hex(next),
+    done,
+  })
 
   it('round-trips the written cursors, not the fetched ones', () => {
     const tasks = newAccountTasks(3)
@@ -212,7 +303,10 @@ describe('[loadAccountTasks]', () => {
     { name: 'cursor two past the end', saved: [task(100n, 200n, 202n)] },
     { name: 'last beyond the hash space', saved: [task(0n, MAX_HASH + 1n, 0n)] },
     { name: 'a key that is not a number', saved: [{ first: '0xzz', last: hex(MAX_HASH), next: '0x0', done: false }] },
-    { name: 'a missing cursor', saved: [{ first: '0x0', last: hex(MAX_HASH), done: false } as unknown as SavedAccountTask] },
+    {
+      name: 'a missing cursor',
+      saved: [{ first: '0x0', last: hex(MAX_HASH), done: false } as unknown as SavedAccountTask],
+    },
   ]
   for (const c of malformed) {
     it(`rejects ${c.name}`, () => {
@@ -239,7 +333,10 @@ describe('[reconcileProgress]', () => {
     const { progress, change } = reconcileProgress(handedOff(), { number: 40n, stateStored: false })
     assert.deepEqual(progress, newProgress())
     assert.equal(change?.level, 'warn')
-    assert.match(change?.message ?? '', /^Snap sync: the state of the executed head, block 40, is missing from the state DB .*; downloading the state of a new pivot again/)
+    assert.match(
+      change?.message ?? '',
+      /^Snap sync: the state of the executed head, block 40, is missing from the state DB .*; downloading the state of a new pivot again/,
+    )
   })
 
   it('hands off, saying so, when there is no record and the client executes from a stored state', () => {
@@ -247,16 +344,35 @@ describe('[reconcileProgress]', () => {
       const { progress, change } = reconcileProgress(stored, { number: 40n, stateStored: true })
       assert.equal(progress?.handedOff, true)
       assert.equal(progress?.pivot, undefined)
-      assert.deepEqual(change, { level: 'info', message: 'Snap sync: the client already executes from block 40 and holds its state; no state download needed' })
+      assert.deepEqual(change, {
+        level: 'info',
+        message: 'Snap sync: the client already executes from block 40 and holds its state; no state download needed',
+      })
     }
   })
 
-  const unchanged: { name: string; stored: SnapProgress | undefined; head: { number: bigint; stateStored: boolean } }[] = [
+  const unchanged: {
+    name: string
+    stored: SnapProgress | undefined
+    head: { number: bigint; stateStored: boolean }
+  }[] = [
     { name: 'a fresh node (no record, at genesis)', stored: undefined, head: { number: 0n, stateStored: false } },
-    { name: 'a fresh node whose genesis state is stored', stored: newProgress(), head: { number: 0n, stateStored: true } },
+    {
+      name: 'a fresh node whose genesis state is stored',
+      stored: newProgress(),
+      head: { number: 0n, stateStored: true },
+    },
     { name: 'a sync midway (execution held at genesis)', stored: midway(), head: { number: 0n, stateStored: false } },
-    { name: 'a sync killed between the VM head move and the handed-off record', stored: { ...midway(), stateComplete: true }, head: { number: 500n, stateStored: true } },
-    { name: 'no record above genesis without the state (nothing to keep: a sync)', stored: undefined, head: { number: 40n, stateStored: false } },
+    {
+      name: 'a sync killed between the VM head move and the handed-off record',
+      stored: { ...midway(), stateComplete: true },
+      head: { number: 500n, stateStored: true },
+    },
+    {
+      name: 'no record above genesis without the state (nothing to keep: a sync)',
+      stored: undefined,
+      head: { number: 40n, stateStored: false },
+    },
   ]
   for (const c of unchanged) {
     it(`leaves ${c.name} as it is`, () => {

@@ -18,10 +18,16 @@ describe('[PeerTracker]', () => {
   it('follows the connected set, keeping the measurements of a peer that reconnects', () => {
     const tracker = new PeerTracker(OPTS)
     const [a, b] = [peer('a'), peer('b')]
-    assert.deepEqual(tracker.sync([a, b]).map((t) => t.peer.id), ['a', 'b'])
+    assert.deepEqual(
+      tracker.sync([a, b]).map((t) => t.peer.id),
+      ['a', 'b'],
+    )
     const ta = tracker.get('a')!
     tracker.delivered(ta, 'storage', 10, 100)
-    assert.deepEqual(tracker.sync([b]).map((t) => t.peer.id), ['b'])
+    assert.deepEqual(
+      tracker.sync([b]).map((t) => t.peer.id),
+      ['b'],
+    )
     assert.equal(tracker.get('a'), undefined)
     const b2 = peer('b')
     const tb = tracker.get('b')!
@@ -107,7 +113,10 @@ describe('[PeerTracker]', () => {
       assert.equal(tracker.timedOut(t, 'codes'), false)
       tracker.delivered(t, 'codes', 1, 10)
       assert.equal(t.timeouts, 0)
-      assert.deepEqual([1, 2, 3].map(() => tracker.timedOut(t, 'nodes')), [false, false, true])
+      assert.deepEqual(
+        [1, 2, 3].map(() => tracker.timedOut(t, 'nodes')),
+        [false, false, true],
+      )
     })
 
     it('a peer that never answered is dropped at its first timeout (it is asked one probe at a time)', () => {
@@ -123,16 +132,26 @@ describe('[PeerTracker]', () => {
       tracker.delivered(t, 'storage', 1, 10)
       const sent = Date.now() - 1_000
       // Three requests sent before the peer fell silent: one timeout, not three (and not a drop)
-      assert.deepEqual([1, 2, 3].map(() => tracker.timedOut(t, 'storage', sent)), [false, false, false])
+      assert.deepEqual(
+        [1, 2, 3].map(() => tracker.timedOut(t, 'storage', sent)),
+        [false, false, false],
+      )
       assert.equal(t.timeouts, 1)
       // Requests sent after that timeout was seen count again (each after the one before, here)
       const later = Date.now() + 10_000
-      assert.deepEqual([tracker.timedOut(t, 'storage', later), tracker.timedOut(t, 'storage', later + 10_000)], [false, true])
+      assert.deepEqual(
+        [tracker.timedOut(t, 'storage', later), tracker.timedOut(t, 'storage', later + 10_000)],
+        [false, true],
+      )
     })
 
     it('the defaults drop a peer after 3 timeouts, within 6..30 s', () => {
       assert.deepEqual(
-        [DEFAULT_TRACKER_OPTIONS.maxTimeouts, DEFAULT_TRACKER_OPTIONS.minTimeoutMs, DEFAULT_TRACKER_OPTIONS.maxTimeoutMs],
+        [
+          DEFAULT_TRACKER_OPTIONS.maxTimeouts,
+          DEFAULT_TRACKER_OPTIONS.minTimeoutMs,
+          DEFAULT_TRACKER_OPTIONS.maxTimeoutMs,
+        ],
         [3, 6_000, 30_000],
       )
       assert.ok(Object.isFrozen(DEFAULT_TRACKER_OPTIONS))
@@ -140,7 +159,7 @@ describe('[PeerTracker]', () => {
   })
 
   describe('request bytes', () => {
-    it('a probe of 64 KiB until measured; then about a second of the peer\'s byte rate, within 64 KiB..max', () => {
+    it("a probe of 64 KiB until measured; then about a second of the peer's byte rate, within 64 KiB..max", () => {
       const tracker = new PeerTracker(OPTS)
       const [slow, fast] = tracker.sync([peer('slow'), peer('fast')])
       const max = 512 * 1024
@@ -170,11 +189,21 @@ describe('[PeerTracker]', () => {
       tracker.delivered(c, 'storage', 1, 1000)
       c.inFlight = 1
       d.lacksRoot.add(ROOT)
-      assert.deepEqual(tracker.idle('accounts', ROOT).map((t) => t.peer.id), ['b', 'a', 'c'])
-      assert.deepEqual(tracker.idle('accounts', 'bb'.repeat(32)).map((t) => t.peer.id), ['b', 'a', 'd', 'c'], 'd lacks another root only')
+      assert.deepEqual(
+        tracker.idle('accounts', ROOT).map((t) => t.peer.id),
+        ['b', 'a', 'c'],
+      )
+      assert.deepEqual(
+        tracker.idle('accounts', 'bb'.repeat(32)).map((t) => t.peer.id),
+        ['b', 'a', 'd', 'c'],
+        'd lacks another root only',
+      )
       b.inFlight = 2
       assert.equal(tracker.canTake(b), false)
-      assert.deepEqual(tracker.idle('accounts', ROOT).map((t) => t.peer.id), ['a', 'c'])
+      assert.deepEqual(
+        tracker.idle('accounts', ROOT).map((t) => t.peer.id),
+        ['a', 'c'],
+      )
     })
 
     it('one request (a probe) until the first reply, then maxInFlight', () => {

@@ -24,7 +24,20 @@ function chain(head: number, tag = 0, base: BlockHeader[] = [], from = 0): Block
   for (let n = out.length; n <= head; n++) {
     const parentHash = n === 0 ? new Uint8Array(32) : out[n - 1].hash()
     const stateRoot = new Uint8Array(32).fill((n + tag) % 256)
-    out.push(createBlockHeader({ number: BigInt(n), parentHash, stateRoot, gasLimit: 30_000_000n, timestamp: BigInt(n * 12), baseFeePerGas: 7n, extraData: Uint8Array.of(tag) }, { common }))
+    out.push(
+      createBlockHeader(
+        {
+          number: BigInt(n),
+          parentHash,
+          stateRoot,
+          gasLimit: 30_000_000n,
+          timestamp: BigInt(n * 12),
+          baseFeePerGas: 7n,
+          extraData: Uint8Array.of(tag),
+        },
+        { common },
+      ),
+    )
   }
   return out
 }
@@ -39,7 +52,9 @@ describe('[ForkchoicePivotSource] the pivot from the consensus layer head', () =
     const source = new ForkchoicePivotSource(new FakeSkeleton([]), 64)
     assert.deepEqual(await source.lookup(), { waiting: NO_CONSENSUS_LAYER })
     // A newPayload alone makes the client put its own chain head (genesis) in the skeleton
-    assert.deepEqual(await new ForkchoicePivotSource(new FakeSkeleton(chain(0)), 64).lookup(), { waiting: NO_CONSENSUS_LAYER })
+    assert.deepEqual(await new ForkchoicePivotSource(new FakeSkeleton(chain(0)), 64).lookup(), {
+      waiting: NO_CONSENSUS_LAYER,
+    })
   })
 
   it('waits until the blocks are fetched back to the pivot, then takes the block `distance` below the head', async () => {
@@ -48,7 +63,11 @@ describe('[ForkchoicePivotSource] the pivot from the consensus layer head', () =
     skeleton.tail = 200n
     const source = new ForkchoicePivotSource(skeleton, 64)
     const waiting = await source.lookup()
-    assert.ok('waiting' in waiting && /headers back from the consensus layer's head 200 \(at 200\) to the pivot 136/.test(waiting.waiting), JSON.stringify(waiting))
+    assert.ok(
+      'waiting' in waiting &&
+        /headers back from the consensus layer's head 200 \(at 200\) to the pivot 136/.test(waiting.waiting),
+      JSON.stringify(waiting),
+    )
     skeleton.tail = 137n
     assert.ok('waiting' in (await source.lookup()))
     skeleton.tail = 136n

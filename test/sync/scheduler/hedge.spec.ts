@@ -132,7 +132,9 @@ describe('[StateSync] hedged requests', function () {
     const hedges: string[] = []
     const realFetch = fast.getAccountRange.bind(fast)
     sinon.stub(fast, 'getAccountRange').callsFake((req, timeoutMs) => {
-      const held = slow.received.some((r) => r.kind === 'GetAccountRange' && Buffer.from(r.origin).equals(Buffer.from(req.origin)))
+      const held = slow.received.some(
+        (r) => r.kind === 'GetAccountRange' && Buffer.from(r.origin).equals(Buffer.from(req.origin)),
+      )
       if (!held) return realFetch(req, timeoutMs)
       hedges.push(Buffer.from(req.origin).toString('hex'))
       return Promise.reject(new RequestTimeoutError(`GetAccountRange: no reply in ${timeoutMs} ms`))
@@ -142,7 +144,7 @@ describe('[StateSync] hedged requests', function () {
       await run.complete()
       assert.ok(hedges.length >= 1, 'a hedge was asked')
       assert.equal(new Set(hedges).size, hedges.length, 'each piece of work hedged once')
-      assert.ok(repliesOf(slow) > 1, "a slow reply of the slow peer was applied")
+      assert.ok(repliesOf(slow) > 1, 'a slow reply of the slow peer was applied')
       assert.deepEqual(run.drops, [], 'one timeout does not drop the fast peer')
     } finally {
       slow.disconnect()

@@ -10,7 +10,12 @@ import { SyncRun } from '../syncrun.js'
 
 import type { FakeState } from '../fakestate.js'
 import type { RequestFields } from '../../../src/sync/peers/snappeer.js'
-import type { GetAccountRangeRequest, GetByteCodesRequest, GetStorageRangesRequest, GetTrieNodesRequest } from '../../../src/wire/messages.js'
+import type {
+  GetAccountRangeRequest,
+  GetByteCodesRequest,
+  GetStorageRangesRequest,
+  GetTrieNodesRequest,
+} from '../../../src/wire/messages.js'
 
 /** Counts its requests in flight, and the most it had before its first reply */
 class ConcurrencyPeer extends FakeSnapPeer {
@@ -47,7 +52,6 @@ class ConcurrencyPeer extends FakeSnapPeer {
   }
 }
 
-
 describe('[StateSync] peers that leave, come back, or are slow', function () {
   this.timeout(20_000)
   let s: FakeState
@@ -64,7 +68,11 @@ describe('[StateSync] peers that leave, come back, or are slow', function () {
       onPersist: (r) => {
         // Midway, with requests in flight: the peer goes away, and all its requests fail at once (how
         // many are in flight at a persist is up to timing; any one is enough)
-        if (!left && first.stats.storage.replies + first.stats.accounts.replies >= 2 && r.sync.tracker.get('only')!.inFlight >= 1) {
+        if (
+          !left &&
+          first.stats.storage.replies + first.stats.accounts.replies >= 2 &&
+          r.sync.tracker.get('only')!.inFlight >= 1
+        ) {
           left = true
           // On a timer: it happens while the scheduler waits for replies, as a real disconnect does
           setTimeout(() => r.source.leave(first), 1)

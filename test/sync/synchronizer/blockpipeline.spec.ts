@@ -22,11 +22,29 @@ const SERVICE_INTERVAL_MS = 8_000
 
 /** A proof-of-work chain that never merges: the sync peer is chosen by total difficulty */
 function powCommon() {
-  const forks = ['homestead', 'eip150', 'eip155', 'eip158', 'byzantium', 'constantinople', 'petersburg', 'istanbul', 'berlin', 'london']
+  const forks = [
+    'homestead',
+    'eip150',
+    'eip155',
+    'eip158',
+    'byzantium',
+    'constantinople',
+    'petersburg',
+    'istanbul',
+    'berlin',
+    'london',
+  ]
   const genesis = {
     config: { chainId: 61_998, ...Object.fromEntries(forks.map((f) => [`${f}Block`, 0])), ethash: {} },
-    nonce: '0x0', timestamp: '0x0', gasLimit: '0x1c9c380', difficulty: '0x20000', baseFeePerGas: '0x7',
-    mixHash: `0x${'00'.repeat(32)}`, coinbase: `0x${'00'.repeat(20)}`, extraData: '0x', alloc: {},
+    nonce: '0x0',
+    timestamp: '0x0',
+    gasLimit: '0x1c9c380',
+    difficulty: '0x20000',
+    baseFeePerGas: '0x7',
+    mixHash: `0x${'00'.repeat(32)}`,
+    coinbase: `0x${'00'.repeat(20)}`,
+    extraData: '0x',
+    alloc: {},
   }
   return createCommonFromGethGenesis(genesis as unknown as GethGenesis, { chain: 'pow-test' })
 }
@@ -35,7 +53,12 @@ function powCommon() {
 function blocksOn(parent: Block, count: number): Block[] {
   const blocks: Block[] = []
   for (let p = parent, i = 0; i < count; i++) {
-    const header = { number: p.header.number + 1n, parentHash: p.hash(), timestamp: p.header.timestamp + 13n, gasLimit: p.header.gasLimit }
+    const header = {
+      number: p.header.number + 1n,
+      parentHash: p.hash(),
+      timestamp: p.header.timestamp + 13n,
+      gasLimit: p.header.gasLimit,
+    }
     p = createBlock({ header }, { common: parent.common, calcDifficultyFromHeader: p.header, setHardfork: true })
     blocks.push(p)
   }
@@ -98,7 +121,13 @@ describe('[SnapSynchronizer] the block pipeline', () => {
     await chain.putBlocks(blocksOn(chain.genesis, 3))
     const ourTd = chain.blocks.td
     const peerWith = (id: string, td: bigint, head: bigint) =>
-      ({ id, eth: { status: { td }, updatedBestHeader: createBlockHeader({ number: head }, { common: chain.config.chainCommon }) } }) as unknown as Peer
+      ({
+        id,
+        eth: {
+          status: { td },
+          updatedBestHeader: createBlockHeader({ number: head }, { common: chain.config.chainCommon }),
+        },
+      }) as unknown as Peer
     const pool = (sync as unknown as { pool: { add(p: Peer): void; remove(p: Peer): void } }).pool
     try {
       // Its td as of the handshake, when it was at block 2; its head as the pool's refresh last saw it

@@ -15,7 +15,9 @@ const common = new Common({ chain: Mainnet, hardfork: Hardfork.Chainstart })
 const headers: BlockHeader[] = []
 for (let n = 0; n < 20; n++) {
   const parentHash = n === 0 ? new Uint8Array(32) : headers[n - 1].hash()
-  headers.push(createBlockHeader({ number: BigInt(n), parentHash, gasLimit: 30_000_000n, timestamp: BigInt(n * 12) }, { common }))
+  headers.push(
+    createBlockHeader({ number: BigInt(n), parentHash, gasLimit: 30_000_000n, timestamp: BigInt(n * 12) }, { common }),
+  )
 }
 
 /** A peer's eth sender whose requests wait until the test answers them, in any order */
@@ -30,7 +32,10 @@ class HeldSender extends EventEmitter implements RawEthSender {
 
   answer(i: number): void {
     const { reqId, block, max } = this.asked[i]
-    this.emit('message', { code: 0x04, payload: [reqId, headers.slice(Number(block), Number(block) + max).map((h) => h.raw())] })
+    this.emit('message', {
+      code: 0x04,
+      payload: [reqId, headers.slice(Number(block), Number(block) + max).map((h) => h.raw())],
+    })
   }
 }
 
@@ -44,11 +49,17 @@ describe('[EthHeaderRequester]', () => {
     const second = requester.headers(10n, 2)
     sender.answer(1)
     sender.answer(0)
-    assert.deepEqual((await first).map((h) => h.number), [3n, 4n, 5n, 6n])
-    assert.deepEqual((await second).map((h) => h.number), [10n, 11n])
+    assert.deepEqual(
+      (await first).map((h) => h.number),
+      [3n, 4n, 5n, 6n],
+    )
+    assert.deepEqual(
+      (await second).map((h) => h.number),
+      [10n, 11n],
+    )
   })
 
-  it('replies to requests it did not send (the client\'s own) are left alone; no reply: a timeout', async () => {
+  it("replies to requests it did not send (the client's own) are left alone; no reply: a timeout", async () => {
     const sender = new HeldSender()
     const requester = new EthHeaderRequester(sender, common, 100)
     const mine = requester.headers(headers[5].hash(), 1)

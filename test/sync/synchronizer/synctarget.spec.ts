@@ -4,7 +4,9 @@ import { backedTarget, retarget } from '../../../src/sync/synchronizer/synctarge
 
 import type { TargetPeer } from '../../../src/sync/synchronizer/synctarget.js'
 
-const peer = (head?: bigint): TargetPeer => ({ eth: { updatedBestHeader: head === undefined ? undefined : { number: head } } })
+const peer = (head?: bigint): TargetPeer => ({
+  eth: { updatedBestHeader: head === undefined ? undefined : { number: head } },
+})
 
 describe('[synctarget]', () => {
   it('backedTarget: the highest head a connected peer served, at least the local height', () => {

@@ -8,8 +8,14 @@ describe('[CodeQueue]', () => {
   it('a hash wanted twice is fetched once; both waiters are called when it is stored', () => {
     const q = new CodeQueue()
     const calls: string[] = []
-    assert.equal(q.want(hash(1), () => calls.push('a')), true)
-    assert.equal(q.want(hash(1), () => calls.push('b')), false)
+    assert.equal(
+      q.want(hash(1), () => calls.push('a')),
+      true,
+    )
+    assert.equal(
+      q.want(hash(1), () => calls.push('b')),
+      false,
+    )
     assert.deepEqual(q.take(10), [hash(1)])
     q.stored(hash(1))
     assert.deepEqual(calls, ['a', 'b'])
@@ -22,7 +28,10 @@ describe('[CodeQueue]', () => {
     q.take(1)
     q.stored(hash(2))
     let called = false
-    assert.equal(q.want(hash(2), () => (called = true)), false)
+    assert.equal(
+      q.want(hash(2), () => (called = true)),
+      false,
+    )
     assert.equal(called, true)
     assert.equal(q.queued, 0)
   })

@@ -54,7 +54,7 @@ describe('[hashrange]', () => {
         assert.ok(ranges.length <= parts)
         // Every range but the last has the same width; the last takes the rest, less than twice that
         const width = ranges[0].last - ranges[0].first + 1n
-        ranges.slice(0, -1).forEach((r) => assert.equal(r.last - r.first + 1n, width))
+        for (const r of ranges.slice(0, -1)) assert.equal(r.last - r.first + 1n, width)
         const tail = ranges[ranges.length - 1]
         assert.ok(tail.last - tail.first + 1n < 2n * width)
       }

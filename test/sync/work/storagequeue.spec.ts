@@ -25,7 +25,16 @@ function owner(account: number, root: number): StorageOwner & { stored: number; 
 
 /** The record of one trie of account 1 under root 2, its key space in two sub-ranges, the first begun */
 function saved(): SavedStorageTrie[] {
-  return [{ account: hex(1n), root: hex(2n), ranges: [{ first: hex(0n), last: hex(HALF), next: hex(100n) }, { first: hex(HALF + 1n), last: hex(MAX_HASH), next: hex(HALF + 1n) }] }]
+  return [
+    {
+      account: hex(1n),
+      root: hex(2n),
+      ranges: [
+        { first: hex(0n), last: hex(HALF), next: hex(100n) },
+        { first: hex(HALF + 1n), last: hex(MAX_HASH), next: hex(HALF + 1n) },
+      ],
+    },
+  ]
 }
 
 describe('[StorageQueue] large tries in the progress record', () => {
@@ -71,7 +80,10 @@ describe('[StorageQueue] large tries in the progress record', () => {
     assert.equal(q.add(owner(1, 2)), undefined)
     assert.deepEqual(q.takeSmall(10), [])
     const subs = [q.takeSubrange(), q.takeSubrange()]
-    assert.deepEqual(subs.map((s) => s?.request().origin).map((o) => o && hashNumber(o)), [100n, HALF + 1n])
+    assert.deepEqual(
+      subs.map((s) => s?.request().origin).map((o) => o && hashNumber(o)),
+      [100n, HALF + 1n],
+    )
     assert.equal(q.takeSubrange(), undefined)
     // Saved again as it was restored
     assert.deepEqual(q.save(), saved())
