@@ -128,7 +128,8 @@ async function main(): Promise<void> {
   printSummary([
     [
       "A's state",
-      `${num(totals.accounts)} accounts, ${num(totals.slots)} slots, ${num(totals.codes)} codes (${source.chain.blocks.length} blocks of transfers after genesis)`,
+      `${num(totals.accounts)} accounts, ${num(totals.slots)} slots, ${num(totals.codes)} codes ` +
+        `(${source.chain.blocks.length} blocks of transfers after genesis)`,
     ],
     ['pivot', `block ${done.fields.pivot}`],
     ['B start', secs(bUp - bStarting)],
@@ -138,21 +139,28 @@ async function main(): Promise<void> {
     ['downloaded', `${done.fields.downloaded} (wasted ${done.fields.wasted})`],
     [
       'rates (state download)',
-      `${rate(field(done, 'accounts') ?? 0, stateEnd - stateStart)} accounts/s, ${rate(field(done, 'slots') ?? 0, stateEnd - stateStart)} slots/s, ${mib((downloaded * 1000) / Math.max(1, stateEnd - stateStart))}/s`,
+      `${rate(field(done, 'accounts') ?? 0, stateEnd - stateStart)} accounts/s, ` +
+        `${rate(field(done, 'slots') ?? 0, stateEnd - stateStart)} slots/s, ` +
+        `${mib((downloaded * 1000) / Math.max(1, stateEnd - stateStart))}/s`,
     ],
     [
       'eth_syncing at the head',
-      `${syncing === false ? 'false' : `still syncing (currentBlock ${syncing.currentBlock}, highestBlock ${syncing.highestBlock})`}; B had executed block ${executed}`,
+      (syncing === false
+        ? 'false'
+        : `still syncing (currentBlock ${syncing.currentBlock}, highestBlock ${syncing.highestBlock})`) +
+        `; B had executed block ${executed}`,
     ],
     [
       'JSON-RPC vs A',
-      `${num(compared)} answers at block ${common}: ${differences.length === 0 ? 'all equal' : `${differences.length} differ`}`,
+      `${num(compared)} answers at block ${common}: ` +
+        `${differences.length === 0 ? 'all equal' : `${differences.length} differ`}`,
     ],
     [
       'verify-state',
       c === undefined
         ? `failed (exit ${verified.code})`
-        : `${verified.complete ? 'complete' : 'INCOMPLETE'}: ${num(c.accounts)} accounts, ${num(c.slots)} slots, ${num(c.codes)} codes, ${num(c.nodes)} nodes at block ${verified.headBlock}`,
+        : `${verified.complete ? 'complete' : 'INCOMPLETE'}: ${num(c.accounts)} accounts, ${num(c.slots)} slots, ` +
+          `${num(c.codes)} codes, ${num(c.nodes)} nodes at block ${verified.headBlock}`,
     ],
   ])
   if (differences.length > 0 || !verified.complete) {

@@ -69,7 +69,8 @@ export class ProgressView {
     return (
       `${bar}${(done * 100).toFixed(0).padStart(3)}% ${(s.snapPhase ?? '').padEnd(7)}${pivot}` +
       `  accounts ${num(s.syncedAccounts)}/${num(t.accounts)}  slots ${num(s.syncedStorage)}/${num(t.slots)}` +
-      `  codes ${num(s.syncedBytecodes)}/${num(t.codes)}  healed ${num(s.healedTrienodes)}  ${mib(Number(s.syncedBytes))}` +
+      `  codes ${num(s.syncedBytecodes)}/${num(t.codes)}` +
+      `  healed ${num(s.healedTrienodes)}  ${mib(Number(s.syncedBytes))}` +
       `  block ${num(s.currentBlock)}/${num(s.highestBlock)}`
     )
   }

@@ -57,82 +57,90 @@ describe('[ethereumjs-snap CLI]', () => {
     assert.match(output, /Invalid values:[\s\S]*sync/)
   })
 
-  it("a bad snap flag, a flag that contradicts --sync=snap, a repeated flag, or the client's own --snap: a clear message and exit code 1", async () => {
-    const base = [
-      `--gethGenesis=${files.genesisFile}`,
-      `--port=${await freePort()}`,
-      '--discV4=false',
-      '--discDns=false',
-    ]
-    const cases = [
-      {
-        args: ['--sync=snap', '--snapMinPeers=0'],
-        message: /--snapMinPeers must be a whole number from 1 to 64, got 0/,
-      },
-      {
-        args: ['--sync=snap', '--snapPivotDistance=200'],
-        message: /--snapPivotDistance must be a whole number from 1 to 120, got 200/,
-      },
-      { args: ['--snap'], message: /use --sync=snap/ },
-      // yargs reads a word given to a number option as NaN
-      {
-        args: ['--sync=snap', '--snapPivotDistance=abc'],
-        message: /--snapPivotDistance must be a whole number from 1 to 120, got NaN/,
-      },
-      {
-        args: ['--sync=snap', '--snapRequestRate=-5'],
-        message: /--snapRequestRate must be a whole number from 0 to 10000, got -5/,
-      },
-      {
-        args: ['--sync=snap', '--isSingleNode'],
-        message: /--sync=snap cannot run with --isSingleNode: a single node has no peer to download the state from/,
-      },
-      {
-        args: ['--sync=snap', '--prefixStorageTrieKeys=false'],
-        message: /--sync=snap cannot run with --prefixStorageTrieKeys=false/,
-      },
-      {
-        args: ['--sync=snap', '--useStringValueTrieDB'],
-        message: /--sync=snap cannot run with --useStringValueTrieDB/,
-      },
-      {
-        args: ['--sync=snap', '--maxPeers=2', '--snapMinPeers=3'],
-        message: /--sync=snap with --maxPeers=2: the pivot needs --snapMinPeers=3 peers/,
-      },
-      { args: ['--db=leveldb'], message: /--db must be level or rocksdb, got leveldb/ },
-      // The stock client took it silently and logged nothing at all
-      {
-        args: ['--logLevel=info', '--logLevel=debug'],
-        message: /--logLevel was given 2 times \(info, debug\): give it once/,
-      },
-    ]
-    // Three at a time: each is a client start-up (seconds of CPU) that ends before it binds a port
-    for (let at = 0; at < cases.length; at += 3) {
-      const batch = cases.slice(at, at + 3)
-      const results = await Promise.all(
-        batch.map((c, i) => runCliAsync([...base, `--dataDir=${join(dir, `bad${at + i}`)}`, ...c.args])),
-      )
-      for (const [i, { status, output }] of results.entries()) {
-        assert.equal(status, 1, `${batch[i].args.join(' ')}\n${output}`)
-        assert.match(output, batch[i].message)
-        assert.doesNotMatch(output, /^\s+at /m, 'no stack trace')
+  it(
+    'a bad snap flag, a flag that contradicts --sync=snap, a repeated flag, ' +
+      "or the client's own --snap: a clear message and exit code 1",
+    async () => {
+      const base = [
+        `--gethGenesis=${files.genesisFile}`,
+        `--port=${await freePort()}`,
+        '--discV4=false',
+        '--discDns=false',
+      ]
+      const cases = [
+        {
+          args: ['--sync=snap', '--snapMinPeers=0'],
+          message: /--snapMinPeers must be a whole number from 1 to 64, got 0/,
+        },
+        {
+          args: ['--sync=snap', '--snapPivotDistance=200'],
+          message: /--snapPivotDistance must be a whole number from 1 to 120, got 200/,
+        },
+        { args: ['--snap'], message: /use --sync=snap/ },
+        // yargs reads a word given to a number option as NaN
+        {
+          args: ['--sync=snap', '--snapPivotDistance=abc'],
+          message: /--snapPivotDistance must be a whole number from 1 to 120, got NaN/,
+        },
+        {
+          args: ['--sync=snap', '--snapRequestRate=-5'],
+          message: /--snapRequestRate must be a whole number from 0 to 10000, got -5/,
+        },
+        {
+          args: ['--sync=snap', '--isSingleNode'],
+          message: /--sync=snap cannot run with --isSingleNode: a single node has no peer to download the state from/,
+        },
+        {
+          args: ['--sync=snap', '--prefixStorageTrieKeys=false'],
+          message: /--sync=snap cannot run with --prefixStorageTrieKeys=false/,
+        },
+        {
+          args: ['--sync=snap', '--useStringValueTrieDB'],
+          message: /--sync=snap cannot run with --useStringValueTrieDB/,
+        },
+        {
+          args: ['--sync=snap', '--maxPeers=2', '--snapMinPeers=3'],
+          message: /--sync=snap with --maxPeers=2: the pivot needs --snapMinPeers=3 peers/,
+        },
+        { args: ['--db=leveldb'], message: /--db must be level or rocksdb, got leveldb/ },
+        // The stock client took it silently and logged nothing at all
+        {
+          args: ['--logLevel=info', '--logLevel=debug'],
+          message: /--logLevel was given 2 times \(info, debug\): give it once/,
+        },
+      ]
+      // Three at a time: each is a client start-up (seconds of CPU) that ends before it binds a port
+      for (let at = 0; at < cases.length; at += 3) {
+        const batch = cases.slice(at, at + 3)
+        const results = await Promise.all(
+          batch.map((c, i) => runCliAsync([...base, `--dataDir=${join(dir, `bad${at + i}`)}`, ...c.args])),
+        )
+        for (const [i, { status, output }] of results.entries()) {
+          assert.equal(status, 1, `${batch[i].args.join(' ')}\n${output}`)
+          assert.match(output, batch[i].message)
+          assert.doesNotMatch(output, /^\s+at /m, 'no stack trace')
+        }
       }
-    }
-  })
+    },
+  )
 
-  it('has no lying mode: --snapTestLies (once a hidden test flag, now integration/harness/lyingnode.ts) is an unknown argument', async () => {
-    const refused = runCli([
-      `--gethGenesis=${files.genesisFile}`,
-      `--dataDir=${join(dir, 'lies')}`,
-      `--port=${await freePort()}`,
-      '--discV4=false',
-      '--discDns=false',
-      '--snapTestLies=corrupt',
-    ])
-    assert.equal(refused.status, 1, refused.output)
-    assert.match(refused.output, /Unknown argument: snapTestLies/)
-    assert.doesNotMatch(runCli(['--help']).output, /snapTestLies/)
-  })
+  it(
+    'has no lying mode: --snapTestLies (once a hidden test flag, now integration/harness/lyingnode.ts) ' +
+      'is an unknown argument',
+    async () => {
+      const refused = runCli([
+        `--gethGenesis=${files.genesisFile}`,
+        `--dataDir=${join(dir, 'lies')}`,
+        `--port=${await freePort()}`,
+        '--discV4=false',
+        '--discDns=false',
+        '--snapTestLies=corrupt',
+      ])
+      assert.equal(refused.status, 1, refused.output)
+      assert.match(refused.output, /Unknown argument: snapTestLies/)
+      assert.doesNotMatch(runCli(['--help']).output, /snapTestLies/)
+    },
+  )
 
   it('--sync=snap names snap sync at start-up and runs the snap synchronizer, never full sync', async () => {
     const node = await ClientNode.start({ name: 'snapstart', genesisFile: files.genesisFile, sync: 'snap' })

@@ -58,31 +58,34 @@ describe('[full sync between two processes]', () => {
     assert.notEqual(await b.rpc('eth_getCode', [devnet.contracts[0], tag]), '0x', 'contracts have code')
   })
 
-  it('seals transactions sent to A: transfers, deployments, storage writes; B executes them to the same state', async () => {
-    const load = new TxLoad(a!, devnet, { transfers: 5, deployments: 2, writes: 6 })
-    await load.sendRound()
-    await load.sendRound()
-    const sealedAt = await load.waitSealed()
-    await b!.waitForExecuted(sealedAt, 120_000)
-    const tag = `0x${sealedAt.toString(16)}`
-    const [blockA, blockB] = await Promise.all(
-      [a!, b!].map((n) =>
-        n.rpc<{ hash: string; stateRoot: string; transactions: string[] }>('eth_getBlockByNumber', [tag, false]),
-      ),
-    )
-    assert.equal(blockB.hash, blockA.hash, `block ${sealedAt}`)
-    const both = async (method: string, params: string[]) => {
-      const [fromA, fromB] = await Promise.all([a!.rpc<string>(method, params), b!.rpc<string>(method, params)])
-      assert.equal(fromB, fromA, `${method} ${params.join(' ')}`)
-      return fromA
-    }
-    for (const account of load.newAccounts)
-      assert.notEqual(await both('eth_getBalance', [account, tag]), '0x0', `${account} was paid`)
-    for (const contract of load.contracts)
-      assert.notEqual(await both('eth_getCode', [contract, tag]), '0x', `${contract} was deployed`)
-    for (const { contract, slot, value } of load.writes)
-      assert.equal(await both('eth_getStorageAt', [contract, slot, tag]), value, `slot ${slot} of ${contract}`)
-    // The signer is paid its tips: the block builder ran each transaction in a sealed block
-    await both('eth_getBalance', [devnet.signerAddress, tag])
-  })
+  it(
+    'seals transactions sent to A: transfers, deployments, storage writes; ' + 'B executes them to the same state',
+    async () => {
+      const load = new TxLoad(a!, devnet, { transfers: 5, deployments: 2, writes: 6 })
+      await load.sendRound()
+      await load.sendRound()
+      const sealedAt = await load.waitSealed()
+      await b!.waitForExecuted(sealedAt, 120_000)
+      const tag = `0x${sealedAt.toString(16)}`
+      const [blockA, blockB] = await Promise.all(
+        [a!, b!].map((n) =>
+          n.rpc<{ hash: string; stateRoot: string; transactions: string[] }>('eth_getBlockByNumber', [tag, false]),
+        ),
+      )
+      assert.equal(blockB.hash, blockA.hash, `block ${sealedAt}`)
+      const both = async (method: string, params: string[]) => {
+        const [fromA, fromB] = await Promise.all([a!.rpc<string>(method, params), b!.rpc<string>(method, params)])
+        assert.equal(fromB, fromA, `${method} ${params.join(' ')}`)
+        return fromA
+      }
+      for (const account of load.newAccounts)
+        assert.notEqual(await both('eth_getBalance', [account, tag]), '0x0', `${account} was paid`)
+      for (const contract of load.contracts)
+        assert.notEqual(await both('eth_getCode', [contract, tag]), '0x', `${contract} was deployed`)
+      for (const { contract, slot, value } of load.writes)
+        assert.equal(await both('eth_getStorageAt', [contract, slot, tag]), value, `slot ${slot} of ${contract}`)
+      // The signer is paid its tips: the block builder ran each transaction in a sealed block
+      await both('eth_getBalance', [devnet.signerAddress, tag])
+    },
+  )
 })

@@ -125,92 +125,101 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
     }
   })
 
-  it('D, killed while it heals, resumes and ends with the state; bytes downloaded again are printed', async function () {
-    // Two syncs at one request a second
-    this.timeout(900_000)
-    const baseline = bProxy!.forwarded
-    dProxy = await ThrottledProxy.start(a.port)
-    d = await startSnapNode(source!, {
-      name: 'D',
-      pivotDistance: PIVOT_DISTANCE,
-      bootnode: dProxy.enodeVia(await a.enode()),
-      args: [`--snapRequestRate=${REQUEST_RATE}`],
-    })
-    const node = d
-    let heal: SnapSyncing | undefined
-    await node.waitFor(
-      async () => {
-        const s = await snapSyncing(node).catch(() => undefined)
-        if (s === false || (s !== undefined && ['handoff', 'done'].includes(s.snapPhase ?? '')))
-          throw new Error('the heal phase ended before D could be killed in it')
-        if (s?.snapPhase === 'heal') heal = s
-        return heal !== undefined
-      },
-      { what: 'the heal phase', timeoutMs: 400_000, intervalMs: WATCH_MS, context: () => snapContext(node) },
-    )
-    await d.kill()
-    const wireAtKill = dProxy.forwarded
-    const moves = snapLines(d).filter((l) => l.kind === 'moved').length
-    console.log(
-      `      D killed while healing: pivot ${heal!.pivotBlock} after ${moves} moves, healed ${heal!.healedTrienodes} nodes, ` +
-        `${heal!.healingTrienodes} pending; ${heal!.syncedBytes} bytes accepted`,
-    )
-    assert.ok(moves >= 1, `D's pivot moved before it healed (${moves} moves)`)
+  it(
+    'D, killed while it heals, resumes and ends with the state; ' + 'bytes downloaded again are printed',
+    async function () {
+      // Two syncs at one request a second
+      this.timeout(900_000)
+      const baseline = bProxy!.forwarded
+      dProxy = await ThrottledProxy.start(a.port)
+      d = await startSnapNode(source!, {
+        name: 'D',
+        pivotDistance: PIVOT_DISTANCE,
+        bootnode: dProxy.enodeVia(await a.enode()),
+        args: [`--snapRequestRate=${REQUEST_RATE}`],
+      })
+      const node = d
+      let heal: SnapSyncing | undefined
+      await node.waitFor(
+        async () => {
+          const s = await snapSyncing(node).catch(() => undefined)
+          if (s === false || (s !== undefined && ['handoff', 'done'].includes(s.snapPhase ?? '')))
+            throw new Error('the heal phase ended before D could be killed in it')
+          if (s?.snapPhase === 'heal') heal = s
+          return heal !== undefined
+        },
+        { what: 'the heal phase', timeoutMs: 400_000, intervalMs: WATCH_MS, context: () => snapContext(node) },
+      )
+      await d.kill()
+      const wireAtKill = dProxy.forwarded
+      const moves = snapLines(d).filter((l) => l.kind === 'moved').length
+      console.log(
+        `      D killed while healing: pivot ${heal!.pivotBlock} after ${moves} moves, ` +
+          `healed ${heal!.healedTrienodes} nodes, ` +
+          `${heal!.healingTrienodes} pending; ${heal!.syncedBytes} bytes accepted`,
+      )
+      assert.ok(moves >= 1, `D's pivot moved before it healed (${moves} moves)`)
 
-    d = await d.restart()
-    const dDone = await waitSnapDone(d, { timeoutMs: 400_000 })
-    const wire = dProxy.forwarded
-    const again = wire - baseline
-    const afterRestart = (field(dDone, 'downloaded') ?? 0) - Number(heal!.syncedBytes)
-    console.log(
-      `      D after the restart: ${
+      d = await d.restart()
+      const dDone = await waitSnapDone(d, { timeoutMs: 400_000 })
+      const wire = dProxy.forwarded
+      const again = wire - baseline
+      const afterRestart = (field(dDone, 'downloaded') ?? 0) - Number(heal!.syncedBytes)
+      console.log(
+        `      D after the restart: ${
+          snapLines(d)
+            .filter((l) => /resum/.test(l.text))
+            .map((l) => l.text)
+            .join('; ') || '(no resume line)'
+        }\n` +
+          `      D: ${dDone.text}\n` +
+          `      on the wire: D ${mb(wireAtKill)} before the kill + ${mb(wire - wireAtKill)} after = ${mb(wire)}; ` +
+          `B (no crash) ${mb(baseline)}; ` +
+          `after the restart ${pct(wire - wireAtKill, baseline)} of B's, ` +
+          `D - B = ${mb(again)} = ${pct(again, baseline)} of B's\n` +
+          `      syncer: D downloaded=${dDone.fields.downloaded} wasted=${dDone.fields.wasted} ` +
+          `(${mb(afterRestart)} accepted after the restart = ` +
+          `${pct(afterRestart, field(done, 'downloaded') ?? 0)} of B's), ` +
+          `B downloaded=${done.fields.downloaded} wasted=${done.fields.wasted}; ` +
+          `pivot moves: D ${field(dDone, 'moves')}, B ${field(done, 'moves')}`,
+      )
+      // The state D downloaded is the pivot's: D answers like A there, whether or not it executes on
+      // (after this restart, D was seen not to execute past the pivot: see the console line)
+      const pivot = BigInt(dDone.fields.pivot)
+      const { differences } = await compareNodes(
+        a,
+        d,
+        pivot,
+        withLoad(sampleState(source!.devnet, source!.chain, 50), load),
+      )
+      const blockAt = async (n: ClientNode) => {
+        const b = (await n.rpc('eth_getBlockByNumber', [`0x${pivot.toString(16)}`, false]).catch(() => undefined)) as
+          | { hash: string; stateRoot: string }
+          | undefined
+        return `${n.options.name}: ${b?.hash} root ${b?.stateRoot}`
+      }
+      const snapLog =
+        `block ${pivot} on ${await blockAt(a)}, on ${await blockAt(d)}\n` +
         snapLines(d)
-          .filter((l) => /resum/.test(l.text))
           .map((l) => l.text)
-          .join('; ') || '(no resume line)'
-      }\n` +
-        `      D: ${dDone.text}\n` +
-        `      on the wire: D ${mb(wireAtKill)} before the kill + ${mb(wire - wireAtKill)} after = ${mb(wire)}; B (no crash) ${mb(baseline)}; ` +
-        `after the restart ${pct(wire - wireAtKill, baseline)} of B's, D - B = ${mb(again)} = ${pct(again, baseline)} of B's\n` +
-        `      syncer: D downloaded=${dDone.fields.downloaded} wasted=${dDone.fields.wasted} (${mb(afterRestart)} accepted after the restart = ` +
-        `${pct(afterRestart, field(done, 'downloaded') ?? 0)} of B's), B downloaded=${done.fields.downloaded} wasted=${done.fields.wasted}; ` +
-        `pivot moves: D ${field(dDone, 'moves')}, B ${field(done, 'moves')}`,
-    )
-    // The state D downloaded is the pivot's: D answers like A there, whether or not it executes on
-    // (after this restart, D was seen not to execute past the pivot: see the console line)
-    const pivot = BigInt(dDone.fields.pivot)
-    const { differences } = await compareNodes(
-      a,
-      d,
-      pivot,
-      withLoad(sampleState(source!.devnet, source!.chain, 50), load),
-    )
-    const blockAt = async (n: ClientNode) => {
-      const b = (await n.rpc('eth_getBlockByNumber', [`0x${pivot.toString(16)}`, false]).catch(() => undefined)) as
-        | { hash: string; stateRoot: string }
-        | undefined
-      return `${n.options.name}: ${b?.hash} root ${b?.stateRoot}`
-    }
-    const snapLog =
-      `block ${pivot} on ${await blockAt(a)}, on ${await blockAt(d)}\n` +
-      snapLines(d)
-        .map((l) => l.text)
-        .join('\n')
-    assert.deepEqual(
-      differences.slice(0, 6),
-      [],
-      `D answers like A at its pivot, block ${pivot} (${differences.length} differences); its snap sync lines:\n${snapLog}`,
-    )
-    const executed = await d.waitForExecuted(pivot + FOLLOW, 60_000).then(
-      () => `D executes after its pivot (block ${d!.executedHead()})`,
-      () => `D HAS NOT EXECUTED past its pivot ${pivot} within 60 s (executed head ${d!.executedHead() ?? 'none'})`,
-    )
-    console.log(`      ${executed}`)
-    await d.stop()
-    const result = await verifyState(d.dataDir)
-    assert.equal(result.code, 0, result.output)
-    assert.ok(result.complete, result.output)
-  })
+          .join('\n')
+      assert.deepEqual(
+        differences.slice(0, 6),
+        [],
+        `D answers like A at its pivot, block ${pivot} (${differences.length} differences); ` +
+          `its snap sync lines:\n${snapLog}`,
+      )
+      const executed = await d.waitForExecuted(pivot + FOLLOW, 60_000).then(
+        () => `D executes after its pivot (block ${d!.executedHead()})`,
+        () => `D HAS NOT EXECUTED past its pivot ${pivot} within 60 s (executed head ${d!.executedHead() ?? 'none'})`,
+      )
+      console.log(`      ${executed}`)
+      await d.stop()
+      const result = await verifyState(d.dataDir)
+      assert.equal(result.code, 0, result.output)
+      assert.ok(result.complete, result.output)
+    },
+  )
 
   it('answers like A for old and new accounts, contracts, slots and calls', async () => {
     await load.stop()
@@ -228,20 +237,25 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
 
   // C follows B beyond the blocks its first fetch took: B relays A's blocks to C as hashes only, which
   // never raise the td C knows of B (a follower that chose peers by that td stopped there)
-  it(`C snap-syncs from B alone, then follows B for ${C_FOLLOW} blocks: a snap-synced node serves the whole state`, async () => {
-    c = await startSnapNode(source!, { name: 'C', pivotDistance: 16, bootnode: await b!.enode() })
-    const cDone = await waitSnapDone(c, { timeoutMs: 300_000 })
-    console.log(`      C: ${cDone.text}`)
-    const head = await b!.blockNumber()
-    await c.waitForExecuted(head + C_FOLLOW, 120_000)
-    const { differences } = await compareNodes(
-      a,
-      c,
-      head,
-      withLoad(sampleState(source!.devnet, source!.chain, 50), load),
-    )
-    assert.deepEqual(differences, [], `C answers like A at block ${head}`)
-  })
+  it(
+    `C snap-syncs from B alone, ` +
+      `then follows B for ${C_FOLLOW} blocks: ` +
+      `a snap-synced node serves the whole state`,
+    async () => {
+      c = await startSnapNode(source!, { name: 'C', pivotDistance: 16, bootnode: await b!.enode() })
+      const cDone = await waitSnapDone(c, { timeoutMs: 300_000 })
+      console.log(`      C: ${cDone.text}`)
+      const head = await b!.blockNumber()
+      await c.waitForExecuted(head + C_FOLLOW, 120_000)
+      const { differences } = await compareNodes(
+        a,
+        c,
+        head,
+        withLoad(sampleState(source!.devnet, source!.chain, 50), load),
+      )
+      assert.deepEqual(differences, [], `C answers like A at block ${head}`)
+    },
+  )
 
   it("verify-state finds B's state complete", async () => {
     await b!.stop()

@@ -188,20 +188,23 @@ describe('[snap sync] post-merge: the consensus layer names the head over the en
     assert.ok((field(done, 'accounts') ?? 0) > 0, done.text)
   })
 
-  it('reports in eth_syncing and metrics as before the merge: waiting for a head, then the head, then done', async () => {
-    assert.ok(
-      beforeCl !== false && beforeCl.snapPhase === 'pivot' && beforeCl.highestBlock === 0n,
-      JSON.stringify(beforeCl, (_, v) => (typeof v === 'bigint' ? String(v) : v)),
-    )
-    assert.ok(
-      statuses.some((s) => s !== false && s.highestBlock === BigInt(FIRST_HEAD)),
-      'the consensus layer head became the highest block',
-    )
-    const metrics = await snapMetrics(b)
-    assert.equal(metrics.phase, 'done')
-    assert.equal(metrics.pivotBlock, Number(done.fields.pivot))
-    assert.equal(metrics.accounts, field(done, 'accounts'))
-  })
+  it(
+    'reports in eth_syncing and metrics as before the merge: ' + 'waiting for a head, then the head, then done',
+    async () => {
+      assert.ok(
+        beforeCl !== false && beforeCl.snapPhase === 'pivot' && beforeCl.highestBlock === 0n,
+        JSON.stringify(beforeCl, (_, v) => (typeof v === 'bigint' ? String(v) : v)),
+      )
+      assert.ok(
+        statuses.some((s) => s !== false && s.highestBlock === BigInt(FIRST_HEAD)),
+        'the consensus layer head became the highest block',
+      )
+      const metrics = await snapMetrics(b)
+      assert.equal(metrics.phase, 'done')
+      assert.equal(metrics.pivotBlock, Number(done.fields.pivot))
+      assert.equal(metrics.accounts, field(done, 'accounts'))
+    },
+  )
 
   it('answered SYNCING while it synced (never an error, never INVALID), then VALID', () => {
     const during = cl.answers.filter((x) => x.at < doneAt)

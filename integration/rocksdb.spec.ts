@@ -55,7 +55,8 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
 /** The refusal of a data dir whose chain DB `madeBy` made, started with the other backend */
 const mismatch = (dataDir: string, madeBy: 'level' | 'rocksdb', openedWith: 'level' | 'rocksdb') =>
   new RegExp(
-    `Error starting client: ${escapeRegExp(join(dataDir, NETWORK, 'chain'))} is a ${madeBy === 'level' ? 'LevelDB' : 'RocksDB'} database \\(made with --db=${madeBy}\\) ` +
+    `Error starting client: ${escapeRegExp(join(dataDir, NETWORK, 'chain'))} ` +
+      `is a ${madeBy === 'level' ? 'LevelDB' : 'RocksDB'} database \\(made with --db=${madeBy}\\) ` +
       `and was opened with --db=${openedWith}: use --db=${madeBy} for this data dir`,
   )
 
@@ -83,32 +84,36 @@ describe('[--db=rocksdb] snap sync, resume, serving and full sync on RocksDB', (
     await source?.destroy()
   })
 
-  it("B snap-syncs from A on RocksDB; killed mid-download, refused with --db=level, it resumes with --db=rocksdb to A's state", async () => {
-    // A slow link, so that the download is caught midway
-    proxy = await ThrottledProxy.start(a.port, 32 * 1024)
-    const b = (node = await startSnapNode(source!, {
-      pivotDistance: PIVOT_DISTANCE,
-      bootnode: proxy.enodeVia(await a.enode()),
-      db: 'rocksdb',
-    }))
-    await killMidDownload(b, proxy)
-    assert.deepEqual(backends(b.dataDir), ['rocksdb', 'rocksdb', 'rocksdb'], "B's DBs")
+  it(
+    'B snap-syncs from A on RocksDB; killed mid-download, refused with --db=level, ' +
+      "it resumes with --db=rocksdb to A's state",
+    async () => {
+      // A slow link, so that the download is caught midway
+      proxy = await ThrottledProxy.start(a.port, 32 * 1024)
+      const b = (node = await startSnapNode(source!, {
+        pivotDistance: PIVOT_DISTANCE,
+        bootnode: proxy.enodeVia(await a.enode()),
+        db: 'rocksdb',
+      }))
+      await killMidDownload(b, proxy)
+      assert.deepEqual(backends(b.dataDir), ['rocksdb', 'rocksdb', 'rocksdb'], "B's DBs")
 
-    // The default backend on a RocksDB data dir: exit 1 naming the dir, the backend and the flag; nothing touched
-    const before = dbFiles(b.dataDir)
-    await assertStartRefused(
-      { ...b.options, name: 'B-level', dataDir: b.dataDir, db: undefined },
-      mismatch(b.dataDir, 'rocksdb', 'level'),
-    )
-    assert.deepEqual(dbFiles(b.dataDir), before, "B's DB files after the refused start")
+      // The default backend on a RocksDB data dir: exit 1 naming the dir, the backend and the flag; nothing touched
+      const before = dbFiles(b.dataDir)
+      await assertStartRefused(
+        { ...b.options, name: 'B-level', dataDir: b.dataDir, db: undefined },
+        mismatch(b.dataDir, 'rocksdb', 'level'),
+      )
+      assert.deepEqual(dbFiles(b.dataDir), before, "B's DB files after the refused start")
 
-    proxy.setRate(Infinity)
-    node = await b.restart()
-    await node.waitForLog(/Snap sync: resuming the state of pivot block/)
-    console.log(`      ${(await waitSnapDone(node, { timeoutMs: 300_000 })).text}`)
-    // The same answers as A at A's head, then (stopped) verify-state on B's RocksDB: complete, A's root
-    await assertSameStateAsSource(source!, node, 20)
-  })
+      proxy.setRate(Infinity)
+      node = await b.restart()
+      await node.waitForLog(/Snap sync: resuming the state of pivot block/)
+      console.log(`      ${(await waitSnapDone(node, { timeoutMs: 300_000 })).text}`)
+      // The same answers as A at A's head, then (stopped) verify-state on B's RocksDB: complete, A's root
+      await assertSameStateAsSource(source!, node, 20)
+    },
+  )
 
   it('C full-syncs from A on RocksDB (--sync=full --db=rocksdb) to the same state', async () => {
     node = await ClientNode.start({
@@ -122,24 +127,27 @@ describe('[--db=rocksdb] snap sync, resume, serving and full sync on RocksDB', (
     assert.deepEqual(backends(node.dataDir), ['rocksdb', 'rocksdb', 'rocksdb'], "C's DBs")
   })
 
-  it('a LevelDB data dir started with --db=rocksdb: exit 1 and the clear error; it still opens with LevelDB', async () => {
-    const d = (node = await ClientNode.start({ name: 'D', genesisFile: source!.files.genesisFile, sync: 'none' }))
-    await d.stop()
-    assert.deepEqual(backends(d.dataDir), ['level', 'level', 'level'], "D's DBs")
-    const before = dbFiles(d.dataDir)
-    await assertStartRefused(
-      { ...d.options, name: 'D-rocksdb', dataDir: d.dataDir, db: 'rocksdb' },
-      mismatch(d.dataDir, 'level', 'rocksdb'),
-    )
-    assert.deepEqual(dbFiles(d.dataDir), before, "D's DB files after the refused start")
-    // Whole for LevelDB: the client starts on it and answers from its genesis state
-    node = await d.restart()
-    const account = source!.devnet.accounts[0]
-    const genesis = (n: ClientNode) =>
-      Promise.all([
-        n.rpc<{ hash: string }>('eth_getBlockByNumber', ['0x0', false]).then((b) => b.hash),
-        n.rpc('eth_getBalance', [account, '0x0']),
-      ])
-    assert.deepEqual(await genesis(node), await genesis(a))
-  })
+  it(
+    'a LevelDB data dir started with --db=rocksdb: exit 1 and the clear error; ' + 'it still opens with LevelDB',
+    async () => {
+      const d = (node = await ClientNode.start({ name: 'D', genesisFile: source!.files.genesisFile, sync: 'none' }))
+      await d.stop()
+      assert.deepEqual(backends(d.dataDir), ['level', 'level', 'level'], "D's DBs")
+      const before = dbFiles(d.dataDir)
+      await assertStartRefused(
+        { ...d.options, name: 'D-rocksdb', dataDir: d.dataDir, db: 'rocksdb' },
+        mismatch(d.dataDir, 'level', 'rocksdb'),
+      )
+      assert.deepEqual(dbFiles(d.dataDir), before, "D's DB files after the refused start")
+      // Whole for LevelDB: the client starts on it and answers from its genesis state
+      node = await d.restart()
+      const account = source!.devnet.accounts[0]
+      const genesis = (n: ClientNode) =>
+        Promise.all([
+          n.rpc<{ hash: string }>('eth_getBlockByNumber', ['0x0', false]).then((b) => b.hash),
+          n.rpc('eth_getBalance', [account, '0x0']),
+        ])
+      assert.deepEqual(await genesis(node), await genesis(a))
+    },
+  )
 })

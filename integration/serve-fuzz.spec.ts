@@ -204,27 +204,30 @@ describe('[snap server] fuzz', () => {
     assert.equal(node.exitedWith, undefined)
   })
 
-  it('answers large honest requests capped to 1024 lookups and keeps the peer (10,000 code hashes, 10,000 paths)', async () => {
-    // Larger than geth asks, answered capped by geth: not a reason to drop the peer (docs/serving.md)
-    const codes = Object.values(devnet.genesis.alloc).flatMap((a) =>
-      a.code === undefined ? [] : [keccak256(hexToBytes(a.code as `0x${string}`))],
-    )
-    assert.ok(codes.length >= 10)
-    const hashes = Array.from({ length: 10_000 }, (_, i) => codes[i % codes.length])
-    const bytes = 16n * 1024n * 1024n
-    const byteCodes = await honest.requester.getByteCodes({ hashes, bytes })
-    assert.equal(byteCodes.codes.length, 1024)
-    // The root node (compact-encoded empty path) 10,000 times: ~350 KB and 20k RLP items
-    const trieNodes = await honest.requester.getTrieNodes({
-      root,
-      paths: Array.from({ length: 10_000 }, () => [Uint8Array.of(0)]),
-      bytes,
-    })
-    assert.equal(trieNodes.nodes.length, 1024)
-    assert.deepEqual(keccak256(trieNodes.nodes[0]), root)
-    assert.equal(honest.disconnected(), false)
-    await honestCheck()
-  })
+  it(
+    'answers large honest requests capped to 1024 lookups and keeps the peer ' + '(10,000 code hashes, 10,000 paths)',
+    async () => {
+      // Larger than geth asks, answered capped by geth: not a reason to drop the peer (docs/serving.md)
+      const codes = Object.values(devnet.genesis.alloc).flatMap((a) =>
+        a.code === undefined ? [] : [keccak256(hexToBytes(a.code as `0x${string}`))],
+      )
+      assert.ok(codes.length >= 10)
+      const hashes = Array.from({ length: 10_000 }, (_, i) => codes[i % codes.length])
+      const bytes = 16n * 1024n * 1024n
+      const byteCodes = await honest.requester.getByteCodes({ hashes, bytes })
+      assert.equal(byteCodes.codes.length, 1024)
+      // The root node (compact-encoded empty path) 10,000 times: ~350 KB and 20k RLP items
+      const trieNodes = await honest.requester.getTrieNodes({
+        root,
+        paths: Array.from({ length: 10_000 }, () => [Uint8Array.of(0)]),
+        bytes,
+      })
+      assert.equal(trieNodes.nodes.length, 1024)
+      assert.deepEqual(keccak256(trieNodes.nodes[0]), root)
+      assert.equal(honest.disconnected(), false)
+      await honestCheck()
+    },
+  )
 
   it('still serves the whole state correctly afterwards', async () => {
     const { hashes } = await crawlAccounts(honest.requester, root, 64n * 1024n)

@@ -160,7 +160,10 @@ function planChain(spec: ChainSpec): PlannedTx[] {
   return [disperser, ...interleave(accountTxs(spec, accountsPerTx), contractTxs(spec, slotsPerTx))]
 }
 
-/** Signs the plan in nonce order (a call's target is where its creation's nonce put it) and packs it into blocks by gas limit */
+/**
+ * Signs the plan in nonce order (a call's target is where its creation's nonce put it) and packs it into blocks
+ * by gas limit
+ */
 function signAndPack(
   plan: PlannedTx[],
   spec: ChainSpec,

@@ -161,7 +161,8 @@ async function snapRuns(
   for (let i = 0; i < SNAP_RUNS; i++) {
     runs.push(await syncChain(source, chain, 'snap', say))
     say(
-      `snap sync ${i + 1} of ${SNAP_RUNS}: ${runs[i].seconds.toFixed(0)} s, peak RSS ${(runs[i].peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+      `snap sync ${i + 1} of ${SNAP_RUNS}: ${runs[i].seconds.toFixed(0)} s, ` +
+        `peak RSS ${(runs[i].peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
     )
   }
   const rss = runs.map((r) => r.peakRssBytes)
@@ -194,22 +195,27 @@ export async function chainSyncFigures(out: string | undefined): Promise<{ [name
   const snap2x = await withSource(chain2x, (source) => snapRuns(source, chain2x))
   const mib = (b: number) => (b / 2 ** 20).toFixed(0)
   say(
-    `snap sync of the 2x chain: ${snap2x.run.seconds.toFixed(0)} s; peak RSS 1x ${snap.rss.map(mib).join(', ')} MiB, 2x ${snap2x.rss.map(mib).join(', ')} MiB`,
+    `snap sync of the 2x chain: ${snap2x.run.seconds.toFixed(0)} s; ` +
+      `peak RSS 1x ${snap.rss.map(mib).join(', ')} MiB, 2x ${snap2x.rss.map(mib).join(', ')} MiB`,
   )
   const chart = out === undefined ? 'sync-progress.svg' : `${out.replace(/\.json$/, '')}.svg`
   writeFileSync(
     chart,
     progressChart(
-      `Syncing a ${chain.blocks}-block chain (${count(chain.counts.accounts)} accounts, ${count(chain.counts.slots)} slots) from one peer`,
+      `Syncing a ${chain.blocks}-block chain (${count(chain.counts.accounts)} accounts, ` +
+        `${count(chain.counts.slots)} slots) from one peer`,
       [
         { name: `full sync: blocks executed (${full.seconds.toFixed(0)} s)`, color: '#c0392b', points: full.samples },
         {
-          name: `snap sync: state leaves downloaded, then blocks ${snap.run.pivot}→${chain.head.number} executed (${snap.run.seconds.toFixed(0)} s)`,
+          name:
+            `snap sync: state leaves downloaded, ` +
+            `then blocks ${snap.run.pivot}→${chain.head.number} executed (${snap.run.seconds.toFixed(0)} s)`,
           color: '#2471a3',
           points: snap.run.samples,
         },
       ],
-      `npm run bench -- --suite sync; ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, node ${process.version}`,
+      `npm run bench -- --suite sync; ${cpus()[0]?.model ?? 'unknown CPU'}, ` +
+        `${cpus().length} cores, node ${process.version}`,
     ),
   )
   say(`wrote ${chart}`)

@@ -31,7 +31,8 @@ export function progressChart(title: string, series: readonly Series[], note: st
   const x = (seconds: number) => MARGIN.left + (seconds / maxSeconds) * plotW
   const y = (share: number) => MARGIN.top + (1 - Math.min(1, Math.max(0, share))) * plotH
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" ` +
+      `font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
     `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(title)}</text>`,
   ]
@@ -46,7 +47,8 @@ export function progressChart(title: string, series: readonly Series[], note: st
   }
   out.push(`<rect x="${x(0)}" y="${y(1)}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`)
   out.push(
-    `<text x="${x(maxSeconds / 2)}" y="${y(0) + 34}" text-anchor="middle">seconds since the syncing process started</text>`,
+    `<text x="${x(maxSeconds / 2)}" y="${y(0) + 34}" text-anchor="middle">` +
+      `seconds since the syncing process started</text>`,
   )
   for (const [i, s] of series.entries()) {
     const points = s.points.map((p) => `${x(p.seconds).toFixed(1)},${y(p.share).toFixed(1)}`).join(' ')

@@ -41,7 +41,8 @@ async function main(): Promise<void> {
       const started = performance.now()
       const stats = await generateFlatState(flat, readers, root)
       process.stderr.write(
-        `bench server: flat state generated (${stats.accounts} accounts, ${stats.slots} slots) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+        `bench server: flat state generated (${stats.accounts} accounts, ${stats.slots} slots) ` +
+          `in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
       )
     }
     follower = new FlatStateFollower(flat, { readers, isServedRoot: (r) => served.has(r) })

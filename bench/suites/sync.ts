@@ -96,7 +96,8 @@ function check(synced: SyncNodeResult, source: BuiltState): void {
     walk.codes !== source.codeAccounts
   ) {
     throw new Error(
-      `synced state incomplete: walk ${JSON.stringify(walk)}, source ${source.accounts} accounts, ${source.slots} slots, ${source.codeAccounts} with code`,
+      `synced state incomplete: walk ${JSON.stringify(walk)}, ` +
+        `source ${source.accounts} accounts, ${source.slots} slots, ${source.codeAccounts} with code`,
     )
   }
 }

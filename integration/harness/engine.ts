@@ -10,7 +10,9 @@ const b64url = (x: Buffer | string) => Buffer.from(x).toString('base64url')
 
 /** A JWT for the engine API, as the engine API spec's authentication section defines it */
 export function engineToken(secret: Buffer, now = Date.now()): string {
-  const body = `${b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64url(JSON.stringify({ iat: Math.floor(now / 1000) }))}`
+  const body =
+    `${b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.` +
+    `${b64url(JSON.stringify({ iat: Math.floor(now / 1000) }))}`
   return `${body}.${b64url(createHmac('sha256', secret).update(body).digest())}`
 }
 

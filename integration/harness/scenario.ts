@@ -56,7 +56,8 @@ export async function startSource(spec: {
     step(`building ${spec.plan.newAccounts + spec.plan.touchedAccounts} transfers into blocks`)
     const chain = await buildChain(devnet, spec.plan, dir)
     step(
-      `starting A on ${Object.keys(devnet.genesis.alloc).length} genesis accounts and loading ${chain.blocks.length} blocks`,
+      `starting A on ${Object.keys(devnet.genesis.alloc).length} genesis accounts ` +
+        `and loading ${chain.blocks.length} blocks`,
     )
     const name = spec.name ?? 'A'
     const loading = Date.now()

@@ -177,7 +177,10 @@ export async function snapMetrics(node: ClientNode): Promise<SnapMetrics> {
  */
 export function snapContext(node: ClientNode, extra = ''): string {
   const lines = node.logLines(/Snap sync: | WARN | ERROR |Error:/).slice(-25)
-  return `${extra}${extra === '' ? '' : '\n'}${node.options.name}'s snap sync lines, warnings and errors (last 25):\n${lines.join('\n')}`
+  return (
+    `${extra}${extra === '' ? '' : '\n'}${node.options.name}'s snap sync lines, warnings and errors (last 25):\n` +
+    `${lines.join('\n')}`
+  )
 }
 
 const statusText = (s: SnapSyncing | false | undefined) =>

@@ -79,7 +79,8 @@ export async function countState(level: StateLevel, root: Uint8Array): Promise<W
   const walker = new StateWalker(level)
   for await (const finding of walker.walk(root)) {
     throw new Error(
-      `the built state is not complete: ${JSON.stringify(finding, (_, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))}`,
+      `the built state is not complete: ` +
+        `${JSON.stringify(finding, (_, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))}`,
     )
   }
   return walker.stats

@@ -52,7 +52,9 @@ export const snapCliOptions: { [name: string]: Options } = {
     default: DEFAULT_SNAP_OPTIONS.minPeers,
   },
   snapPivotDistance: {
-    describe: `--sync=snap: blocks between the agreed head and the pivot whose state is downloaded (1-${SERVED_STATE_BLOCKS - 8})`,
+    describe:
+      `--sync=snap: blocks between the agreed head and the pivot ` +
+      `whose state is downloaded (1-${SERVED_STATE_BLOCKS - 8})`,
     number: true,
     default: DEFAULT_SNAP_OPTIONS.pivotDistance,
   },
@@ -67,7 +69,9 @@ export const snapCliOptions: { [name: string]: Options } = {
     default: DEFAULT_SNAP_OPTIONS.requestRate,
   },
   db: {
-    describe: `Storage backend of the chain, state and meta DBs (${DB_BACKENDS.join(' or ')}; level is LevelDB, the client's own). A data dir is opened only with the backend that made it`,
+    describe:
+      `Storage backend of the chain, state and meta DBs (${DB_BACKENDS.join(' or ')}; ` +
+      `level is LevelDB, the client's own). A data dir is opened only with the backend that made it`,
     string: true,
     default: DEFAULT_DB_BACKEND,
   },
@@ -125,7 +129,8 @@ function checkConflicts(args: { [key: string]: unknown }, options: SnapOptions):
   if (typeof maxPeers === 'number' && maxPeers < options.minPeers) {
     // Pre-merge the pivot waits for minPeers peers that the pool never admits: a sync that never starts
     throw new Error(
-      `--sync=snap with --maxPeers=${maxPeers}: the pivot needs --snapMinPeers=${options.minPeers} peers, more than the client connects to`,
+      `--sync=snap with --maxPeers=${maxPeers}: ` +
+        `the pivot needs --snapMinPeers=${options.minPeers} peers, more than the client connects to`,
     )
   }
 }

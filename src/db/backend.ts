@@ -61,7 +61,8 @@ export class DbBackendMismatchError extends Error {
     readonly openedWith: DbBackend,
   ) {
     super(
-      `${dir} is a ${ENGINE_NAME[madeBy]} database (made with --db=${madeBy}) and was opened with --db=${openedWith}: ` +
+      `${dir} is a ${ENGINE_NAME[madeBy]} database (made with --db=${madeBy}) ` +
+        `and was opened with --db=${openedWith}: ` +
         `use --db=${madeBy} for this data dir (or a new --dataDir). Nothing was changed in it.`,
     )
     this.name = 'DbBackendMismatchError'

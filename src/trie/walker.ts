@@ -125,7 +125,8 @@ export class StateWalker {
     this.cursor = path
   }
 
-  // biome-ignore lint/correctness/useYield: walkTrie's leaf visitors may yield findings; a slot has none, it is only counted
+  /* biome-ignore lint/correctness/useYield: walkTrie's leaf visitors may yield findings; a slot has none,
+     it is only counted */
   private async *visitSlot(): AsyncGenerator<WalkFinding> {
     this.stats.slots++
   }

@@ -30,40 +30,43 @@ class FakeSender extends EventEmitter {
 }
 
 describe('[BoundProtocol] replies to requests sent on the raw sender', () => {
-  it('a reply with a request id from 2^62 does not resolve the request waiting for that code; its own reply does', async () => {
-    const common = new Common({ chain: Mainnet, hardfork: Hardfork.Paris })
-    const config = new Config({ common, accountCache: 10000, storageCache: 1000 })
-    const protocol = new EthProtocol({ config, chain: { config } as never, timeout: 2_000 })
-    const sender = new FakeSender()
-    const bound = new BoundProtocol({ config, protocol, peer: { pooled: true } as never, sender: sender as never })
-    // Decoded with the hardfork of their number: mainnet's first blocks are pre-London
-    const header = (n: bigint) =>
-      createBlockHeader(
-        { number: n, gasLimit: 5_000n },
-        { common: new Common({ chain: Mainnet, hardfork: Hardfork.Chainstart }) },
-      )
-    const emitted: unknown[] = []
-    config.events.on('protocol:message' as never, (m: unknown) => emitted.push(m))
+  it(
+    'a reply with a request id from 2^62 does not resolve the request waiting for that code; ' + 'its own reply does',
+    async () => {
+      const common = new Common({ chain: Mainnet, hardfork: Hardfork.Paris })
+      const config = new Config({ common, accountCache: 10000, storageCache: 1000 })
+      const protocol = new EthProtocol({ config, chain: { config } as never, timeout: 2_000 })
+      const sender = new FakeSender()
+      const bound = new BoundProtocol({ config, protocol, peer: { pooled: true } as never, sender: sender as never })
+      // Decoded with the hardfork of their number: mainnet's first blocks are pre-London
+      const header = (n: bigint) =>
+        createBlockHeader(
+          { number: n, gasLimit: 5_000n },
+          { common: new Common({ chain: Mainnet, hardfork: Hardfork.Chainstart }) },
+        )
+      const emitted: unknown[] = []
+      config.events.on('protocol:message' as never, (m: unknown) => emitted.push(m))
 
-    const pending = (
-      bound as unknown as { request(name: string, args: object): Promise<[bigint, BlockHeader[]]> }
-    ).request('GetBlockHeaders', {
-      reqId: 7n,
-      block: 100n,
-      max: 1,
-      skip: 0,
-      reverse: false,
-    })
-    await new Promise((r) => setImmediate(r))
-    sender.reply((1n << 62n) + 5n, [header(555n)])
-    sender.reply(7n, [header(100n)])
-    const [reqId, headers] = await pending
-    assert.equal(reqId, 7n)
-    assert.deepEqual(
-      headers.map((h) => h.number),
-      [100n],
-    )
-    // The foreign reply went on as a message (the raw listener has it too), not to the waiting request
-    assert.equal(emitted.length, 1)
-  })
+      const pending = (
+        bound as unknown as { request(name: string, args: object): Promise<[bigint, BlockHeader[]]> }
+      ).request('GetBlockHeaders', {
+        reqId: 7n,
+        block: 100n,
+        max: 1,
+        skip: 0,
+        reverse: false,
+      })
+      await new Promise((r) => setImmediate(r))
+      sender.reply((1n << 62n) + 5n, [header(555n)])
+      sender.reply(7n, [header(100n)])
+      const [reqId, headers] = await pending
+      assert.equal(reqId, 7n)
+      assert.deepEqual(
+        headers.map((h) => h.number),
+        [100n],
+      )
+      // The foreign reply went on as a message (the raw listener has it too), not to the waiting request
+      assert.equal(emitted.length, 1)
+    },
+  )
 })

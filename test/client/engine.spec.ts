@@ -75,37 +75,46 @@ describe('[engine API] a --sync=snap node before it has a state (ethtest chain, 
     assert.equal(service.synchronizer.holdsExecution, true)
   })
 
-  it('newPayload of the head block, its parent unknown: SYNCING (not ACCEPTED: its ancestors are not known)', async () => {
-    assert.deepEqual(await call<PayloadStatus>(payloads[600]), {
-      status: 'SYNCING',
-      latestValidHash: null,
-      validationError: null,
-    })
-  })
+  it(
+    'newPayload of the head block, its parent unknown: ' + 'SYNCING (not ACCEPTED: its ancestors are not known)',
+    async () => {
+      assert.deepEqual(await call<PayloadStatus>(payloads[600]), {
+        status: 'SYNCING',
+        latestValidHash: null,
+        validationError: null,
+      })
+    },
+  )
 
-  it('forkchoiceUpdated to block 600: SYNCING; the synchronizer stays the snap one; the skeleton holds the head', async () => {
-    const answer = await call<{ payloadStatus: PayloadStatus; payloadId: string | null }>(fcu)
-    assert.deepEqual(answer.payloadStatus, { status: 'SYNCING', latestValidHash: null, validationError: null })
-    assert.ok(
-      service.synchronizer instanceof SnapBeaconSynchronizer,
-      'the client did not switch to its own beacon sync',
-    )
-    assert.equal(service.skeleton?.bounds()?.head, 600n)
-    // Again, as each slot: still SYNCING, the same synchronizer
-    assert.equal((await call<PayloadStatus>(payloads[600])).status, 'SYNCING')
-    assert.equal((await call<{ payloadStatus: PayloadStatus }>(fcu)).payloadStatus.status, 'SYNCING')
-    assert.ok(service.synchronizer instanceof SnapBeaconSynchronizer)
-  })
+  it(
+    'forkchoiceUpdated to block 600: SYNCING; ' + 'the synchronizer stays the snap one; the skeleton holds the head',
+    async () => {
+      const answer = await call<{ payloadStatus: PayloadStatus; payloadId: string | null }>(fcu)
+      assert.deepEqual(answer.payloadStatus, { status: 'SYNCING', latestValidHash: null, validationError: null })
+      assert.ok(
+        service.synchronizer instanceof SnapBeaconSynchronizer,
+        'the client did not switch to its own beacon sync',
+      )
+      assert.equal(service.skeleton?.bounds()?.head, 600n)
+      // Again, as each slot: still SYNCING, the same synchronizer
+      assert.equal((await call<PayloadStatus>(payloads[600])).status, 'SYNCING')
+      assert.equal((await call<{ payloadStatus: PayloadStatus }>(fcu)).payloadStatus.status, 'SYNCING')
+      assert.ok(service.synchronizer instanceof SnapBeaconSynchronizer)
+    },
+  )
 
-  it('the pivot comes from that head once the blocks below it are fetched back; nothing executed, not synchronized', async () => {
-    const source = new ForkchoicePivotSource(service.skeleton!, 64)
-    const found = await source.lookup()
-    assert.ok(
-      'waiting' in found && /consensus layer's head 600 \(at 600\) to the pivot 536/.test(found.waiting),
-      JSON.stringify(found),
-    )
-    assert.equal(service.execution.chainStatus?.height ?? 0n, 0n)
-    assert.equal(service.config.synchronized, false)
-    assert.equal(service.config.syncTargetHeight, 600n)
-  })
+  it(
+    'the pivot comes from that head once the blocks below it are fetched back; ' + 'nothing executed, not synchronized',
+    async () => {
+      const source = new ForkchoicePivotSource(service.skeleton!, 64)
+      const found = await source.lookup()
+      assert.ok(
+        'waiting' in found && /consensus layer's head 600 \(at 600\) to the pivot 536/.test(found.waiting),
+        JSON.stringify(found),
+      )
+      assert.equal(service.execution.chainStatus?.height ?? 0n, 0n)
+      assert.equal(service.config.synchronized, false)
+      assert.equal(service.config.syncTargetHeight, 600n)
+    },
+  )
 })

@@ -202,30 +202,37 @@ describe('[parseSnapOptions]', () => {
         assert.doesNotThrow(() => parseSnapOptions({ sync: 'full', maxPeers: 25, ...c.args }), c.name)
     })
 
-    it('takes the client defaults and --mine (a signer mines once synced); refuses --dev=false (a single node too)', () => {
-      const defaults = {
-        ...snap,
-        isSingleNode: undefined,
-        dev: undefined,
-        prefixStorageTrieKeys: true,
-        useStringValueTrieDB: false,
-        statefulVerkle: false,
-        statelessVerkle: false,
-      }
-      assert.deepEqual(parseSnapOptions(defaults), DEFAULT_SNAP_OPTIONS)
-      assert.doesNotThrow(() => parseSnapOptions({ ...defaults, mine: true, maxPeers: 1 }))
-      assert.throws(() => parseSnapOptions({ ...defaults, dev: 'false' }), /--dev/)
-    })
+    it(
+      'takes the client defaults and --mine (a signer mines once synced); ' + 'refuses --dev=false (a single node too)',
+      () => {
+        const defaults = {
+          ...snap,
+          isSingleNode: undefined,
+          dev: undefined,
+          prefixStorageTrieKeys: true,
+          useStringValueTrieDB: false,
+          statefulVerkle: false,
+          statelessVerkle: false,
+        }
+        assert.deepEqual(parseSnapOptions(defaults), DEFAULT_SNAP_OPTIONS)
+        assert.doesNotThrow(() => parseSnapOptions({ ...defaults, mine: true, maxPeers: 1 }))
+        assert.throws(() => parseSnapOptions({ ...defaults, dev: 'false' }), /--dev/)
+      },
+    )
   })
 
   // The lying modes are test-only (integration/harness/lyingnode.ts): the client's CLI, strict about
   // unknown flags, refuses --snapTestLies (integration/cli.spec.ts)
-  it('defines no --snapTestLies and no lying mode: the flag is not an option, and is ignored if it reaches the parser', () => {
-    assert.equal(Object.hasOwn(snapCliOptions, 'snapTestLies'), false)
-    assert.deepEqual(
-      Object.keys(snapCliOptions).filter((name) => /lie/i.test(name)),
-      [],
-    )
-    assert.deepEqual(parseSnapOptions({ snapTestLies: 'corrupt', gethGenesis: 'g.json' }), DEFAULT_SNAP_OPTIONS)
-  })
+  it(
+    'defines no --snapTestLies and no lying mode: the flag is not an option, ' +
+      'and is ignored if it reaches the parser',
+    () => {
+      assert.equal(Object.hasOwn(snapCliOptions, 'snapTestLies'), false)
+      assert.deepEqual(
+        Object.keys(snapCliOptions).filter((name) => /lie/i.test(name)),
+        [],
+      )
+      assert.deepEqual(parseSnapOptions({ snapTestLies: 'corrupt', gethGenesis: 'g.json' }), DEFAULT_SNAP_OPTIONS)
+    },
+  )
 })

@@ -77,26 +77,33 @@ describe('[db backend]', () => {
     ['level', 'rocksdb'],
     ['rocksdb', 'level'],
   ] as const) {
-    it(`refuses a ${madeBy} directory with --db=${openedWith}, naming the dir, its backend and the flag; changes nothing in it`, async () => {
-      const dir = made[madeBy]
-      const before = files(dir)
-      const expected = `${dir} is a ${madeBy === 'level' ? 'LevelDB' : 'RocksDB'} database (made with --db=${madeBy}) and was opened with --db=${openedWith}: use --db=${madeBy} for this data dir (or a new --dataDir). Nothing was changed in it.`
-      assert.throws(
-        () => openBackendDB(dir, openedWith),
-        (err: Error) => {
-          assert.ok(err instanceof DbBackendMismatchError)
-          assert.deepEqual([err.dir, err.madeBy, err.openedWith], [dir, madeBy, openedWith])
-          assert.equal(err.message, expected)
-          return true
-        },
-      )
-      assert.throws(() => checkBackend(dir, openedWith), DbBackendMismatchError)
-      assert.deepEqual(files(dir), before)
-      // Still whole for its own backend
-      const db = openBackendDB(dir, madeBy)
-      assert.equal(await db.get('key'), madeBy)
-      await db.close()
-    })
+    it(
+      `refuses a ${madeBy} directory with --db=${openedWith}, ` +
+        `naming the dir, its backend and the flag; changes nothing in it`,
+      async () => {
+        const dir = made[madeBy]
+        const before = files(dir)
+        const expected =
+          `${dir} is a ${madeBy === 'level' ? 'LevelDB' : 'RocksDB'} database (made with --db=${madeBy}) ` +
+          `and was opened with --db=${openedWith}: ` +
+          `use --db=${madeBy} for this data dir (or a new --dataDir). Nothing was changed in it.`
+        assert.throws(
+          () => openBackendDB(dir, openedWith),
+          (err: Error) => {
+            assert.ok(err instanceof DbBackendMismatchError)
+            assert.deepEqual([err.dir, err.madeBy, err.openedWith], [dir, madeBy, openedWith])
+            assert.equal(err.message, expected)
+            return true
+          },
+        )
+        assert.throws(() => checkBackend(dir, openedWith), DbBackendMismatchError)
+        assert.deepEqual(files(dir), before)
+        // Still whole for its own backend
+        const db = openBackendDB(dir, madeBy)
+        assert.equal(await db.get('key'), madeBy)
+        await db.close()
+      },
+    )
   }
 
   it('opens a new or empty directory with either backend', async () => {

@@ -6,24 +6,24 @@
  * it tampers with the honest reply before it goes on the wire. Behaviours that do not apply to a kind
  * (e.g. `wrongCode` for an account range) answer that kind honestly.
  *
- * | behaviour       | accounts / storage                                   | codes                    | nodes                |
- * |-----------------|------------------------------------------------------|--------------------------|----------------------|
- * | `honest`        | the real server's reply                              | same                     | same                 |
- * | `empty`         | empty reply (the peer lacks the root)                | no codes                 | no nodes             |
- * | `silent`        | never answers: the requester times out               | same                     | same                 |
- * | `corrupt`       | middle account's balance + 1 / a slot byte flipped   | a code byte flipped      | a node byte flipped  |
- * | `capped`        | served with a 500-byte limit (a valid short reply)   | first code only          | first node only      |
- * | `partialCodes`  | honest                                               | every other code, in order | honest             |
- * | `wrongCode`     | honest                                               | middle code replaced     | honest               |
- * | `dropProofNode` | last proof node removed                              | honest                   | honest               |
- * | `noProof`       | proof removed                                        | honest                   | honest               |
- * | `extraProof`    | edge proofs added to a complete range, then one unused node appended (last) | honest | honest    |
- * | `oversized`     | 10x the bytes, limit hash ignored (keys past it)     | 10x the bytes            | 10x the bytes        |
- * | `unrequested`   | honest                                               | a code not asked for appended | the root node appended |
- * | `lyingCont`     | first half of the (last) range, proof of its origin only | honest               | honest               |
- * | `garbage`       | a reply that fails decoding (BadReplyError)          | same                     | same                 |
- * | `slow`          | honest, delivered after a delay                      | same                     | same                 |
- * | `otherRoot`     | served from another state root (see below), its proofs | honest                 | that root's nodes    |
+ * | behaviour       | accounts / storage                                 | codes                | nodes               |
+ * |-----------------|----------------------------------------------------|----------------------|---------------------|
+ * | `honest`        | the real server's reply                            | same                 | same                |
+ * | `empty`         | empty reply (the peer lacks the root)              | no codes             | no nodes            |
+ * | `silent`        | never answers: the requester times out             | same                 | same                |
+ * | `corrupt`       | middle account's balance + 1 / a slot byte flipped | a code byte flipped  | a node byte flipped |
+ * | `capped`        | served with a 500-byte limit (a valid short reply) | first code only      | first node only     |
+ * | `partialCodes`  | honest                                             | every other code, in order | honest        |
+ * | `wrongCode`     | honest                                             | middle code replaced | honest              |
+ * | `dropProofNode` | last proof node removed                            | honest               | honest              |
+ * | `noProof`       | proof removed                                      | honest               | honest              |
+ * | `extraProof`    | edge proofs added to a complete range, then one unused node appended (last) | honest | honest   |
+ * | `oversized`     | 10x the bytes, limit hash ignored (keys past it)   | 10x the bytes        | 10x the bytes       |
+ * | `unrequested`   | honest                                 | a code not asked for appended | the root node appended |
+ * | `lyingCont`     | first half of the (last) range, proof of its origin only | honest         | honest              |
+ * | `garbage`       | a reply that fails decoding (BadReplyError)        | same                 | same                |
+ * | `slow`          | honest, delivered after a delay                    | same                 | same                |
+ * | `otherRoot`     | served from another state root (see below), its proofs | honest           | that root's nodes   |
  *
  * Storage tampering applies to the last slot list of a reply (the one that may carry a proof),
  * except `corrupt`, which flips a byte in the last non-empty list.

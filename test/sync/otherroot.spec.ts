@@ -76,19 +76,23 @@ describe('[lies] otherRoot: answers for another state root', function () {
     { plan: { nodes: 'otherRoot' }, kind: 'nodes', drop: 'bad_node', heal: true },
   ]
   for (const c of cases) {
-    it(`${c.kind}${c.heal === true ? ' (healing)' : ''}: the peer is dropped (${c.drop}), the state completes from an honest one`, async () => {
-      const [liar] = fakePeers(s, [c.plan], { otherRoot: older.root })
-      const honest = new FakeSnapPeer(s, { id: 'joins' })
-      // Alone, the liar is sure to be asked for its kind; the honest peer joins once it is dropped
-      const run = new SyncRun(s, [liar], {
-        tasks: c.heal === true ? healOnlyTasks() : undefined,
-        onWaiting: joinWhenAlone(honest),
-      })
-      await run.complete()
-      assert.ok(liar.stats[c.kind].replies > 0, JSON.stringify(liar.stats))
-      assert.equal(run.source.reasonsFor(liar.id)[0], c.drop, JSON.stringify(run.source.dropped))
-      assert.deepEqual(run.source.reasonsFor(honest.id), [])
-    })
+    it(
+      `${c.kind}${c.heal === true ? ' (healing)' : ''}: the peer is dropped (${c.drop}), ` +
+        `the state completes from an honest one`,
+      async () => {
+        const [liar] = fakePeers(s, [c.plan], { otherRoot: older.root })
+        const honest = new FakeSnapPeer(s, { id: 'joins' })
+        // Alone, the liar is sure to be asked for its kind; the honest peer joins once it is dropped
+        const run = new SyncRun(s, [liar], {
+          tasks: c.heal === true ? healOnlyTasks() : undefined,
+          onWaiting: joinWhenAlone(honest),
+        })
+        await run.complete()
+        assert.ok(liar.stats[c.kind].replies > 0, JSON.stringify(liar.stats))
+        assert.equal(run.source.reasonsFor(liar.id)[0], c.drop, JSON.stringify(run.source.dropped))
+        assert.deepEqual(run.source.reasonsFor(honest.id), [])
+      },
+    )
   }
 
   it('beside an honest peer: dropped (invalid_proof), the state completes', async () => {

@@ -93,36 +93,40 @@ describe('[verifyRange + StackTrieBuilder + StateWalker] property', () => {
     { size: 100_000, seed: 7 },
   ]
   for (const c of cases) {
-    it(`random trie of ${c.size} leaves, random chunks and range sizes: DB holds every node of the root (seed ${c.seed})`, async function () {
-      this.timeout(180_000)
-      const random = rng(c.seed)
-      const leaves = randomAccountLeaves(c.size, random)
-      const src = { leaves, ...buildNodeMap(leaves) }
-      const { db, close } = await tempStateDB()
-      try {
-        const writer = new StateWriter(db)
-        const limits = randomChunks(1 + Math.floor(random() * 16), random)
-        let origin: Uint8Array = new Uint8Array(32)
-        const maxRange = 1 + Math.floor(random() * Math.min(5000, c.size))
-        for (const limit of limits) {
-          await syncChunk(src, origin, limit, random, writer, maxRange)
-          if (limit.every((b) => b === 0xff)) break
-          origin = increment(limit)
+    it(
+      `random trie of ${c.size} leaves, random chunks and range sizes: ` +
+        `DB holds every node of the root (seed ${c.seed})`,
+      async function () {
+        this.timeout(180_000)
+        const random = rng(c.seed)
+        const leaves = randomAccountLeaves(c.size, random)
+        const src = { leaves, ...buildNodeMap(leaves) }
+        const { db, close } = await tempStateDB()
+        try {
+          const writer = new StateWriter(db)
+          const limits = randomChunks(1 + Math.floor(random() * 16), random)
+          let origin: Uint8Array = new Uint8Array(32)
+          const maxRange = 1 + Math.floor(random() * Math.min(5000, c.size))
+          for (const limit of limits) {
+            await syncChunk(src, origin, limit, random, writer, maxRange)
+            if (limit.every((b) => b === 0xff)) break
+            origin = increment(limit)
+          }
+          await writer.flush()
+          const walker = new StateWalker(db)
+          const findings: unknown[] = []
+          for await (const f of walker.walk(src.root)) findings.push(f)
+          assert.deepEqual(findings, [], 'the walker finds nothing missing')
+          assert.equal(walker.stats.accounts, leaves.length)
+          assert.equal(walker.stats.nodes, src.nodes.size, 'every node of the trie, no more')
+          for await (const [key] of db.iterator({ keyEncoding: 'utf8', valueEncoding: 'view' })) {
+            assert.ok(src.nodes.has(key), `written node ${key} belongs to the trie`)
+          }
+          assert.ok(src.nodes.has(toHex(src.root)))
+        } finally {
+          await close()
         }
-        await writer.flush()
-        const walker = new StateWalker(db)
-        const findings: unknown[] = []
-        for await (const f of walker.walk(src.root)) findings.push(f)
-        assert.deepEqual(findings, [], 'the walker finds nothing missing')
-        assert.equal(walker.stats.accounts, leaves.length)
-        assert.equal(walker.stats.nodes, src.nodes.size, 'every node of the trie, no more')
-        for await (const [key] of db.iterator({ keyEncoding: 'utf8', valueEncoding: 'view' })) {
-          assert.ok(src.nodes.has(key), `written node ${key} belongs to the trie`)
-        }
-        assert.ok(src.nodes.has(toHex(src.root)))
-      } finally {
-        await close()
-      }
-    })
+      },
+    )
   }
 })

@@ -71,7 +71,10 @@ describe('[StateWriter]', () => {
   })
 })
 
-/** Writes the ethtest state into a `backend` DB, reopens it, and reads every account, code and slot back as the client does */
+/**
+ * Writes the ethtest state into a `backend` DB, reopens it, and reads every account, code and slot back as the
+ * client does
+ */
 async function writeAndReadBack(backend: DbBackend): Promise<void> {
   const accounts = loadEthtestState()
   const temp = await tempStateDB(backend)

@@ -149,11 +149,13 @@ export class FlatStateFollower {
     const { readers, logger } = this.options
     const started = this.clock()
     logger?.info(
-      `snap flat state: ${resuming ? 'resuming the generation' : 'generating'} for root ${short(root)}, serving from the trie meanwhile`,
+      `snap flat state: ${resuming ? 'resuming the generation' : 'generating'} for root ${short(root)}, ` +
+        `serving from the trie meanwhile`,
     )
     const stats = await generateFlatState(this.flat, readers, root, { signal: this.abort.signal })
     logger?.info(
-      `snap flat state: generated for root ${short(root)}: ${stats.accounts} accounts, ${stats.slots} slots in ${this.seconds(started)} s`,
+      `snap flat state: generated for root ${short(root)}: ` +
+        `${stats.accounts} accounts, ${stats.slots} slots in ${this.seconds(started)} s`,
     )
   }
 

@@ -142,14 +142,17 @@ export class ProgressStore {
     const newer = newerVersion(json)
     if (newer !== undefined) {
       throw new NewerProgressError(
-        `the snap sync progress record (meta DB key ${PROGRESS_KEY}) is of version ${newer}, written by a newer ethereumjs-snap than this one (version ${PROGRESS_VERSION}): run that version, or start with a new --dataDir`,
+        `the snap sync progress record (meta DB key ${PROGRESS_KEY}) is of version ${newer}, ` +
+          `written by a newer ethereumjs-snap than this one (version ${PROGRESS_VERSION}): ` +
+          `run that version, or start with a new --dataDir`,
       )
     }
     try {
       return parseProgress(json)
     } catch (err) {
       this.warn(
-        `Snap sync: the progress record (meta DB key ${PROGRESS_KEY}) is unreadable (${(err as Error).message}); discarding it and starting the state download over (state already stored is kept and not fetched again)`,
+        `Snap sync: the progress record (meta DB key ${PROGRESS_KEY}) is unreadable (${(err as Error).message}); ` +
+          `discarding it and starting the state download over (state already stored is kept and not fetched again)`,
       )
       // Replaced at once: the next load (this run's or the next one's) reads a record, without a warning
       await this.save(newProgress())
@@ -194,7 +197,9 @@ export function reconcileProgress(stored: SnapProgress | undefined, head: Execut
       progress: newProgress(),
       change: {
         level: 'warn',
-        message: `Snap sync: the state of the executed head, block ${head.number}, is missing from the state DB (a damaged data dir?); downloading the state of a new pivot again (what the DBs still hold is kept)`,
+        message:
+          `Snap sync: the state of the executed head, block ${head.number}, is missing from the state DB ` +
+          `(a damaged data dir?); downloading the state of a new pivot again (what the DBs still hold is kept)`,
       },
     }
   }
@@ -204,7 +209,9 @@ export function reconcileProgress(stored: SnapProgress | undefined, head: Execut
       progress: { ...(stored ?? newProgress()), handedOff: true, stateComplete: true },
       change: {
         level: 'info',
-        message: `Snap sync: the client already executes from block ${head.number} and holds its state; no state download needed`,
+        message:
+          `Snap sync: the client already executes from block ${head.number} ` +
+          `and holds its state; no state download needed`,
       },
     }
   }

@@ -212,7 +212,8 @@ export class StateDownload {
         this.progress.stateComplete = false
         await this.save()
         this.log.info(
-          `Snap sync: pivot block=${h.number} hash=${bytesToHex(h.hash())} root=${bytesToHex(h.stateRoot)} head=${found.pivot.head.number} (${found.pivot.namedBy})`,
+          `Snap sync: pivot block=${h.number} hash=${bytesToHex(h.hash())} root=${bytesToHex(h.stateRoot)} ` +
+            `head=${found.pivot.head.number} (${found.pivot.namedBy})`,
         )
         return
       }
@@ -260,7 +261,8 @@ export class StateDownload {
         this.waiting(`no peer serves the state of pivot ${pivot.number}, and no newer pivot yet`)
       } else {
         this.waiting(
-          `no peer serves the state of pivot ${pivot.number}; the last move was ${Math.round((Date.now() - this.lastMove) / 1000)} s ago`,
+          `no peer serves the state of pivot ${pivot.number}; ` +
+            `the last move was ${Math.round((Date.now() - this.lastMove) / 1000)} s ago`,
         )
       }
       await new Promise((r) =>
@@ -284,7 +286,8 @@ export class StateDownload {
     this.lastMove = Date.now()
     // Saved with the next progress record, which the sync writes after flushing the nodes it covers
     this.log.info(
-      `Snap sync: pivot moved from block ${from.number} to block=${header.number} hash=${bytesToHex(header.hash())} root=${bytesToHex(header.stateRoot)} (${why})`,
+      `Snap sync: pivot moved from block ${from.number} to block=${header.number} hash=${bytesToHex(header.hash())} ` +
+        `root=${bytesToHex(header.stateRoot)} (${why})`,
     )
   }
 
@@ -308,5 +311,9 @@ export class StateDownload {
 /** One line on what phase 1 did, for the log at handoff */
 export function stateCompleteLine(s: SnapSyncStatus): string {
   const c = s.counters
-  return `Snap sync: state complete pivot=${s.pivot?.number} accounts=${count(c.accounts)} slots=${count(c.slots)} codes=${count(c.codes)} nodes=${count(c.trieNodes)} downloaded=${bytes(c.bytes)}; handing over to block execution`
+  return (
+    `Snap sync: state complete pivot=${s.pivot?.number} accounts=${count(c.accounts)} slots=${count(c.slots)} ` +
+    `codes=${count(c.codes)} nodes=${count(c.trieNodes)} downloaded=${bytes(c.bytes)}; ` +
+    `handing over to block execution`
+  )
 }

@@ -27,7 +27,8 @@ export interface ForkchoiceSkeleton {
 
 /** Shown until the consensus layer has named a head */
 export const NO_CONSENSUS_LAYER =
-  'no consensus layer has named a head yet (a beacon node must drive this node over the engine API: --rpcEngine, --jwtSecret)'
+  'no consensus layer has named a head yet ' +
+  '(a beacon node must drive this node over the engine API: --rpcEngine, --jwtSecret)'
 
 /** See the module comment */
 export class ForkchoicePivotSource implements PivotSource {
@@ -46,7 +47,9 @@ export class ForkchoicePivotSource implements PivotSource {
       number >= bounds.tail || this.skeleton.isLinked() ? await this.headers(number, bounds.head) : undefined
     if (headers === undefined) {
       return {
-        waiting: `fetching headers back from the consensus layer's head ${bounds.head} (at ${bounds.tail}) to the pivot ${number}`,
+        waiting:
+          `fetching headers back from the consensus layer's head ${bounds.head} (at ${bounds.tail}) ` +
+          `to the pivot ${number}`,
       }
     }
     try {

@@ -185,7 +185,8 @@ export class PivotFinder {
           : undefined
     if (missing !== undefined || !reply.ok) {
       this.opts.log?.(
-        `Snap sync: head ${head.number} of peer ${peer.id.slice(0, 8)} passed over: asked headers ${number}..${head.number}, got ${missing}`,
+        `Snap sync: head ${head.number} of peer ${peer.id.slice(0, 8)} passed over: ` +
+          `asked headers ${number}..${head.number}, got ${missing}`,
       )
       this.heads.delete(peer.id)
       return undefined

@@ -92,7 +92,8 @@ export function summaryLine(s: SnapSyncStatus): string {
   const secs = Math.max(s.elapsedMs / 1000, 0.001)
   return (
     `Snap sync: done in ${duration(s.elapsedMs)} pivot=${s.pivot?.number ?? 'none'} ` +
-    `accounts=${c.accounts} slots=${c.slots} codes=${c.codes} nodes=${c.trieNodes} healed=${c.healedNodes} moves=${c.pivotMoves} ` +
+    `accounts=${c.accounts} slots=${c.slots} codes=${c.codes} nodes=${c.trieNodes} ` +
+    `healed=${c.healedNodes} moves=${c.pivotMoves} ` +
     `downloaded=${bytes(c.bytes)} wasted=${bytes(c.wastedBytes)} hedged=${c.hedgedRequests} ` +
     `avg=${count(c.accounts / secs)} accounts/s, ${count(c.slots / secs)} slots/s, ${bytes(c.bytes / secs)}/s`
   )
@@ -105,7 +106,8 @@ export function summaryLine(s: SnapSyncStatus): string {
 export function peerLine(t: TrackedPeer): string {
   const s = t.served
   return (
-    `Snap sync: peer ${t.peer.id.slice(0, 8)} served accounts=${count(s.accounts)} slots=${count(s.storage)} codes=${count(s.codes)} ` +
+    `Snap sync: peer ${t.peer.id.slice(0, 8)} served accounts=${count(s.accounts)} slots=${count(s.storage)} ` +
+    `codes=${count(s.codes)} ` +
     `nodes=${count(s.nodes)} bytes=${bytes(t.servedBytes)} rtt=${Math.round(t.rttMs)}ms timeouts=${t.timeouts}`
   )
 }

@@ -112,7 +112,10 @@ const savedRange = (r: { first: bigint; last: bigint; next: bigint }) => ({
  */
 export const MAX_SAVED_TRIES = 65_536
 
-/** Large tries from the progress record, by account (one account may have tries of two roots); throws on a malformed entry */
+/**
+ * Large tries from the progress record, by account (one account may have tries of two roots); throws on a
+ * malformed entry
+ */
 export function loadStorageTries(saved: unknown): Map<string, ResumedTrie[]> {
   if (!Array.isArray(saved)) throw new Error('storage tries: not a list')
   if (saved.length > MAX_SAVED_TRIES) throw new Error(`storage tries: ${saved.length}, more than ${MAX_SAVED_TRIES}`)

@@ -71,17 +71,22 @@ describe('[ProgressStore]', () => {
   })
 
   for (const backend of DB_BACKENDS) {
-    it(`survives closing and reopening a meta DB opened as the client opens it (${backend}, default encodings)`, async () => {
-      const temp = await tempDB(backend)
-      try {
-        assert.equal(await new ProgressStore(temp.db).load(), undefined)
-        const saved = sample()
-        await new ProgressStore(temp.db).save(saved)
-        assert.deepEqual(await new ProgressStore(await temp.reopen()).load(), saved)
-      } finally {
-        await temp.close()
-      }
-    })
+    it(
+      `survives closing and reopening a meta DB ` +
+        `opened as the client opens it ` +
+        `(${backend}, default encodings)`,
+      async () => {
+        const temp = await tempDB(backend)
+        try {
+          assert.equal(await new ProgressStore(temp.db).load(), undefined)
+          const saved = sample()
+          await new ProgressStore(temp.db).save(saved)
+          assert.deepEqual(await new ProgressStore(await temp.reopen()).load(), saved)
+        } finally {
+          await temp.close()
+        }
+      },
+    )
   }
 
   it('a fresh record (no pivot yet) loads back as written', async () => {
@@ -152,9 +157,11 @@ describe('[ProgressStore] a bad record between runs', () => {
       store.load(),
       (err: Error) =>
         err instanceof NewerProgressError &&
-        /progress record \(meta DB key snapsync:progress\) is of version 2, written by a newer ethereumjs-snap than this one \(version 1\): run that version, or start with a new --dataDir$/.test(
-          err.message,
-        ),
+        new RegExp(
+          /progress record \(meta DB key snapsync:progress\) is of version 2, /.source +
+            /written by a newer ethereumjs-snap than this one \(version 1\): /.source +
+            /run that version, or start with a new --dataDir$/.source,
+        ).test(err.message),
     )
     assert.deepEqual(warnings, [])
     assert.equal(await db.get(PROGRESS_KEY), newer)
@@ -335,7 +342,10 @@ describe('[reconcileProgress]', () => {
     assert.equal(change?.level, 'warn')
     assert.match(
       change?.message ?? '',
-      /^Snap sync: the state of the executed head, block 40, is missing from the state DB .*; downloading the state of a new pivot again/,
+      new RegExp(
+        /^Snap sync: the state of the executed head, block 40, is missing from the state DB /.source +
+          /.*; downloading the state of a new pivot again/.source,
+      ),
     )
   })
 

@@ -57,27 +57,30 @@ describe('[ForkchoicePivotSource] the pivot from the consensus layer head', () =
     })
   })
 
-  it('waits until the blocks are fetched back to the pivot, then takes the block `distance` below the head', async () => {
-    const blocks = chain(200)
-    const skeleton = new FakeSkeleton(blocks)
-    skeleton.tail = 200n
-    const source = new ForkchoicePivotSource(skeleton, 64)
-    const waiting = await source.lookup()
-    assert.ok(
-      'waiting' in waiting &&
-        /headers back from the consensus layer's head 200 \(at 200\) to the pivot 136/.test(waiting.waiting),
-      JSON.stringify(waiting),
-    )
-    skeleton.tail = 137n
-    assert.ok('waiting' in (await source.lookup()))
-    skeleton.tail = 136n
-    const pivot = pivotOf(await source.lookup())
-    assert.equal(pivot.header.number, 136n)
-    assert.deepEqual(pivot.header.hash(), blocks[136].hash())
-    assert.deepEqual(pivot.head.hash(), blocks[200].hash())
-    assert.equal(pivot.namedBy, "the consensus layer's forkchoice")
-    assert.deepEqual(pivot.supporters, [])
-  })
+  it(
+    'waits until the blocks are fetched back to the pivot, ' + 'then takes the block `distance` below the head',
+    async () => {
+      const blocks = chain(200)
+      const skeleton = new FakeSkeleton(blocks)
+      skeleton.tail = 200n
+      const source = new ForkchoicePivotSource(skeleton, 64)
+      const waiting = await source.lookup()
+      assert.ok(
+        'waiting' in waiting &&
+          /headers back from the consensus layer's head 200 \(at 200\) to the pivot 136/.test(waiting.waiting),
+        JSON.stringify(waiting),
+      )
+      skeleton.tail = 137n
+      assert.ok('waiting' in (await source.lookup()))
+      skeleton.tail = 136n
+      const pivot = pivotOf(await source.lookup())
+      assert.equal(pivot.header.number, 136n)
+      assert.deepEqual(pivot.header.hash(), blocks[136].hash())
+      assert.deepEqual(pivot.head.hash(), blocks[200].hash())
+      assert.equal(pivot.namedBy, "the consensus layer's forkchoice")
+      assert.deepEqual(pivot.supporters, [])
+    },
+  )
 
   it('a head closer to genesis than the distance: block 1', async () => {
     assert.equal(pivotOf(await new ForkchoicePivotSource(new FakeSkeleton(chain(10)), 64).lookup()).header.number, 1n)

@@ -27,15 +27,18 @@ describe('[RequestRate] --snapRequestRate', () => {
     assert.equal(rate.tryTake(), true)
   })
 
-  it('tryTake (the scheduler asks before it sends): one turn per 1/rate s, and says how long until the next', async () => {
-    const rate = new RequestRate(10)
-    assert.equal(rate.tryTake(), true)
-    assert.equal(rate.tryTake(), false)
-    assert.equal(rate.msUntilNext(), 100)
-    await clock.tickAsync(100)
-    assert.equal(rate.msUntilNext(), 0)
-    assert.equal(rate.tryTake(), true)
-  })
+  it(
+    'tryTake (the scheduler asks before it sends): one turn per 1/rate s, ' + 'and says how long until the next',
+    async () => {
+      const rate = new RequestRate(10)
+      assert.equal(rate.tryTake(), true)
+      assert.equal(rate.tryTake(), false)
+      assert.equal(rate.msUntilNext(), 100)
+      await clock.tickAsync(100)
+      assert.equal(rate.msUntilNext(), 0)
+      assert.equal(rate.tryTake(), true)
+    },
+  )
 
   it('refuses a rate that is not positive', () => {
     assert.throws(() => new RequestRate(0), /request rate must be positive, got 0/)

@@ -123,79 +123,98 @@ for (const backend of DB_BACKENDS)
       assert.ok(peer.stats.accounts.items < s.counts.accounts, 'every account was fetched again')
     })
 
-    it('accounts written but their cursors never saved, then a crash mid-storage: the resumed sync still ends complete', async () => {
-      const first = await crashed(s, temp, {
-        // The record stays the first one (nothing written); the crash comes while a large trie's
-        // sub-ranges are being fetched, after some accounts (and so their storage) were written
-        when: (r) => (r.source.peers()[0] as FakeSnapPeer).received.some(isSubrange) && r.counters.accounts > 0,
-        keepFirstRecord: true,
-      })
-      assert.ok(
-        first.saved.every((t) => BigInt(t.next) === BigInt(t.first)),
-        'the record claims written accounts',
-      )
-      assert.ok(first.run.counters.slots < s.counts.slots, 'storage was complete before the crash')
-      await resume(s, first)
-    })
-
-    it('a crash while a large storage trie is fetched in sub-ranges: the resumed sync asks only for what its cursors had not reached', async () => {
-      // The crash comes at a record that holds a large trie with some of its sub-ranges done or begun
-      const progressed = (t: SavedStorageTrie) =>
-        t.ranges.length > 0 && t.ranges.some((r) => BigInt(r.next) > BigInt(r.first))
-      const first = await crashed(s, temp, { when: (r) => (r.savedStorage ?? []).some(progressed) })
-      const trie = first.storage.find(progressed) as SavedStorageTrie
-      const { peer } = await resume(s, first)
-      const asked = peer.received.filter(
-        (r): r is GetStorageRangesRequest =>
-          r.kind === 'GetStorageRanges' && r.accounts.some((a) => toHex0x(a) === trie.account),
-      )
-      assert.ok(asked.length > 0, 'the trie was not asked for again')
-      for (const r of asked) {
-        const origin = hashNumber(r.origin)
-        assert.ok(r.accounts.length === 1 && origin > 0n, 'the trie was asked for whole again')
-        const range = trie.ranges.find((x) => BigInt(x.first) <= origin && origin <= BigInt(x.last))
+    it(
+      'accounts written but their cursors never saved, then a crash mid-storage: ' +
+        'the resumed sync still ends complete',
+      async () => {
+        const first = await crashed(s, temp, {
+          // The record stays the first one (nothing written); the crash comes while a large trie's
+          // sub-ranges are being fetched, after some accounts (and so their storage) were written
+          when: (r) => (r.source.peers()[0] as FakeSnapPeer).received.some(isSubrange) && r.counters.accounts > 0,
+          keepFirstRecord: true,
+        })
         assert.ok(
-          range !== undefined,
-          `a request from ${origin.toString(16)}, in a sub-range finished before the crash`,
+          first.saved.every((t) => BigInt(t.next) === BigInt(t.first)),
+          'the record claims written accounts',
         )
-        assert.ok(
-          origin >= BigInt(range.next),
-          `a request from ${origin.toString(16)}, before its sub-range's saved cursor ${range.next}`,
+        assert.ok(first.run.counters.slots < s.counts.slots, 'storage was complete before the crash')
+        await resume(s, first)
+      },
+    )
+
+    it(
+      'a crash while a large storage trie is fetched in sub-ranges: ' +
+        'the resumed sync asks only for what its cursors had not reached',
+      async () => {
+        // The crash comes at a record that holds a large trie with some of its sub-ranges done or begun
+        const progressed = (t: SavedStorageTrie) =>
+          t.ranges.length > 0 && t.ranges.some((r) => BigInt(r.next) > BigInt(r.first))
+        const first = await crashed(s, temp, { when: (r) => (r.savedStorage ?? []).some(progressed) })
+        const trie = first.storage.find(progressed) as SavedStorageTrie
+        const { peer } = await resume(s, first)
+        const asked = peer.received.filter(
+          (r): r is GetStorageRangesRequest =>
+            r.kind === 'GetStorageRanges' && r.accounts.some((a) => toHex0x(a) === trie.account),
         )
-      }
-    })
+        assert.ok(asked.length > 0, 'the trie was not asked for again')
+        for (const r of asked) {
+          const origin = hashNumber(r.origin)
+          assert.ok(r.accounts.length === 1 && origin > 0n, 'the trie was asked for whole again')
+          const range = trie.ranges.find((x) => BigInt(x.first) <= origin && origin <= BigInt(x.last))
+          assert.ok(
+            range !== undefined,
+            `a request from ${origin.toString(16)}, in a sub-range finished before the crash`,
+          )
+          assert.ok(
+            origin >= BigInt(range.next),
+            `a request from ${origin.toString(16)}, before its sub-range's saved cursor ${range.next}`,
+          )
+        }
+      },
+    )
 
-    it("a crash once a large trie's sub-ranges are all fetched: the resumed sync asks for none of its ranges and completes it from its root", async () => {
-      const first = await crashed(s, temp, { when: (r) => (r.savedStorage ?? []).some((t) => t.ranges.length === 0) })
-      const trie = first.storage.find((t) => t.ranges.length === 0) as SavedStorageTrie
-      const { peer } = await resume(s, first)
-      const asked = peer.received.filter(
-        (r) => r.kind === 'GetStorageRanges' && r.accounts.some((a) => toHex0x(a) === trie.account),
-      )
-      assert.deepEqual(asked, [])
-    })
+    it(
+      "a crash once a large trie's sub-ranges are all fetched: " +
+        'the resumed sync asks for none of its ranges and completes it from its root',
+      async () => {
+        const first = await crashed(s, temp, { when: (r) => (r.savedStorage ?? []).some((t) => t.ranges.length === 0) })
+        const trie = first.storage.find((t) => t.ranges.length === 0) as SavedStorageTrie
+        const { peer } = await resume(s, first)
+        const asked = peer.received.filter(
+          (r) => r.kind === 'GetStorageRanges' && r.accounts.some((a) => toHex0x(a) === trie.account),
+        )
+        assert.deepEqual(asked, [])
+      },
+    )
 
-    it('a crash while completing from the root: the resumed sync asks for no range and skips the stored subtrees', async () => {
-      const first = await crashed(s, temp, { when: (r) => r.counters.trieNodes >= 2000, tasks: healOnlyTasks })
-      const total = await nodeCount(s)
-      assert.ok(first.run.counters.trieNodes < total, 'healing was over before the crash')
-      const { peer } = await resume(s, first)
-      assert.equal(peer.stats.accounts.requests + peer.stats.storage.requests, 0)
-      assert.ok(peer.stats.nodes.items <= total - 1000, `${peer.stats.nodes.items} of ${total} nodes fetched again`)
-    })
+    it(
+      'a crash while completing from the root: ' + 'the resumed sync asks for no range and skips the stored subtrees',
+      async () => {
+        const first = await crashed(s, temp, { when: (r) => r.counters.trieNodes >= 2000, tasks: healOnlyTasks })
+        const total = await nodeCount(s)
+        assert.ok(first.run.counters.trieNodes < total, 'healing was over before the crash')
+        const { peer } = await resume(s, first)
+        assert.equal(peer.stats.accounts.requests + peer.stats.storage.requests, 0)
+        assert.ok(peer.stats.nodes.items <= total - 1000, `${peer.stats.nodes.items} of ${total} nodes fetched again`)
+      },
+    )
 
-    it('a moved pivot: the new root is synced on a DB holding part of the old state; what they share is not fetched again', async () => {
-      const next = await evolveFakeState(s)
-      next.served.add(s.root)
-      const first = await crashed(s, temp, {
-        when: (r) => r.counters.codes === s.counts.codes && r.counters.slots > 1000,
-      })
-      const peer = new FakeSnapPeer(next, { id: 'new-root' })
-      const run = new SyncRun(next, [peer], { db: first.db })
-      await run.complete()
-      // The codes are unchanged and all stored by the first run
-      assert.equal(peer.stats.codes.requests, 0)
-    })
+    it(
+      'a moved pivot: the new root is synced on a DB holding part of the old state; ' +
+        'what they share is not fetched again',
+      async () => {
+        const next = await evolveFakeState(s)
+        next.served.add(s.root)
+        const first = await crashed(s, temp, {
+          when: (r) => r.counters.codes === s.counts.codes && r.counters.slots > 1000,
+        })
+        const peer = new FakeSnapPeer(next, { id: 'new-root' })
+        const run = new SyncRun(next, [peer], { db: first.db })
+        await run.complete()
+        // The codes are unchanged and all stored by the first run
+        assert.equal(peer.stats.codes.requests, 0)
+      },
+    )
   })
 
 /** Nodes of the source state (account and storage tries), as the walker counts them */

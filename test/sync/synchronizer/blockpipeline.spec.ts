@@ -115,36 +115,40 @@ describe('[SnapSynchronizer] the block pipeline', () => {
     }
   })
 
-  it('syncs from a peer whose head is above ours though its handshake td is below ours (a follower sent block hashes only)', async () => {
-    const { chain, sync } = await snapService(powCommon())
-    await chain.open()
-    await chain.putBlocks(blocksOn(chain.genesis, 3))
-    const ourTd = chain.blocks.td
-    const peerWith = (id: string, td: bigint, head: bigint) =>
-      ({
-        id,
-        eth: {
-          status: { td },
-          updatedBestHeader: createBlockHeader({ number: head }, { common: chain.config.chainCommon }),
-        },
-      }) as unknown as Peer
-    const pool = (sync as unknown as { pool: { add(p: Peer): void; remove(p: Peer): void } }).pool
-    try {
-      // Its td as of the handshake, when it was at block 2; its head as the pool's refresh last saw it
-      const behind = peerWith('stale-td', ourTd - 1n, 5n)
-      pool.add(behind)
-      assert.equal(await sync.best(), behind, 'its head is above ours')
+  it(
+    'syncs from a peer whose head is above ours though its handshake td is below ours ' +
+      '(a follower sent block hashes only)',
+    async () => {
+      const { chain, sync } = await snapService(powCommon())
+      await chain.open()
+      await chain.putBlocks(blocksOn(chain.genesis, 3))
+      const ourTd = chain.blocks.td
+      const peerWith = (id: string, td: bigint, head: bigint) =>
+        ({
+          id,
+          eth: {
+            status: { td },
+            updatedBestHeader: createBlockHeader({ number: head }, { common: chain.config.chainCommon }),
+          },
+        }) as unknown as Peer
+      const pool = (sync as unknown as { pool: { add(p: Peer): void; remove(p: Peer): void } }).pool
+      try {
+        // Its td as of the handshake, when it was at block 2; its head as the pool's refresh last saw it
+        const behind = peerWith('stale-td', ourTd - 1n, 5n)
+        pool.add(behind)
+        assert.equal(await sync.best(), behind, 'its head is above ours')
 
-      pool.remove(behind)
-      const level = peerWith('at-our-head', ourTd - 1n, 3n)
-      pool.add(level)
-      assert.equal(await sync.best(), undefined, 'nothing to fetch from a peer at our head')
+        pool.remove(behind)
+        const level = peerWith('at-our-head', ourTd - 1n, 3n)
+        pool.add(level)
+        assert.equal(await sync.best(), undefined, 'nothing to fetch from a peer at our head')
 
-      const heavier = peerWith('heavier', ourTd + 1n, 3n)
-      pool.add(heavier)
-      assert.equal(await sync.best(), heavier, 'the stock choice by td comes first')
-    } finally {
-      await chain.close()
-    }
-  })
+        const heavier = peerWith('heavier', ourTd + 1n, 3n)
+        pool.add(heavier)
+        assert.equal(await sync.best(), heavier, 'the stock choice by td comes first')
+      } finally {
+        await chain.close()
+      }
+    },
+  )
 })

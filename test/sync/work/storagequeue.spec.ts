@@ -111,14 +111,22 @@ describe('[StorageQueue] large tries in the progress record', () => {
     assert.deepEqual(q.save(), [])
   })
 
-  it('an account saved under two roots (a pivot move between them): the trie of its root now resumes, the other is dropped', () => {
-    const q = new StorageQueue()
-    const other = { account: hex(1n), root: hex(3n), ranges: [{ first: hex(0n), last: hex(MAX_HASH), next: hex(5n) }] }
-    q.restore([other, ...saved()])
-    q.add(owner(1, 2))
-    assert.equal(q.takeSubrange()?.next, 100n)
-    assert.ok(q.save().every((t) => t.root === hex(2n)))
-  })
+  it(
+    'an account saved under two roots (a pivot move between them): ' +
+      'the trie of its root now resumes, the other is dropped',
+    () => {
+      const q = new StorageQueue()
+      const other = {
+        account: hex(1n),
+        root: hex(3n),
+        ranges: [{ first: hex(0n), last: hex(MAX_HASH), next: hex(5n) }],
+      }
+      q.restore([other, ...saved()])
+      q.add(owner(1, 2))
+      assert.equal(q.takeSubrange()?.next, 100n)
+      assert.ok(q.save().every((t) => t.root === hex(2n)))
+    },
+  )
 
   it('forgets the saved tries of an account whose storage is found stored', () => {
     const q = new StorageQueue()
