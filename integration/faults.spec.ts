@@ -213,11 +213,18 @@ describe('[snap sync] lying peers beside an honest one', function () {
           args: ['--snapPivotDistance=2', '--snapMinPeers=2'],
         })
         liar = await LyingHeadPeer.connect(await b.enode(), await options('unlinked'))
-        // Both counted, neither head held by two: B says so and waits (a lookup every 2 s)
-        await b.waitForLog(/Snap sync: waiting: 2 peers, fewer than 2 agree on a head/, 60_000)
+        // Both counted, neither head held by two: B says so and waits (a lookup every 2 s, this line at most every 8 s)
+        const waiting = /Snap sync: waiting: 2 peers, fewer than 2 agree on a head/
+        await b.waitForLog(waiting, 60_000)
         const since = liar.asked.length
-        await new Promise((r) => setTimeout(r, 8_000))
-        assert.deepEqual(snapLines(b).filter((l) => l.kind === 'pivot' || l.kind === 'drop'), [])
+        // B's next waiting line follows lookups that found no pivot again; a pivot or a drop would come instead
+        const node = b
+        const decided = () => snapLines(node).filter((l) => l.kind === 'pivot' || l.kind === 'drop')
+        await node.waitFor(async () => node.logLines(waiting).length > 1 || decided().length > 0, {
+          what: 'a second waiting line (or a pivot, or a drop)',
+          timeoutMs: 60_000,
+        })
+        assert.deepEqual(decided(), [])
         // B kept asking the liar whether it holds A's head, and it never did
         assert.ok(liar.asked.length > since, JSON.stringify(liar.asked.slice(-5)))
         assert.ok(!liar.disconnected)

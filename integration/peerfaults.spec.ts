@@ -130,8 +130,13 @@ describe('[snap sync] a slow peer beside a fast one; the only peer restarts', fu
     b = await startB('B-fast', [fast!.enodeVia(await a1.enode())])
     aloneMs = await timeStatePhase(b)
     console.log(`      fast peer alone: state phase ${secs(aloneMs)}${lostPeers(b)}`)
-    // Only the timing was wanted: no need for a graceful stop
-    await b.kill()
+    const done = await waitSnapDone(b, { timeoutMs: 300_000 })
+    // The state came from A1, its only peer (nothing dropped), and B ends with A1's state
+    const fromFast = servedBy(b, idOf(await a1.enode()))
+    const accounts = fromFast === undefined ? 0 : (field(fromFast, 'accounts') ?? 0)
+    assert.ok(accounts > 0, `A1 served no account\n${snapContext(b)}`)
+    assert.ok(!snapLines(b).some((l) => l.kind === 'drop'), 'no peer dropped')
+    await assertAState(b, done, false)
   })
 
   it('gives the work to the fast peer when a slow one is there too, and ends with the state', async () => {

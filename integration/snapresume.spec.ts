@@ -1,9 +1,10 @@
 /**
  * A snap sync killed midway (SIGKILL: nothing flushed) resumes from its data dir: B is killed during
  * the account download, and in a second case during the storage download, restarted with the same
- * data dir and flags, and ends with A's state, complete. B reaches A through a throttling proxy so that
- * the download lasts long enough to be caught midway; the proxy also counts the bytes on the wire,
- * which, next to an uninterrupted sync's, tell how much the crash made B download again.
+ * data dir and flags, and ends with A's state, complete. B reaches A through a proxy that the test
+ * opens a step of bytes at a time and holds while it looks at B, so that B is caught at the moment
+ * however fast the machine; the proxy also counts the bytes on the wire, which, next to an
+ * uninterrupted sync's, tell how much the crash made B download again.
  */
 import { strict as assert } from 'node:assert'
 
@@ -14,10 +15,13 @@ import type { ClientNode, SnapSyncing, Source } from './harness/index.js'
 const DEVNET = { accounts: 5_000, contracts: 200, slotsPerContract: 30, largeContracts: [6_000], period: 1, seed: 'snapresume' }
 const PLAN = { newAccounts: 2_000, touchedAccounts: 500 }
 const PIVOT_DISTANCE = 16
-// Bytes per second through the proxy until the kill: the state (~2 MB) then takes seconds, and a
-// 512 KiB reply still arrives well within the syncer's first request timeout (10 s)
+// Bytes per second through the proxy while it is open: a 512 KiB reply still arrives well within the
+// syncer's first request timeout (10 s)
 const RATE = 256 * 1024
-const WATCH_MS = 100
+// Bytes B may take in between two looks (the state is ~1.2 MiB), and the longest time between two
+// looks while B asks for less
+const STEP = 32 * 1024
+const LOOK_MS = 250
 
 interface StateCounts {
   accounts: number
@@ -49,6 +53,23 @@ const CASES: CrashCase[] = [
 ]
 
 const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`
+
+/**
+ * Opens the held proxy until B has taken in STEP more bytes (or LOOK_MS passed), then holds it again:
+ * between two looks, B moves on a step at most, whatever the machine's speed
+ */
+async function step(node: ClientNode, proxy: ThrottledProxy): Promise<void> {
+  const [from, until] = [proxy.forwarded, Date.now() + LOOK_MS]
+  proxy.setRate(RATE)
+  try {
+    await node.waitFor(async () => proxy.forwarded >= from + STEP || Date.now() >= until, {
+      what: 'a step of bytes',
+      intervalMs: 10,
+    })
+  } finally {
+    proxy.setRate(0)
+  }
+}
 
 describe('[snap sync] resumes after a crash', function () {
   let source: Source | undefined
@@ -98,23 +119,25 @@ describe('[snap sync] resumes after a crash', function () {
 
   for (const c of CASES) {
     it(`resumes after a SIGKILL during ${c.name}`, async () => {
-      b = await startB(RATE)
+      // Held from the start: B gets A's bytes a step at a time, and each look finds it where it stopped
+      b = await startB(0)
       const node = b
       const counts = source!.chain.counts
-      await node.waitFor(
-        async () => {
-          const status = await snapSyncing(node).catch(() => undefined)
-          if (status === undefined || (status !== false && ['pivot', undefined].includes(status.snapPhase))) return false
-          // Past the state phase before the moment came: the download was too quick to be caught midway
-          if (status === false || status.snapPhase !== 'state') throw new Error(`the state phase ended before ${c.name} could be caught midway (lower RATE)`)
-          return c.moment(status, counts)
-        },
-        { what: `the moment to kill (${c.name})`, timeoutMs: 300_000, intervalMs: WATCH_MS, context: () => snapContext(node) },
-      )
-      // Hold A's bytes, let B take in what it has, then look once more and kill
-      proxy!.setRate(0)
-      await new Promise((r) => setTimeout(r, 500))
-      const atKill = (await snapSyncing(b)) as SnapSyncing
+      const deadline = Date.now() + 300_000
+      let atKill: SnapSyncing | undefined
+      while (atKill === undefined) {
+        const status = await snapSyncing(node).catch(() => undefined)
+        const phase = status === false ? 'synced' : status?.snapPhase
+        // Past the state phase before the moment held: the case's moment cannot come in that phase
+        if (status === false || (phase !== undefined && !['pivot', 'state'].includes(phase))) {
+          const why = `the state phase ended (${phase}) before the moment of ${c.name}, ${STEP} bytes a step`
+          throw new Error(`${why}\n${snapContext(node)}`)
+        }
+        if (status !== undefined && phase === 'state' && c.moment(status, counts)) atKill = status
+        else if (Date.now() > deadline) throw new Error(`no moment to kill (${c.name}) in 300 s\n${snapContext(node)}`)
+        else await step(node, proxy!)
+      }
+      // Still held: kill B where the look found it
       const metricsAtKill = await snapMetrics(b)
       await b.kill()
       const wireAtKill = proxy!.forwarded

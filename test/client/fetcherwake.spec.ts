@@ -6,6 +6,8 @@
  */
 import { strict as assert } from 'node:assert'
 
+import sinon from 'sinon'
+
 import { Config } from '@ethereumjs/client/dist/esm/src/config.js'
 import { Fetcher } from '@ethereumjs/client/dist/esm/src/sync/fetcher/fetcher.js'
 
@@ -14,15 +16,18 @@ import type { PeerPool } from '@ethereumjs/client/dist/esm/src/net/peerpool.js'
 import type { Job } from '@ethereumjs/client/dist/esm/src/sync/fetcher/types.js'
 
 /**
- * Longer than the test waits: a job that waits for the poll makes it fail. Short enough that the
- * fetcher's last poll timer (it cannot be cancelled) ends soon after the test
+ * Far longer than the stores take: the test runs on a fake clock that it moves one store at a time,
+ * never as far as a poll, so a job that waits for the poll is never started
  */
 const POLL_MS = 3_000
 const STORE_MS = 20
+const TASKS = 8
 
 /** Numbered tasks answered at once by the one peer, each stored after STORE_MS */
 class NumberFetcher extends Fetcher<number, number[], number> {
   readonly stored: number[] = []
+  /** Polls that ended (the fetcher's `wait`): each may have started a job */
+  pollsEnded = 0
   private enqueued = false
 
   constructor(
@@ -56,6 +61,12 @@ class NumberFetcher extends Fetcher<number, number[], number> {
     this.stored.push(...result)
   }
 
+  // The poll, counted
+  override async wait(delay?: number): Promise<void> {
+    await super.wait(delay)
+    this.pollsEnded++
+  }
+
   jobStr(job: Job<number, number[], number>): string {
     return `task ${job.task}`
   }
@@ -73,17 +84,24 @@ class NumberFetcher extends Fetcher<number, number[], number> {
 describe('[Fetcher] a job held back by a full queue', function () {
 
   it('starts when the writer has stored a result, without waiting for the next poll', async () => {
+    // The fetcher's timers (its poll, the stores) run on a fake clock, which only the test moves
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     const peer = { id: 'p', idle: true } as unknown as Peer
     const pool = { idle: () => (peer.idle ? peer : undefined), peers: [peer] } as unknown as PeerPool
-    const fetcher = new NumberFetcher(pool, 8)
+    const fetcher = new NumberFetcher(pool, TASKS)
     // The fetch itself ends one poll after its last job (stock behaviour): the stored results are watched
     void fetcher.fetch()
     try {
-      for (let waited = 0; fetcher.stored.length < 8 && waited < 1_500; waited += 10) await new Promise((r) => setTimeout(r, 10))
-      assert.deepEqual(fetcher.stored, [0, 1, 2, 3, 4, 5, 6, 7], 'every result stored within 1.5 s, a poll being 3 s')
+      // One store's time per step, TASKS steps at most: far short of a poll, so each job held back
+      // by the full queue can only have been started by a store
+      for (let step = 0; step < TASKS && fetcher.stored.length < TASKS; step++) await clock.tickAsync(STORE_MS)
+      const why = `stored after ${clock.now} ms of stores, no poll (${POLL_MS} ms) having come`
+      assert.deepEqual(fetcher.stored, [0, 1, 2, 3, 4, 5, 6, 7], why)
+      assert.equal(fetcher.pollsEnded, 0)
     } finally {
       fetcher.stop()
       fetcher.destroy()
+      clock.restore()
     }
   })
 })

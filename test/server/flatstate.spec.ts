@@ -5,6 +5,7 @@ import { createMPT } from '@ethereumjs/mpt'
 import { MerkleStateManager } from '@ethereumjs/statemanager'
 import { Address, ValueEncoding, bigIntToBytes, bytesToHex, createAccount, setLengthLeft } from '@ethereumjs/util'
 import { MemoryLevel } from 'memory-level'
+import sinon from 'sinon'
 
 import { Budget } from '../../src/server/budget.js'
 import { serveAccountRange } from '../../src/server/accountrange.js'
@@ -231,15 +232,26 @@ describe('[FlatState]', () => {
     const s = await twoStates()
     const flat = await FlatState.open(s.level as unknown as FlatLevel)
     await generateFlatState(flat, s.readers, s.before)
+    // The commit's one write, counted: none may happen while the walk runs
+    const batches = sinon.spy(flat.db, 'batch')
     let release!: () => void
-    const reading = flat.read(s.before, () => new Promise<void>((resolve) => (release = resolve)))
+    let batchesInWalk: number | undefined
+    const reading = flat.read(s.before, async () => {
+      await new Promise<void>((resolve) => (release = resolve))
+      batchesInWalk = batches.callCount
+    })
     let committed = false
     const commit = flat.commit([], { root: s.after, complete: true, next: new Uint8Array(32) }).then(() => (committed = true))
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    assert.equal(committed, false)
-    assert.equal(await flat.read(s.after, async () => 1).then((r) => r?.result), undefined, 'not before the commit')
-    release()
-    await Promise.all([reading, commit])
+    try {
+      assert.equal(await flat.read(s.after, async () => 1).then((r) => r?.result), undefined, 'not before the commit')
+      assert.equal(committed, false)
+      release()
+      await Promise.all([reading, commit])
+    } finally {
+      batches.restore()
+    }
+    assert.equal(batchesInWalk, 0, 'written while the walk ran')
+    assert.equal(batches.callCount, 1)
     assert.ok(committed && flat.holds(s.after))
   })
 })

@@ -241,12 +241,24 @@ describe('[FakeSnapPeer]', () => {
     }
   })
 
-  it('slow: answers after slowMs, or times out when slower than the timeout', async () => {
-    const peer = new FakeSnapPeer(s, { behaviour: 'slow', slowMs: 40 })
-    const start = performance.now()
-    assert.equal((await peer.getByteCodes({ hashes: s.codeHashes(), bytes: 100_000n }, 1000)).codes.length, s.counts.codes)
-    assert.ok(performance.now() - start >= 35)
-    await assert.rejects(peer.getByteCodes({ hashes: s.codeHashes(), bytes: 100_000n }, 10), RequestTimeoutError)
+  it('slow: answers after slowMs, or times out when slower than the timeout (fake timers)', async () => {
+    const clock = sinon.useFakeTimers()
+    try {
+      const peer = new FakeSnapPeer(s, { behaviour: 'slow', slowMs: 40 })
+      const reply = peer.getByteCodes({ hashes: s.codeHashes(), bytes: 100_000n }, 1000)
+      let settled = false
+      reply.catch(() => {}).finally(() => (settled = true))
+      await clock.tickAsync(39)
+      assert.equal(settled, false)
+      await clock.tickAsync(1)
+      assert.equal((await reply).codes.length, s.counts.codes)
+      const tooSlow = peer.getByteCodes({ hashes: s.codeHashes(), bytes: 100_000n }, 10)
+      const late = assert.rejects(tooSlow, RequestTimeoutError)
+      await clock.tickAsync(10)
+      await late
+    } finally {
+      clock.restore()
+    }
   })
 
   it('garbage: every kind fails decoding with BadReplyError', async () => {

@@ -116,6 +116,10 @@ export class FakeSnapPeer implements SnapPeer {
   private gone = false
   /** `slow` replies on their way, cancelled by `disconnect` (no timer outlives a test) */
   private readonly delayed = new Set<NodeJS.Timeout>()
+  /** Replies of these kinds wait for `until` before they go (see `hold`) */
+  private held: { readonly kinds: readonly SnapKind[]; readonly until: Promise<unknown> } | undefined
+  /** The waits of `when`, looked at after each request received and each reply sent */
+  private readonly watchers: { readonly check: () => boolean; readonly resolve: () => void }[] = []
 
   constructor(
     /** The state this peer serves (its `served` roots decide which roots get answers) */
@@ -147,6 +151,32 @@ export class FakeSnapPeer implements SnapPeer {
   behaviourFor(kind: SnapKind): Behaviour {
     if (typeof this.plan === 'string') return this.plan
     return this.plan[kind] ?? this.plan.default ?? 'honest'
+  }
+
+  /**
+   * Holds this peer's replies of `kinds` (made, not sent) until `until` settles: a test that needs
+   * another peer asked first orders the two by that peer's event, not by a delay. The requester's
+   * timeouts still run: a test whose hold may be long gives the tracker's timeouts room
+   */
+  hold(kinds: readonly SnapKind[], until: Promise<unknown>): void {
+    this.held = { kinds, until }
+  }
+
+  /**
+   * Resolves once `check` holds: at once, or at the request received or reply sent that makes it
+   * true. Tests wait for what a peer did (its first code reply, its 50th request), not for time
+   */
+  when(check: (peer: FakeSnapPeer) => boolean): Promise<void> {
+    if (check(this)) return Promise.resolve()
+    return new Promise((resolve) => this.watchers.push({ check: () => check(this), resolve }))
+  }
+
+  // Resolves the waits of `when` whose check now holds
+  private notify(): void {
+    for (const w of this.watchers.filter((x) => x.check())) {
+      this.watchers.splice(this.watchers.indexOf(w), 1)
+      w.resolve()
+    }
   }
 
   /** The peer goes away: requests in flight and later ones fail with a plain Error */
@@ -185,6 +215,7 @@ export class FakeSnapPeer implements SnapPeer {
       const b = this.behaviourFor(kind)
       this.received.push(req)
       this.stats[kind].requests++
+      this.notify()
       if (b === 'silent') return
       const { payload: reply, items } = b === 'garbage' ? { payload: garbage(req.reqId), items: 0 } : await this.reply(req, b)
       const wire = RLP.encode(reply)
@@ -194,7 +225,10 @@ export class FakeSnapPeer implements SnapPeer {
         this.stats[kind].bytes += wire.length
         this.stats[kind].items += items
         this.receive?.(REPLY_CODE[kind], RLP.decode(wire))
+        this.notify()
       }
+      const held = this.held
+      if (held?.kinds.includes(kind) === true) await held.until.catch(() => undefined)
       if (b !== 'slow') return send()
       const timer = setTimeout(() => {
         this.delayed.delete(timer)

@@ -168,14 +168,42 @@ class ChainPeer implements HeaderPeer {
   }
 }
 
-/** Phase 1 over one snap peer, the pivot from a header peer or from `pivots`, with a fast staleness timer */
+/**
+ * Phase 1 over one snap peer, the pivot from a header peer or from `pivots`, with a fast staleness
+ * timer. `until(check)` resolves once `check` holds, looked at after each line logged and each pivot
+ * lookup (`lookups()` counts them): tests wait for what phase 1 did, not for time
+ */
 function download(snap: FakeSnapPeer, chain: ChainPeer | PivotSource) {
   const source = new FakePeerSource([snap])
   const peers = Object.assign(source, { headerPeers: () => (chain instanceof ChainPeer ? [chain] : []), dropById: () => assert.fail('no peer is dropped') })
   const meta = new MemoryLevel<string, string>({ keyEncoding: 'utf8', valueEncoding: 'utf8' })
   const lines: string[] = []
-  const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), debug: () => {} }
-  const pivots = chain instanceof ChainPeer ? new PeerPivotSource(peers, new PivotFinder({ minPeers: 1, distance: 2, validate: () => {} }), 1) : chain
+  const waits: { check: () => boolean; resolve: () => void }[] = []
+  const event = () => {
+    for (const w of waits.filter((x) => x.check())) {
+      waits.splice(waits.indexOf(w), 1)
+      w.resolve()
+    }
+  }
+  const until = (check: () => boolean) =>
+    check() ? Promise.resolve() : new Promise<void>((resolve) => waits.push({ check, resolve }))
+  const logged = (m: string) => {
+    lines.push(m)
+    event()
+  }
+  const log = { info: logged, warn: logged, debug: () => {} }
+  const finder = new PivotFinder({ minPeers: 1, distance: 2, validate: () => {} })
+  const inner = chain instanceof ChainPeer ? new PeerPivotSource(peers, finder, 1) : chain
+  let lookups = 0
+  const pivots: PivotSource = {
+    lookup: async () => {
+      const found = await inner.lookup()
+      lookups++
+      event()
+      return found
+    },
+    holds: (pivot, found) => inner.holds(pivot, found),
+  }
   const d = new StateDownload(emptyStateLevel(), new ProgressStore(meta as unknown as ProgressDB), peers, pivots, log, {
     accountTasks: 4,
     waitMs: 10,
@@ -184,7 +212,7 @@ function download(snap: FakeSnapPeer, chain: ChainPeer | PivotSource) {
     staleCheckMs: 20,
     minMoveIntervalMs: 0,
   })
-  return { d, lines }
+  return { d, lines, until, lookups: () => lookups }
 }
 
 describe('[StateDownload] pivot moves', function () {
@@ -250,18 +278,26 @@ describe('[StateDownload] pivot moves', function () {
     next.served.add(base.root)
     const snap = new FakeSnapPeer(next, { behaviour: 'slow', slowMs: 2 })
     const chain = new ChainPeer(headers(10, () => base.root))
-    const { d, lines } = download(snap, chain)
+    const { d, lines, until: event, lookups } = download(snap, chain)
     await d.load()
     const running = d.run(AbortSignal.timeout(WATCHDOG_MS))
     await until(() => d.status().counters.accounts > 100, 'some accounts')
     // The peer no longer serves the root, and the chain has no newer block: nothing to move to
     next.served.delete(base.root)
     const requests = snap.received.length
-    await new Promise((r) => setTimeout(r, 300))
+    // Whichever comes first: the line of the wait, a move, or requests on end (a spin)
+    const isWait = (l: string) => /no peer serves the state of pivot 8, and no newer pivot yet/.test(l)
+    const decided = event(() => lines.some((l) => isWait(l) || /pivot moved/.test(l)))
+    await Promise.race([decided, snap.when((p) => p.received.length >= requests + 50)])
+    const since = `${snap.received.length - requests} requests since the root was forgotten`
+    assert.ok(lines.some(isWait), `${since}:\n${lines.join('\n')}`)
+    // Ten lookups later (each would have moved it, to a newer pivot or the same one), it still waits
+    // and has asked the peer nothing: it does not spin on a root its peer lacks
+    const [asked, looked] = [snap.received.length, lookups()]
+    await event(() => lookups() >= looked + 10)
     assert.equal(d.pivot?.number, 8n)
-    assert.equal(d.status().counters.pivotMoves, 0)
-    assert.ok(lines.some((l) => /no peer serves the state of pivot 8, and no newer pivot yet/.test(l)), lines.join('\n'))
-    assert.ok(snap.received.length - requests < 50, `${snap.received.length - requests} requests while waiting: it does not spin`)
+    assert.equal(d.status().counters.pivotMoves, 0, lines.join('\n'))
+    assert.equal(snap.received.length - asked, 0, 'requests while it waits')
     chain.chain = headers(13, (n) => (n <= 10 ? base.root : next.root))
     const pivot = await running
     assert.equal(pivot.number, 11n)
