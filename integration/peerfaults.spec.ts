@@ -14,11 +14,30 @@ import { strict as assert } from 'node:assert'
 import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { ClientNode, ThrottledProxy, compareNodes, field, sampleState, snapContext, snapLines, snapSyncing, startSource, verifyState, waitSnapDone } from './harness/index.js'
+import {
+  ClientNode,
+  ThrottledProxy,
+  compareNodes,
+  field,
+  sampleState,
+  snapContext,
+  snapLines,
+  snapSyncing,
+  startSource,
+  verifyState,
+  waitSnapDone,
+} from './harness/index.js'
 
 import type { SnapLine, SnapSyncing, Source } from './harness/index.js'
 
-const DEVNET = { accounts: 5_000, contracts: 200, slotsPerContract: 30, largeContracts: [6_000], period: 1, seed: 'peerfaults' }
+const DEVNET = {
+  accounts: 5_000,
+  contracts: 200,
+  slotsPerContract: 30,
+  largeContracts: [6_000],
+  period: 1,
+  seed: 'peerfaults',
+}
 const PLAN = { newAccounts: 2_000, touchedAccounts: 500 }
 const PIVOT_DISTANCE = 16
 // The slow link: 64 KiB/s and 150 ms each way. A 512 KiB reply takes 8 s over it, within the
@@ -67,7 +86,7 @@ function servedBy(b: ClientNode, id: string): SnapLine | undefined {
   return snapLines(b).find((l) => l.text.startsWith(`Snap sync: peer ${id} served`))
 }
 
-describe('[snap sync] a slow peer beside a fast one; the only peer restarts', function () {
+describe('[snap sync] a slow peer beside a fast one; the only peer restarts', () => {
   let source: Source | undefined
   let a1: ClientNode
   let a2: ClientNode | undefined
@@ -82,7 +101,12 @@ describe('[snap sync] a slow peer beside a fast one; the only peer restarts', fu
     source = await startSource({ devnet: DEVNET, plan: PLAN })
     a1 = source.node
     await a1.waitForHeight(source.chain.head.number + 2n)
-    a2 = await ClientNode.start({ name: 'A2', genesisFile: source.files.genesisFile, sync: 'full', bootnodes: [await a1.enode()] })
+    a2 = await ClientNode.start({
+      name: 'A2',
+      genesisFile: source.files.genesisFile,
+      sync: 'full',
+      bootnodes: [await a1.enode()],
+    })
     await a2.waitForHeight(await a1.blockNumber())
     // An uncapped proxy in front of A1 too: it only counts the bytes, so that both links are measured alike
     fast = await ThrottledProxy.start(a1.port)
@@ -91,7 +115,8 @@ describe('[snap sync] a slow peer beside a fast one; the only peer restarts', fu
   })
 
   afterEach(async () => {
-    if (process.env.SNAP_TEST_KEEP_LOGS !== undefined && b !== undefined) copyFileSync(b.logFile, join(process.env.SNAP_TEST_KEEP_LOGS, `peerfaults-${b.options.name}.log`))
+    if (process.env.SNAP_TEST_KEEP_LOGS !== undefined && b !== undefined)
+      copyFileSync(b.logFile, join(process.env.SNAP_TEST_KEEP_LOGS, `peerfaults-${b.options.name}.log`))
     await b?.destroy()
     b = undefined
   })
@@ -107,7 +132,14 @@ describe('[snap sync] a slow peer beside a fast one; the only peer restarts', fu
 
   /** Starts a snap-syncing B with these bootnodes (the proxies' counts start at zero for it) */
   async function startB(name: string, bootnodes: string[]): Promise<ClientNode> {
-    return ClientNode.start({ name, genesisFile: source!.files.genesisFile, sync: 'snap', bootnodes, prometheus: true, args: [`--snapPivotDistance=${PIVOT_DISTANCE}`] })
+    return ClientNode.start({
+      name,
+      genesisFile: source!.files.genesisFile,
+      sync: 'snap',
+      bootnodes,
+      prometheus: true,
+      args: [`--snapPivotDistance=${PIVOT_DISTANCE}`],
+    })
   }
 
   /**
@@ -150,14 +182,19 @@ describe('[snap sync] a slow peer beside a fast one; the only peer restarts', fu
     const fromFast = servedBy(b, fastId)
     const fromSlow = servedBy(b, idOf(await a2!.enode()))
     console.log(
-      `      fast + slow peer: state phase ${secs(ms)}${lostPeers(b)}, ${(ms / aloneMs).toFixed(2)}x the fast peer alone (${secs(aloneMs)})\n` +
+      `      fast + slow peer: state phase ${secs(ms)}${lostPeers(b)}, ` +
+        `${(ms / aloneMs).toFixed(2)}x the fast peer alone (${secs(aloneMs)})\n` +
         `      on the wire: fast link ${fastBytes} B, slow link ${slowBytes} B\n` +
-        `      ${fromFast?.text ?? '(no line for the fast peer)'}\n      ${fromSlow?.text ?? '(the slow peer served nothing)'}`,
+        `      ${fromFast?.text ?? '(no line for the fast peer)'}\n ` +
+        `     ${fromSlow?.text ?? '(the slow peer served nothing)'}`,
     )
     assert.ok(fromFast !== undefined, snapContext(b))
     // Most of the state came from the fast peer, by the syncer's count and on the wire
     const servedBytes = (l: SnapLine | undefined) => (l === undefined ? 0 : (field(l, 'bytes') ?? 0))
-    assert.ok(servedBytes(fromFast) > 2 * servedBytes(fromSlow), `fast ${fromFast.fields.bytes}, slow ${fromSlow?.fields.bytes}`)
+    assert.ok(
+      servedBytes(fromFast) > 2 * servedBytes(fromSlow),
+      `fast ${fromFast.fields.bytes}, slow ${fromSlow?.fields.bytes}`,
+    )
     assert.ok(fastBytes > 2 * slowBytes, `on the wire: fast ${fastBytes}, slow ${slowBytes}`)
     assert.ok(!snapLines(b).some((l) => l.kind === 'drop'), 'no peer dropped')
     const done = await waitSnapDone(b, { timeoutMs: 300_000 })
@@ -174,10 +211,16 @@ describe('[snap sync] a slow peer beside a fast one; the only peer restarts', fu
       async () => {
         const s = await snapSyncing(node).catch(() => undefined)
         if (s === undefined || (s !== false && ['pivot', undefined].includes(s.snapPhase))) return false
-        if (s === false || s.snapPhase !== 'state') throw new Error('the state phase ended before A could be stopped midway (lower RESTART_RATE)')
+        if (s === false || s.snapPhase !== 'state')
+          throw new Error('the state phase ended before A could be stopped midway (lower RESTART_RATE)')
         return s.syncedAccounts + s.syncedStorage > 0n
       },
-      { what: 'the state download to be under way', timeoutMs: 300_000, intervalMs: WATCH_MS, context: () => snapContext(node) },
+      {
+        what: 'the state download to be under way',
+        timeoutMs: 300_000,
+        intervalMs: WATCH_MS,
+        context: () => snapContext(node),
+      },
     )
     await a1.stop()
     const at = (await snapSyncing(b)) as SnapSyncing
@@ -188,16 +231,25 @@ describe('[snap sync] a slow peer beside a fast one; the only peer restarts', fu
     assert.equal((await snapSyncing(b)) === false, false, 'B is still syncing')
 
     // A's going away is no fault of A's: B must not drop it (and ban it) for the requests it lost
-    const drops = (n: ClientNode) => snapLines(n).filter((l) => l.kind === 'drop').map((l) => l.text)
+    const drops = (n: ClientNode) =>
+      snapLines(n)
+        .filter((l) => l.kind === 'drop')
+        .map((l) => l.text)
     assert.deepEqual(drops(b), [], 'B dropped A when it went away')
     a1 = await a1.restart()
     const back = Date.now()
     assert.equal(await a1.enode(), enode, 'A keeps its enode across the restart')
     const restarted = b
-    await restarted.waitFor(async () => Number(await restarted.rpc<string>('net_peerCount')) > 0, { what: 'B to reconnect to A', timeoutMs: 180_000 })
+    await restarted.waitFor(async () => Number(await restarted.rpc<string>('net_peerCount')) > 0, {
+      what: 'B to reconnect to A',
+      timeoutMs: 180_000,
+    })
     const reconnected = Date.now() - back
     const done = await waitSnapDone(b, { timeoutMs: 300_000 })
-    console.log(`      A back; B reconnected ${secs(reconnected)} later and was done ${secs(Date.now() - back)} later: ${done.text}`)
+    console.log(
+      `      A back; B reconnected ${secs(reconnected)} later and ` +
+        `was done ${secs(Date.now() - back)} later: ${done.text}`,
+    )
     // Later timeouts (a just restarted A on a loaded machine) may drop it as for any slow peer: shown only
     for (const line of drops(b)) console.log(`      after the restart: ${line}`)
     await assertAState(b, done, true)

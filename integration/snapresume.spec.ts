@@ -8,11 +8,29 @@
  */
 import { strict as assert } from 'node:assert'
 
-import { ThrottledProxy, assertSameStateAsSource, field, snapContext, snapLines, snapMetrics, snapSyncing, startSnapNode, startSource, waitSnapDone } from './harness/index.js'
+import {
+  ThrottledProxy,
+  assertSameStateAsSource,
+  field,
+  snapContext,
+  snapLines,
+  snapMetrics,
+  snapSyncing,
+  startSnapNode,
+  startSource,
+  waitSnapDone,
+} from './harness/index.js'
 
 import type { ClientNode, SnapSyncing, Source } from './harness/index.js'
 
-const DEVNET = { accounts: 5_000, contracts: 200, slotsPerContract: 30, largeContracts: [6_000], period: 1, seed: 'snapresume' }
+const DEVNET = {
+  accounts: 5_000,
+  contracts: 200,
+  slotsPerContract: 30,
+  largeContracts: [6_000],
+  period: 1,
+  seed: 'snapresume',
+}
 const PLAN = { newAccounts: 2_000, touchedAccounts: 500 }
 const PIVOT_DISTANCE = 16
 // Bytes per second through the proxy while it is open: a 512 KiB reply still arrives well within the
@@ -71,7 +89,7 @@ async function step(node: ClientNode, proxy: ThrottledProxy): Promise<void> {
   }
 }
 
-describe('[snap sync] resumes after a crash', function () {
+describe('[snap sync] resumes after a crash', () => {
   let source: Source | undefined
   let a: ClientNode
   let proxy: ThrottledProxy | undefined
@@ -106,7 +124,10 @@ describe('[snap sync] resumes after a crash', function () {
   async function assertSameStateAsA(node: ClientNode): Promise<void> {
     const result = await assertSameStateAsSource(source!, node, 500)
     const { accounts, slots, codes } = source!.chain.counts
-    assert.deepEqual(result.counts && { accounts: result.counts.accounts, slots: result.counts.slots, codes: result.counts.codes }, { accounts, slots, codes })
+    assert.deepEqual(
+      result.counts && { accounts: result.counts.accounts, slots: result.counts.slots, codes: result.counts.codes },
+      { accounts, slots, codes },
+    )
   }
 
   it('syncs through the proxy without a crash (the baseline)', async () => {
@@ -141,8 +162,12 @@ describe('[snap sync] resumes after a crash', function () {
       const metricsAtKill = await snapMetrics(b)
       await b.kill()
       const wireAtKill = proxy!.forwarded
-      const where = `accounts ${atKill.syncedAccounts} of ${counts.accounts}, slots ${atKill.syncedStorage} of ${counts.slots}, phase ${atKill.snapPhase}`
-      console.log(`      killed at ${where}; ${atKill.syncedBytes} bytes accepted (snap_sync_bytes_total ${metricsAtKill.bytes})`)
+      const where =
+        `accounts ${atKill.syncedAccounts} of ${counts.accounts}, slots ` +
+        `${atKill.syncedStorage} of ${counts.slots}, phase ${atKill.snapPhase}`
+      console.log(
+        `      killed at ${where}; ${atKill.syncedBytes} bytes accepted (snap_sync_bytes_total ${metricsAtKill.bytes})`,
+      )
       assert.ok(c.midway(atKill, counts), `B was killed midway through ${c.name}: ${where}`)
 
       proxy!.setRate(Infinity)
@@ -153,7 +178,8 @@ describe('[snap sync] resumes after a crash', function () {
       console.log(
         `      after the restart: ${resumed.map((l) => l.text).join('; ') || '(no resume line)'}\n` +
           `      ${done.text}\n` +
-          `      on the wire: ${mb(wireAtKill)} before the kill + ${mb(wire - wireAtKill)} after the restart = ${mb(wire)}, ` +
+          `      on the wire: ${mb(wireAtKill)} before the kill + ` +
+          `${mb(wire - wireAtKill)} after the restart = ${mb(wire)}, ` +
           `${mb(baseline)} without a crash: ${mb(wire - baseline)} more; ` +
           `the syncer counts ${done.fields.downloaded} downloaded, ${done.fields.wasted} wasted`,
       )

@@ -81,8 +81,7 @@ class NumberFetcher extends Fetcher<number, number[], number> {
   }
 }
 
-describe('[Fetcher] a job held back by a full queue', function () {
-
+describe('[Fetcher] a job held back by a full queue', () => {
   it('starts when the writer has stored a result, without waiting for the next poll', async () => {
     // The fetcher's timers (its poll, the stores) run on a fake clock, which only the test moves
     const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })

@@ -9,7 +9,14 @@ import sinon from 'sinon'
 
 import { Budget } from '../../src/server/budget.js'
 import { serveAccountRange } from '../../src/server/accountrange.js'
-import { FLAT_RANGE, FlatStateError, MARKER_KEY, decodeChunk, encodeChunk, splitChunks } from '../../src/server/flat/chunk.js'
+import {
+  FLAT_RANGE,
+  FlatStateError,
+  MARKER_KEY,
+  decodeChunk,
+  encodeChunk,
+  splitChunks,
+} from '../../src/server/flat/chunk.js'
 import { FlatState } from '../../src/server/flat/flatstate.js'
 import { FlatStateFollower } from '../../src/server/flat/follower.js'
 import { generateFlatState, trieReaders } from '../../src/server/flat/generator.js'
@@ -57,7 +64,11 @@ const slotKey = (s: number) => setLengthLeft(bigIntToBytes(BigInt(s)), 32)
  */
 async function twoStates(): Promise<TwoStates> {
   const level = new MemoryLevel<string, Uint8Array>()
-  const trie = await createMPT({ db: new LevelDB(level as never), useKeyHashing: true, valueEncoding: ValueEncoding.Bytes })
+  const trie = await createMPT({
+    db: new LevelDB(level as never),
+    useKeyHashing: true,
+    valueEncoding: ValueEncoding.Bytes,
+  })
   const sm = new MerkleStateManager({ trie, prefixStorageTrieKeys: true })
   const rng = new Rng(20261201)
   await sm.checkpoint()
@@ -70,11 +81,13 @@ async function twoStates(): Promise<TwoStates> {
   await sm.flush()
   const before = await sm.getStateRoot()
   await sm.checkpoint()
-  for (let i = 0; i < 300; i += 11) await sm.putAccount(addr(i), createAccount({ nonce: 1n, balance: BigInt(i * 1000) }))
+  for (let i = 0; i < 300; i += 11)
+    await sm.putAccount(addr(i), createAccount({ nonce: 1n, balance: BigInt(i * 1000) }))
   await sm.deleteAccount(addr(30))
   await sm.deleteAccount(addr(31))
   for (let i = 300; i < 320; i++) await sm.putAccount(addr(i), createAccount({ balance: 5n }))
-  for (let s = 0; s < 40; s++) await sm.putStorage(addr(7), slotKey(s * 13), s % 3 === 0 ? new Uint8Array(0) : bigIntToBytes(BigInt(s + 99)))
+  for (let s = 0; s < 40; s++)
+    await sm.putStorage(addr(7), slotKey(s * 13), s % 3 === 0 ? new Uint8Array(0) : bigIntToBytes(BigInt(s + 99)))
   for (let s = 1500; s < 1530; s++) await sm.putStorage(addr(7), slotKey(s), Uint8Array.of(1))
   for (let s = 0; s < 25; s++) await sm.putStorage(addr(310), slotKey(s), Uint8Array.of(s + 1))
   await sm.commit()
@@ -89,7 +102,11 @@ async function twoStates(): Promise<TwoStates> {
 /** Fails with the first difference only: a dump is thousands of long lines */
 function sameList(actual: string[], expected: string[], what: string): void {
   const i = actual.findIndex((x, j) => x !== expected[j])
-  assert.ok(i === -1 && actual.length === expected.length, `${what}: ${actual.length} vs ${expected.length} entries, first difference at ${i}: ${actual[i]?.slice(0, 200)} vs ${expected[i]?.slice(0, 200)}`)
+  assert.ok(
+    i === -1 && actual.length === expected.length,
+    `${what}: ${actual.length} vs ${expected.length} entries, first difference ` +
+      `at ${i}: ${actual[i]?.slice(0, 200)} vs ${expected[i]?.slice(0, 200)}`,
+  )
 }
 
 /** Every flat-state entry, hex, in key order */
@@ -119,12 +136,23 @@ const hex = (list: { hash: Uint8Array; body: Uint8Array }[]) => list.map((x) => 
 
 describe('[FlatState]', () => {
   it('chunks: leaves round-trip in chunks of about 4 KiB; bad bytes are a FlatStateError', () => {
-    const leaves = Array.from({ length: 300 }, (_, i) => ({ key: setLengthLeft(bigIntToBytes(BigInt(i + 1)), 32), value: Uint8Array.of(0x80 + (i % 30), i & 0xff) }))
+    const leaves = Array.from({ length: 300 }, (_, i) => ({
+      key: setLengthLeft(bigIntToBytes(BigInt(i + 1)), 32),
+      value: Uint8Array.of(0x80 + (i % 30), i & 0xff),
+    }))
     const chunks = splitChunks(leaves)
     assert.ok(chunks.length > 1 && chunks.every((c) => encodeChunk(c).length <= 4096))
-    assert.deepEqual(chunks.flatMap((c) => decodeChunk(encodeChunk(c))).map((l) => bytesToHex(l.key) + bytesToHex(l.value)), leaves.map((l) => bytesToHex(l.key) + bytesToHex(l.value)))
+    assert.deepEqual(
+      chunks.flatMap((c) => decodeChunk(encodeChunk(c))).map((l) => bytesToHex(l.key) + bytesToHex(l.value)),
+      leaves.map((l) => bytesToHex(l.key) + bytesToHex(l.value)),
+    )
     const good = encodeChunk(leaves.slice(0, 2))
-    for (const bad of [new Uint8Array(0), good.subarray(0, 33), Uint8Array.from([...good.subarray(0, 32), 0, 0]), Uint8Array.from([...good, 1])]) {
+    for (const bad of [
+      new Uint8Array(0),
+      good.subarray(0, 33),
+      Uint8Array.from([...good.subarray(0, 32), 0, 0]),
+      Uint8Array.from([...good, 1]),
+    ]) {
       assert.throws(() => decodeChunk(bad), FlatStateError)
     }
   })
@@ -141,7 +169,14 @@ describe('[FlatState]', () => {
     const limits = DEFAULT_SERVE_LIMITS
     for (let i = 0; i < 60; i++) {
       const origin = i === 0 ? new Uint8Array(32) : rng.bytes(32)
-      const req = { kind: 'GetAccountRange' as const, reqId: 1n, root: s.after, origin, limit: i % 3 === 0 ? new Uint8Array(32).fill(0xff) : rng.bytes(32), bytes: BigInt(i % 2 === 0 ? 50 + rng.int(4000) : 500_000) }
+      const req = {
+        kind: 'GetAccountRange' as const,
+        reqId: 1n,
+        root: s.after,
+        origin,
+        limit: i % 3 === 0 ? new Uint8Array(32).fill(0xff) : rng.bytes(32),
+        bytes: BigInt(i % 2 === 0 ? 50 + rng.int(4000) : 500_000),
+      }
       const a = await serveAccountRange(fromFlat, req, limits, Budget.unlimited())
       const b = await serveAccountRange(trie, req, limits, Budget.unlimited())
       assert.deepEqual(hex(a.accounts), hex(b.accounts), `accounts of request ${i}`)
@@ -149,7 +184,15 @@ describe('[FlatState]', () => {
     }
     for (let i = 0; i < 40; i++) {
       const accounts = rng.int(2) === 0 ? [s.owners[1]] : s.owners.slice(rng.int(3))
-      const req = { kind: 'GetStorageRanges' as const, reqId: 1n, root: s.after, accounts, origin: i % 2 === 0 ? new Uint8Array(32) : rng.bytes(32), limit: new Uint8Array(32).fill(0xff), bytes: BigInt(100 + rng.int(30_000)) }
+      const req = {
+        kind: 'GetStorageRanges' as const,
+        reqId: 1n,
+        root: s.after,
+        accounts,
+        origin: i % 2 === 0 ? new Uint8Array(32) : rng.bytes(32),
+        limit: new Uint8Array(32).fill(0xff),
+        bytes: BigInt(100 + rng.int(30_000)),
+      }
       const a = await serveStorageRanges(fromFlat, req, limits, Budget.unlimited())
       const b = await serveStorageRanges(trie, req, limits, Budget.unlimited())
       assert.deepEqual(a.slots.map(hex), b.slots.map(hex), `slots of request ${i}`)
@@ -168,10 +211,16 @@ describe('[FlatState]', () => {
       await commit(ops, marker)
       if (marker !== undefined && !marker.complete && ++rounds === 3) abort.abort(new Error('killed'))
     }
-    await assert.rejects(generateFlatState(flat, s.readers, s.after, { roundLeaves: 50, signal: abort.signal }), /killed/)
+    await assert.rejects(
+      generateFlatState(flat, s.readers, s.after, { roundLeaves: 50, signal: abort.signal }),
+      /killed/,
+    )
     const reopened = await FlatState.open(s.level as unknown as FlatLevel)
     assert.equal(reopened.marker?.complete, false)
-    assert.ok(reopened.marker !== undefined && reopened.marker.next.some((b) => b !== 0), 'the marker records how far it got')
+    assert.ok(
+      reopened.marker?.next.some((b) => b !== 0),
+      'the marker records how far it got',
+    )
     const resumed = await generateFlatState(reopened, s.readers, s.after, { roundLeaves: 50 })
     assert.ok(resumed.accounts < 318, `resumed, not restarted (${resumed.accounts} accounts)`)
     assert.ok(reopened.holds(s.after))
@@ -201,31 +250,47 @@ describe('[FlatState]', () => {
     sameList(leaves(await dump(s.level)), leaves(generatedBefore), 'moved back vs generated')
   })
 
-  it('the follower flattens the root asked for, moves with it, and drops a corrupt flat state for the trie', async function () {
-    this.timeout(60_000)
-    const s = await twoStates()
-    const flat = await FlatState.open(s.level as unknown as FlatLevel)
-    const follower = new FlatStateFollower(flat, { readers: s.readers, isServedRoot: () => true })
-    const { flat: view, trie } = views(s, follower)
-    const req = { kind: 'GetAccountRange' as const, reqId: 1n, root: s.before, origin: new Uint8Array(32), limit: new Uint8Array(32).fill(0xff), bytes: 3000n }
-    const expected = await serveAccountRange(trie, req, DEFAULT_SERVE_LIMITS, Budget.unlimited())
-    assert.deepEqual(hex((await serveAccountRange(view, req, DEFAULT_SERVE_LIMITS, Budget.unlimited())).accounts), hex(expected.accounts))
-    await follower.idle()
-    assert.ok(flat.holds(s.before), 'generated for the root asked for')
-    await serveAccountRange(view, { ...req, root: s.after }, DEFAULT_SERVE_LIMITS, Budget.unlimited())
-    await follower.idle()
-    assert.ok(flat.holds(s.after), 'moved to the next root asked for')
-    // A chunk that does not decode: the reply still comes (from the trie) and the flat state is gone
-    const first = (await s.level.keys({ gte: 'snapflat/a/', lt: 'snapflat/a0', limit: 1 }).all())[0]
-    await s.level.put(first, Uint8Array.of(1, 2, 3), { valueEncoding: 'view' })
-    const again = { ...req, root: s.after }
-    const fromTrie = await serveAccountRange(trie, again, DEFAULT_SERVE_LIMITS, Budget.unlimited())
-    assert.deepEqual(hex((await serveAccountRange(view, again, DEFAULT_SERVE_LIMITS, Budget.unlimited())).accounts), hex(fromTrie.accounts))
-    await follower.idle()
-    assert.equal(flat.marker, undefined)
-    assert.deepEqual(await dump(s.level), [])
-    await follower.stop()
-  })
+  it(
+    'the follower flattens the root asked for, moves with ' + 'it, and drops a corrupt flat state for the trie',
+    async function () {
+      this.timeout(60_000)
+      const s = await twoStates()
+      const flat = await FlatState.open(s.level as unknown as FlatLevel)
+      const follower = new FlatStateFollower(flat, { readers: s.readers, isServedRoot: () => true })
+      const { flat: view, trie } = views(s, follower)
+      const req = {
+        kind: 'GetAccountRange' as const,
+        reqId: 1n,
+        root: s.before,
+        origin: new Uint8Array(32),
+        limit: new Uint8Array(32).fill(0xff),
+        bytes: 3000n,
+      }
+      const expected = await serveAccountRange(trie, req, DEFAULT_SERVE_LIMITS, Budget.unlimited())
+      assert.deepEqual(
+        hex((await serveAccountRange(view, req, DEFAULT_SERVE_LIMITS, Budget.unlimited())).accounts),
+        hex(expected.accounts),
+      )
+      await follower.idle()
+      assert.ok(flat.holds(s.before), 'generated for the root asked for')
+      await serveAccountRange(view, { ...req, root: s.after }, DEFAULT_SERVE_LIMITS, Budget.unlimited())
+      await follower.idle()
+      assert.ok(flat.holds(s.after), 'moved to the next root asked for')
+      // A chunk that does not decode: the reply still comes (from the trie) and the flat state is gone
+      const first = (await s.level.keys({ gte: 'snapflat/a/', lt: 'snapflat/a0', limit: 1 }).all())[0]
+      await s.level.put(first, Uint8Array.of(1, 2, 3), { valueEncoding: 'view' })
+      const again = { ...req, root: s.after }
+      const fromTrie = await serveAccountRange(trie, again, DEFAULT_SERVE_LIMITS, Budget.unlimited())
+      assert.deepEqual(
+        hex((await serveAccountRange(view, again, DEFAULT_SERVE_LIMITS, Budget.unlimited())).accounts),
+        hex(fromTrie.accounts),
+      )
+      await follower.idle()
+      assert.equal(flat.marker, undefined)
+      assert.deepEqual(await dump(s.level), [])
+      await follower.stop()
+    },
+  )
 
   it('a change of root waits for the walks in progress', async function () {
     this.timeout(60_000)
@@ -241,7 +306,9 @@ describe('[FlatState]', () => {
       batchesInWalk = batches.callCount
     })
     let committed = false
-    const commit = flat.commit([], { root: s.after, complete: true, next: new Uint8Array(32) }).then(() => (committed = true))
+    const commit = flat
+      .commit([], { root: s.after, complete: true, next: new Uint8Array(32) })
+      .then(() => (committed = true))
     try {
       assert.equal(await flat.read(s.after, async () => 1).then((r) => r?.result), undefined, 'not before the commit')
       assert.equal(committed, false)

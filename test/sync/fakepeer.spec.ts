@@ -3,7 +3,13 @@ import { strict as assert } from 'node:assert'
 import * as sinon from 'sinon'
 
 import { toHex } from '../../src/trie/hex.js'
-import { TrieVerifyError, keccak256, verifyAccountRange, verifyBytecodes, verifyStorageRange } from '../../src/trie/index.js'
+import {
+  TrieVerifyError,
+  keccak256,
+  verifyAccountRange,
+  verifyBytecodes,
+  verifyStorageRange,
+} from '../../src/trie/index.js'
 import { encodeCompact } from '../../src/trie/nibbles.js'
 import { nodeKey } from '../../src/trie/statedb.js'
 import { BadReplyError } from '../../src/wire/codec.js'
@@ -54,15 +60,35 @@ interface Ask {
 }
 
 function verifyAccounts(s: FakeState, limit: Uint8Array, r: ReceivedAccountRange, proof: Uint8Array[]): void {
-  verifyAccountRange({ root: s.root, origin: ZERO, limit, hashes: r.accounts.map((a) => a.hash), bodies: r.accounts.map((a) => a.slimBody), proof })
+  verifyAccountRange({
+    root: s.root,
+    origin: ZERO,
+    limit,
+    hashes: r.accounts.map((a) => a.hash),
+    bodies: r.accounts.map((a) => a.slimBody),
+    proof,
+  })
 }
 
 /** Every slot list against its account's storage root; only the last one with the proof */
-function verifyStorage(s: FakeState, accounts: Uint8Array[], limit: Uint8Array, r: StorageRangesReply, proof: Uint8Array[]): void {
+function verifyStorage(
+  s: FakeState,
+  accounts: Uint8Array[],
+  limit: Uint8Array,
+  r: StorageRangesReply,
+  proof: Uint8Array[],
+): void {
   r.slots.forEach((slots, i) => {
     const last = i === r.slots.length - 1
     const root = s.account(accounts[i])!.body.storageRoot
-    verifyStorageRange({ root, origin: ZERO, limit: i === 0 ? limit : undefined, hashes: slots.map((x) => x.hash), slots: slots.map((x) => x.body), proof: last ? proof : [] })
+    verifyStorageRange({
+      root,
+      origin: ZERO,
+      limit: i === 0 ? limit : undefined,
+      hashes: slots.map((x) => x.hash),
+      slots: slots.map((x) => x.body),
+      proof: last ? proof : [],
+    })
   })
 }
 
@@ -76,23 +102,36 @@ async function askAccounts(s: FakeState, peer: FakeSnapPeer, ask: Ask): Promise<
 async function askStorage(s: FakeState, peer: FakeSnapPeer, ask: Ask): Promise<Outcome> {
   const accounts = ask.accounts?.(s) ?? [s.contracts(1000)[0].hash]
   const limit = ask.limit?.(s) ?? s.account(accounts[0])!.slots[100].hash
-  const r = await peer.getStorageRanges({ root: s.root, accounts, origin: ZERO, limit, bytes: ask.bytes ?? 3000n }, TIMEOUT)
-  const reverify = (p: (p: Uint8Array[]) => Uint8Array[]) => verdict(() => verifyStorage(s, accounts, limit, r, p(r.proof)))
+  const r = await peer.getStorageRanges(
+    { root: s.root, accounts, origin: ZERO, limit, bytes: ask.bytes ?? 3000n },
+    TIMEOUT,
+  )
+  const reverify = (p: (p: Uint8Array[]) => Uint8Array[]) =>
+    verdict(() => verifyStorage(s, accounts, limit, r, p(r.proof)))
   return { verdict: reverify((p) => p), items: r.slots.flat().length, reverify, proof: r.proof }
 }
 
 async function askCodes(s: FakeState, peer: FakeSnapPeer, ask: Ask): Promise<Outcome> {
   const hashes = s.codeHashes().slice(0, 10)
   const r = await peer.getByteCodes({ hashes, bytes: ask.bytes ?? 100_000n }, TIMEOUT)
-  return { verdict: verdict(() => verifyBytecodes(hashes, r.codes)), items: r.codes.length, reverify: () => 'ok', proof: [] }
+  return {
+    verdict: verdict(() => verifyBytecodes(hashes, r.codes)),
+    items: r.codes.length,
+    reverify: () => 'ok',
+    proof: [],
+  }
 }
 
 /** The root node and its 16 children's paths; a node must be stored under its hash */
 async function askNodes(s: FakeState, peer: FakeSnapPeer, ask: Ask): Promise<Outcome> {
-  const paths = [[encodeCompact(new Uint8Array(0), 0, false)], ...Array.from({ length: 16 }, (_, i) => [encodeCompact(Uint8Array.of(i), 0, false)])]
+  const paths = [
+    [encodeCompact(new Uint8Array(0), 0, false)],
+    ...Array.from({ length: 16 }, (_, i) => [encodeCompact(Uint8Array.of(i), 0, false)]),
+  ]
   const r = await peer.getTrieNodes({ root: s.root, paths, bytes: ask.bytes ?? 100_000n }, TIMEOUT)
   const stored = await s.level.getMany(r.nodes.map((n) => nodeKey(keccak256(n))))
-  const v: Verdict = r.nodes.length > paths.length ? 'oversized' : stored.every((x) => x !== undefined) ? 'ok' : 'bad_node'
+  const v: Verdict =
+    r.nodes.length > paths.length ? 'oversized' : stored.every((x) => x !== undefined) ? 'ok' : 'bad_node'
   return { verdict: v, items: r.nodes.length, reverify: () => v, proof: [] }
 }
 
@@ -114,14 +153,23 @@ interface Case {
   check?: (got: Outcome, honest: Outcome) => void
 }
 
-const fewer = (got: Outcome, honest: Outcome) => assert.ok(got.items > 0 && got.items < honest.items, `${got.items} of ${honest.items}`)
+const fewer = (got: Outcome, honest: Outcome) =>
+  assert.ok(got.items > 0 && got.items < honest.items, `${got.items} of ${honest.items}`)
 const more = (got: Outcome, honest: Outcome) => assert.ok(got.items > honest.items, `${got.items} vs ${honest.items}`)
 /** The unused node is appended last: without it the reply verifies (what the syncer must accept) */
 const extraOnly = (got: Outcome) => {
   assert.equal(toHex(got.proof[got.proof.length - 1]), toHex(UNUSED_NODE))
-  assert.equal(got.reverify((p) => p.slice(0, -1)), 'ok')
+  assert.equal(
+    got.reverify((p) => p.slice(0, -1)),
+    'ok',
+  )
 }
-const smallContracts = (s: FakeState) => s.contracts().filter((a) => a.slots.length < 100).slice(0, 5).map((a) => a.hash)
+const smallContracts = (s: FakeState) =>
+  s
+    .contracts()
+    .filter((a) => a.slots.length < 100)
+    .slice(0, 5)
+    .map((a) => a.hash)
 const completeStorage: Ask = { accounts: smallContracts, limit: () => MAX, bytes: 100_000n }
 const wholeTrie: Ask = { limit: () => MAX, bytes: 1_000_000n }
 
@@ -140,14 +188,38 @@ const rangeCases: Omit<Case, 'kind'>[] = [
 ]
 
 const cases: Case[] = [
-  ...rangeCases.flatMap((c): Case[] => [{ ...c, kind: 'accounts' }, { ...c, kind: 'storage' }]),
+  ...rangeCases.flatMap((c): Case[] => [
+    { ...c, kind: 'accounts' },
+    { ...c, kind: 'storage' },
+  ]),
   { kind: 'accounts', behaviour: 'empty', expect: 'EMPTY_RESPONSE' },
   // Edge proofs on a complete range (the honest form a syncer must accept), plus the unused node
-  { kind: 'accounts', behaviour: 'extraProof', expect: 'PROOF_EXTRA_NODE', label: 'whole trie', ask: wholeTrie, check: extraOnly },
+  {
+    kind: 'accounts',
+    behaviour: 'extraProof',
+    expect: 'PROOF_EXTRA_NODE',
+    label: 'whole trie',
+    ask: wholeTrie,
+    check: extraOnly,
+  },
   { kind: 'storage', behaviour: 'empty', expect: 'ok', check: (got) => assert.equal(got.items, 0) },
   { kind: 'storage', behaviour: 'corrupt', expect: 'ROOT_MISMATCH', label: 'complete ranges', ask: completeStorage },
-  { kind: 'storage', behaviour: 'extraProof', expect: 'PROOF_EXTRA_NODE', label: 'complete ranges', ask: completeStorage, check: extraOnly },
-  { kind: 'storage', behaviour: 'lyingCont', expect: 'PROOF_MISSING_NODE', label: 'complete ranges', ask: completeStorage, check: fewer },
+  {
+    kind: 'storage',
+    behaviour: 'extraProof',
+    expect: 'PROOF_EXTRA_NODE',
+    label: 'complete ranges',
+    ask: completeStorage,
+    check: extraOnly,
+  },
+  {
+    kind: 'storage',
+    behaviour: 'lyingCont',
+    expect: 'PROOF_MISSING_NODE',
+    label: 'complete ranges',
+    ask: completeStorage,
+    check: fewer,
+  },
   { kind: 'codes', behaviour: 'honest', expect: 'ok', check: (got) => assert.equal(got.items, 10) },
   { kind: 'codes', behaviour: 'empty', expect: 'ok', check: (got) => assert.equal(got.items, 0) },
   { kind: 'codes', behaviour: 'corrupt', expect: 'BYTECODE_UNREQUESTED' },
@@ -189,8 +261,14 @@ describe('[FakeSnapPeer]', () => {
     let origin: Uint8Array = ZERO
     for (let more = true; more; ) {
       const r = await peer.getAccountRange({ root: s.root, origin, limit: MAX, bytes: 2000n }, TIMEOUT)
-      const v = verifyAccountRange({ root: s.root, origin, hashes: r.accounts.map((a) => a.hash), bodies: r.accounts.map((a) => a.slimBody), proof: r.proof })
-      r.accounts.forEach((a) => assert.equal(toHex(a.slimBody), toHex(s.account(a.hash)!.slim)))
+      const v = verifyAccountRange({
+        root: s.root,
+        origin,
+        hashes: r.accounts.map((a) => a.hash),
+        bodies: r.accounts.map((a) => a.slimBody),
+        proof: r.proof,
+      })
+      for (const a of r.accounts) assert.equal(toHex(a.slimBody), toHex(s.account(a.hash)!.slim))
       got.push(...r.accounts.map((a) => toHex(a.hash)))
       more = v.more
       origin = plusOne(r.accounts[r.accounts.length - 1].hash)
@@ -263,10 +341,22 @@ describe('[FakeSnapPeer]', () => {
 
   it('garbage: every kind fails decoding with BadReplyError', async () => {
     const peer = new FakeSnapPeer(s, { behaviour: 'garbage' })
-    await assert.rejects(peer.getAccountRange({ root: s.root, origin: ZERO, limit: MAX, bytes: 1000n }, TIMEOUT), BadReplyError)
-    await assert.rejects(peer.getStorageRanges({ root: s.root, accounts: [s.contracts()[0].hash], origin: ZERO, limit: MAX, bytes: 1000n }, TIMEOUT), BadReplyError)
+    await assert.rejects(
+      peer.getAccountRange({ root: s.root, origin: ZERO, limit: MAX, bytes: 1000n }, TIMEOUT),
+      BadReplyError,
+    )
+    await assert.rejects(
+      peer.getStorageRanges(
+        { root: s.root, accounts: [s.contracts()[0].hash], origin: ZERO, limit: MAX, bytes: 1000n },
+        TIMEOUT,
+      ),
+      BadReplyError,
+    )
     await assert.rejects(peer.getByteCodes({ hashes: s.codeHashes(), bytes: 1000n }, TIMEOUT), BadReplyError)
-    await assert.rejects(peer.getTrieNodes({ root: s.root, paths: [[Uint8Array.of(0)]], bytes: 1000n }, TIMEOUT), BadReplyError)
+    await assert.rejects(
+      peer.getTrieNodes({ root: s.root, paths: [[Uint8Array.of(0)]], bytes: 1000n }, TIMEOUT),
+      BadReplyError,
+    )
   })
 
   it('per-kind plans and run-time switches: only storage misbehaves, then nothing does', async () => {
@@ -280,14 +370,17 @@ describe('[FakeSnapPeer]', () => {
     peer.setBehaviour('honest')
     assert.equal((await askStorage(s, peer, {})).verdict, 'ok')
     assert.deepEqual([peer.stats.accounts.requests, peer.stats.storage.requests, peer.stats.codes.requests], [1, 2, 1])
-    assert.deepEqual(peer.received.map((r) => r.kind), ['GetAccountRange', 'GetStorageRanges', 'GetByteCodes', 'GetTrieNodes', 'GetStorageRanges'])
+    assert.deepEqual(
+      peer.received.map((r) => r.kind),
+      ['GetAccountRange', 'GetStorageRanges', 'GetByteCodes', 'GetTrieNodes', 'GetStorageRanges'],
+    )
   })
 
   it('several requests in flight on one peer are matched by request id', async () => {
     const peer = new FakeSnapPeer(s)
     const hashes = s.codeHashes()
     const replies = await Promise.all(hashes.map((h) => peer.getByteCodes({ hashes: [h], bytes: 100_000n }, TIMEOUT)))
-    replies.forEach((r, i) => assert.equal(toHex(keccak256(r.codes[0])), toHex(hashes[i])))
+    for (const [i, r] of replies.entries()) assert.equal(toHex(keccak256(r.codes[0])), toHex(hashes[i]))
   })
 
   it('a disconnected peer fails what is in flight and what comes later', async () => {
@@ -300,7 +393,10 @@ describe('[FakeSnapPeer]', () => {
 
   it('a request the server would refuse as malformed fails at once, naming it', async () => {
     const peer = new FakeSnapPeer(s)
-    await assert.rejects(peer.getAccountRange({ root: s.root, origin: new Uint8Array(5), limit: MAX, bytes: 1000n }, TIMEOUT), /malformed GetAccountRange: origin/)
+    await assert.rejects(
+      peer.getAccountRange({ root: s.root, origin: new Uint8Array(5), limit: MAX, bytes: 1000n }, TIMEOUT),
+      /malformed GetAccountRange: origin/,
+    )
     assert.equal(peer.errors.length, 1)
   })
 
@@ -309,7 +405,10 @@ describe('[FakeSnapPeer]', () => {
     assert.deepEqual([good.id, bad.id], ['honest-0', 'corrupt-1'])
     const source = new FakePeerSource([good, bad])
     source.drop(bad, 'invalid_proof', 'ROOT_MISMATCH')
-    assert.deepEqual(source.peers().map((p) => p.id), ['honest-0'])
+    assert.deepEqual(
+      source.peers().map((p) => p.id),
+      ['honest-0'],
+    )
     assert.deepEqual(source.reasonsFor('corrupt-1'), ['invalid_proof'])
     await assert.rejects(bad.getByteCodes({ hashes: [], bytes: 1n }, TIMEOUT), /disconnected/)
   })

@@ -217,7 +217,8 @@ export class FakeSnapPeer implements SnapPeer {
       this.stats[kind].requests++
       this.notify()
       if (b === 'silent') return
-      const { payload: reply, items } = b === 'garbage' ? { payload: garbage(req.reqId), items: 0 } : await this.reply(req, b)
+      const { payload: reply, items } =
+        b === 'garbage' ? { payload: garbage(req.reqId), items: 0 } : await this.reply(req, b)
       const wire = RLP.encode(reply)
       const send = () => {
         if (this.gone) return
@@ -245,8 +246,15 @@ export class FakeSnapPeer implements SnapPeer {
 
   /** The reply's RLP item list, as the client's encoder makes it, and its item count */
   private async reply(req: SnapRequest, b: Behaviour): Promise<{ payload: NestedUint8Array; items: number }> {
-    const served = await tell(b, req, this.limits, { view: this.state.view, codes: this.state.codes, otherRoot: this.otherRoot })
-    const payload = codec.encode(message(REPLY_CODE[served.kind]), { reqId: req.reqId, ...served.reply }) as NestedUint8Array
+    const served = await tell(b, req, this.limits, {
+      view: this.state.view,
+      codes: this.state.codes,
+      otherRoot: this.otherRoot,
+    })
+    const payload = codec.encode(message(REPLY_CODE[served.kind]), {
+      reqId: req.reqId,
+      ...served.reply,
+    }) as NestedUint8Array
     return { payload, items: itemCount(served) }
   }
 }
@@ -256,8 +264,15 @@ function newStats(): KindStats {
 }
 
 /** Peers over one state, one per plan, with ids `<plan>-<i>` (e.g. `honest-0`, `corrupt-1`) */
-export function fakePeers(state: FakeState, plans: BehaviourPlan[], opts: Omit<FakePeerOptions, 'id' | 'behaviour'> = {}): FakeSnapPeer[] {
-  return plans.map((plan, i) => new FakeSnapPeer(state, { ...opts, behaviour: plan, id: `${typeof plan === 'string' ? plan : 'mixed'}-${i}` }))
+export function fakePeers(
+  state: FakeState,
+  plans: BehaviourPlan[],
+  opts: Omit<FakePeerOptions, 'id' | 'behaviour'> = {},
+): FakeSnapPeer[] {
+  return plans.map(
+    (plan, i) =>
+      new FakeSnapPeer(state, { ...opts, behaviour: plan, id: `${typeof plan === 'string' ? plan : 'mixed'}-${i}` }),
+  )
 }
 
 /** A peer dropped by the syncer, as {@link FakePeerSource} records it */

@@ -44,7 +44,14 @@ const until = async (check: () => boolean, what: string) => {
 
 /** Two states of one chain in one DB: `next` changes balances, slots (large contracts too) and adds accounts */
 async function twoStates(): Promise<{ base: FakeState; next: FakeState }> {
-  const base = await buildFakeState({ accounts: 300, contracts: 20, slots: 8, largeContracts: 2, largeSlots: 1500, seed: 7 })
+  const base = await buildFakeState({
+    accounts: 300,
+    contracts: 20,
+    slots: 8,
+    largeContracts: 2,
+    largeSlots: 1500,
+    seed: 7,
+  })
   const next = await evolveFakeState(base, { balances: 20, slots: 15, newAccounts: 5, seed: 8 })
   return { base, next }
 }
@@ -52,75 +59,94 @@ async function twoStates(): Promise<{ base: FakeState; next: FakeState }> {
 describe('[StateSync] pivot moves', function () {
   this.timeout(WATCHDOG_MS + 5_000)
 
-  it('mid-storage: nothing received is fetched again, changed storage comes from the new root, no peer is blamed', async () => {
-    const { base, next } = await twoStates()
-    next.served.add(base.root)
-    const peer = new FakeSnapPeer(next, { id: 'moving', behaviour: 'slow', slowMs: 2 })
-    let cursors: bigint[] | undefined
-    const run = new SyncRun(base, [peer], {
-      onPersist: (r) => {
-        if (cursors !== undefined || r.counters.slots < 500) return
-        // The chain moved on: the peer forgets the old root, the sync moves to the new one
-        cursors = r.tasks.map((t) => t.next)
-        r.sync.moveTo(next.root)
-        next.served.delete(base.root)
-      },
-    })
-    const sentBefore = () => peer.received.length
-    await run.run()
-    assert.ok(cursors !== undefined, 'moved mid-way')
-    assert.ok(await rootStored(run.db, next.root))
-    await assertSynced(run.db, next)
-    assert.deepEqual(run.drops, [], 'no peer dropped for storage that changed')
-    // Account ranges after the move start at or past where each task was: no task restarted
-    const after = peer.received.filter(isAccountRange).filter((r) => equalsBytes(r.root, next.root))
-    for (const r of after) {
-      const origin = BigInt(bytesToHex(r.origin))
-      const task = run.tasks.findIndex((t) => origin >= t.first && origin <= t.last)
-      assert.ok(origin >= cursors[task], `task ${task} asked from ${origin}, below its cursor ${cursors[task]} at the move`)
-    }
-    assert.ok(sentBefore() > 0)
-  })
+  it(
+    'mid-storage: nothing received is fetched again, changed ' + 'storage comes from the new root, no peer is blamed',
+    async () => {
+      const { base, next } = await twoStates()
+      next.served.add(base.root)
+      const peer = new FakeSnapPeer(next, { id: 'moving', behaviour: 'slow', slowMs: 2 })
+      let cursors: bigint[] | undefined
+      const run = new SyncRun(base, [peer], {
+        onPersist: (r) => {
+          if (cursors !== undefined || r.counters.slots < 500) return
+          // The chain moved on: the peer forgets the old root, the sync moves to the new one
+          cursors = r.tasks.map((t) => t.next)
+          r.sync.moveTo(next.root)
+          next.served.delete(base.root)
+        },
+      })
+      const sentBefore = () => peer.received.length
+      await run.run()
+      assert.ok(cursors !== undefined, 'moved mid-way')
+      assert.ok(await rootStored(run.db, next.root))
+      await assertSynced(run.db, next)
+      assert.deepEqual(run.drops, [], 'no peer dropped for storage that changed')
+      // Account ranges after the move start at or past where each task was: no task restarted
+      const after = peer.received.filter(isAccountRange).filter((r) => equalsBytes(r.root, next.root))
+      for (const r of after) {
+        const origin = BigInt(bytesToHex(r.origin))
+        const task = run.tasks.findIndex((t) => origin >= t.first && origin <= t.last)
+        assert.ok(
+          origin >= cursors[task],
+          `task ${task} asked from ${origin}, below its cursor ${cursors[task]} at the move`,
+        )
+      }
+      assert.ok(sentBefore() > 0)
+    },
+  )
 
-  it('during the completion from the root: the new root is completed, nodes fetched for the old one are not fetched again', async () => {
-    const { base, next } = await twoStates()
-    next.served.add(base.root)
-    const peer = new FakeSnapPeer(next, { id: 'healer', behaviour: 'slow', slowMs: 2 })
-    // Every range done but an empty DB: the whole state comes by trie nodes, so a move lands mid-heal
-    const run = new SyncRun(base, [peer], { tasks: newAccountTasks(1).map((t) => Object.assign(t, { covered: true })) })
-    const running = run.run()
-    await until(() => run.counters.trieNodes > 200, 'healing under the old root')
-    run.sync.moveTo(next.root)
-    await running
-    await assertSynced(run.db, next)
-    const fetched = peer.stats.nodes.items
-    const whole = (await assertSynced(next.level, next)).nodes
-    assert.ok(fetched < whole + 200, `${fetched} nodes fetched for a ${whole}-node state: the old root's nodes were reused`)
-    assert.deepEqual(run.drops, [])
-  })
+  it(
+    'during the completion from the root: the new root is ' +
+      'completed, nodes fetched for the old one are not fetched again',
+    async () => {
+      const { base, next } = await twoStates()
+      next.served.add(base.root)
+      const peer = new FakeSnapPeer(next, { id: 'healer', behaviour: 'slow', slowMs: 2 })
+      // Every range done but an empty DB: the whole state comes by trie nodes, so a move lands mid-heal
+      const run = new SyncRun(base, [peer], {
+        tasks: newAccountTasks(1).map((t) => Object.assign(t, { covered: true })),
+      })
+      const running = run.run()
+      await until(() => run.counters.trieNodes > 200, 'healing under the old root')
+      run.sync.moveTo(next.root)
+      await running
+      await assertSynced(run.db, next)
+      const fetched = peer.stats.nodes.items
+      const whole = (await assertSynced(next.level, next)).nodes
+      assert.ok(
+        fetched < whole + 200,
+        `${fetched} nodes fetched for a ${whole}-node state: the old root's nodes were reused`,
+      )
+      assert.deepEqual(run.drops, [])
+    },
+  )
 
-  it('a move that comes as the old root completes is taken: the sync ends complete under the new root, and refuses moves once ended', async () => {
-    const { base, next } = await twoStates()
-    next.served.add(base.root)
-    const peer = new FakeSnapPeer(next, { id: 'moving', behaviour: 'slow', slowMs: 2 })
-    let moved = false
-    const run: SyncRun = new SyncRun(base, [peer], {
-      onPersist: () => {
-        // The last record of the old root (it is stored): the move arrives after the loop saw it complete
-        if (moved) return
-        void rootStored(run.db, base.root).then((stored) => {
-          if (!stored || moved) return
-          moved = true
-          assert.equal(run.sync.moveTo(next.root), true)
-        })
-      },
-    })
-    await run.run()
-    assert.ok(moved, 'moved once the old root was complete')
-    assert.ok(await rootStored(run.db, next.root), 'the new root is stored')
-    await assertSynced(run.db, next)
-    assert.equal(run.sync.moveTo(base.root), false, 'a move after the end is refused')
-  })
+  it(
+    'a move that comes as the old root completes is taken: the sync ' +
+      'ends complete under the new root, and refuses moves once ended',
+    async () => {
+      const { base, next } = await twoStates()
+      next.served.add(base.root)
+      const peer = new FakeSnapPeer(next, { id: 'moving', behaviour: 'slow', slowMs: 2 })
+      let moved = false
+      const run: SyncRun = new SyncRun(base, [peer], {
+        onPersist: () => {
+          // The last record of the old root (it is stored): the move arrives after the loop saw it complete
+          if (moved) return
+          void rootStored(run.db, base.root).then((stored) => {
+            if (!stored || moved) return
+            moved = true
+            assert.equal(run.sync.moveTo(next.root), true)
+          })
+        },
+      })
+      await run.run()
+      assert.ok(moved, 'moved once the old root was complete')
+      assert.ok(await rootStored(run.db, next.root), 'the new root is stored')
+      await assertSynced(run.db, next)
+      assert.equal(run.sync.moveTo(base.root), false, 'a move after the end is refused')
+    },
+  )
 
   it('TrieSync.abandon: waiting roots are told, fetched nodes are handed over', async () => {
     const { base } = await twoStates()
@@ -128,7 +154,12 @@ describe('[StateSync] pivot moves', function () {
     const writer = new StateWriter(db)
     const trie = new TrieSync(db, writer, new CodeQueue())
     let abandoned = 0
-    await trie.addRoot(base.root, undefined, () => assert.fail('not complete'), () => abandoned++)
+    await trie.addRoot(
+      base.root,
+      undefined,
+      () => assert.fail('not complete'),
+      () => abandoned++,
+    )
     const [req] = trie.take(1)
     const [rlp] = await base.level.getMany([req.key])
     await trie.deliver(req, rlp as Uint8Array)
@@ -140,17 +171,37 @@ describe('[StateSync] pivot moves', function () {
     const again = new TrieSync(db, writer, new CodeQueue(), known)
     await again.addRoot(base.root, undefined, () => {})
     assert.equal(await again.deliverKnown(), 1)
-    assert.ok(again.take(100).every((r) => r.path.length === 1), 'only the children are fetched')
+    assert.ok(
+      again.take(100).every((r) => r.path.length === 1),
+      'only the children are fetched',
+    )
   })
 })
 
 /** Headers 0..head, each with `rootAt(n)` as its state root; a branch from `fork` is tagged in extraData */
-function headers(head: number, rootAt: (n: number) => Uint8Array, branch?: { base: BlockHeader[]; from: number }): BlockHeader[] {
+function headers(
+  head: number,
+  rootAt: (n: number) => Uint8Array,
+  branch?: { base: BlockHeader[]; from: number },
+): BlockHeader[] {
   const out: BlockHeader[] = branch === undefined ? [] : branch.base.slice(0, branch.from)
   for (let n = out.length; n <= head; n++) {
     const parentHash = n === 0 ? new Uint8Array(32) : out[n - 1].hash()
     const extraData = branch === undefined ? new Uint8Array(0) : Uint8Array.of(1)
-    out.push(createBlockHeader({ number: BigInt(n), parentHash, stateRoot: rootAt(n), gasLimit: 30_000_000n, timestamp: BigInt(n * 12), baseFeePerGas: 7n, extraData }, { common }))
+    out.push(
+      createBlockHeader(
+        {
+          number: BigInt(n),
+          parentHash,
+          stateRoot: rootAt(n),
+          gasLimit: 30_000_000n,
+          timestamp: BigInt(n * 12),
+          baseFeePerGas: 7n,
+          extraData,
+        },
+        { common },
+      ),
+    )
   }
   return out
 }
@@ -175,7 +226,10 @@ class ChainPeer implements HeaderPeer {
  */
 function download(snap: FakeSnapPeer, chain: ChainPeer | PivotSource) {
   const source = new FakePeerSource([snap])
-  const peers = Object.assign(source, { headerPeers: () => (chain instanceof ChainPeer ? [chain] : []), dropById: () => assert.fail('no peer is dropped') })
+  const peers = Object.assign(source, {
+    headerPeers: () => (chain instanceof ChainPeer ? [chain] : []),
+    dropById: () => assert.fail('no peer is dropped'),
+  })
   const meta = new MemoryLevel<string, string>({ keyEncoding: 'utf8', valueEncoding: 'utf8' })
   const lines: string[] = []
   const waits: { check: () => boolean; resolve: () => void }[] = []
@@ -232,25 +286,35 @@ describe('[StateDownload] pivot moves', function () {
     { when: 'post-merge', namedBy: /the consensus layer's forkchoice/, source: consensusHead },
   ]
   for (const head of heads) {
-    it(`${head.when}: the head runs past the pivot: the staleness timer moves it; the state ends complete at the new pivot`, async () => {
-      const { base, next } = await twoStates()
-      next.served.add(base.root)
-      const snap = new FakeSnapPeer(next, { behaviour: 'slow', slowMs: 2 })
-      const { pivots, moveTo } = head.source(headers(10, () => base.root))
-      const { d, lines } = download(snap, pivots)
-      await d.load()
-      const running = d.run(AbortSignal.timeout(WATCHDOG_MS))
-      await until(() => d.status().counters.slots > 300, 'some storage')
-      assert.equal(d.pivot?.number, 8n)
-      assert.ok(lines.some((l) => /pivot block=8 .* head=10 \(/.test(l) && head.namedBy.test(l)), lines.join('\n'))
-      // Ten blocks later the pivot is 12 behind (more than 4): it moves to the head - 2
-      moveTo(headers(20, (n) => (n <= 10 ? base.root : next.root)))
-      const pivot = await running
-      assert.equal(pivot.number, 18n)
-      assert.deepEqual(pivot.stateRoot, next.root)
-      assert.equal(d.status().counters.pivotMoves, 1)
-      assert.ok(lines.some((l) => /pivot moved from block 8 to block=18 .*\(12 blocks behind the head\)/.test(l)), lines.join('\n'))
-    })
+    it(
+      `${head.when}: the head runs past the pivot: the staleness ` +
+        `timer moves it; the state ends complete at the new pivot`,
+      async () => {
+        const { base, next } = await twoStates()
+        next.served.add(base.root)
+        const snap = new FakeSnapPeer(next, { behaviour: 'slow', slowMs: 2 })
+        const { pivots, moveTo } = head.source(headers(10, () => base.root))
+        const { d, lines } = download(snap, pivots)
+        await d.load()
+        const running = d.run(AbortSignal.timeout(WATCHDOG_MS))
+        await until(() => d.status().counters.slots > 300, 'some storage')
+        assert.equal(d.pivot?.number, 8n)
+        assert.ok(
+          lines.some((l) => /pivot block=8 .* head=10 \(/.test(l) && head.namedBy.test(l)),
+          lines.join('\n'),
+        )
+        // Ten blocks later the pivot is 12 behind (more than 4): it moves to the head - 2
+        moveTo(headers(20, (n) => (n <= 10 ? base.root : next.root)))
+        const pivot = await running
+        assert.equal(pivot.number, 18n)
+        assert.deepEqual(pivot.stateRoot, next.root)
+        assert.equal(d.status().counters.pivotMoves, 1)
+        assert.ok(
+          lines.some((l) => /pivot moved from block 8 to block=18 .*\(12 blocks behind the head\)/.test(l)),
+          lines.join('\n'),
+        )
+      },
+    )
   }
 
   it('a reorg replaces the pivot block: the pivot moves to the new branch before the distance is reached', async () => {
@@ -270,40 +334,49 @@ describe('[StateDownload] pivot moves', function () {
     const pivot = await running
     assert.equal(pivot.number, 9n, lines.join('\n'))
     assert.deepEqual(pivot.hash, chain.chain[9].hash())
-    assert.ok(lines.some((l) => /left the canonical chain/.test(l)), lines.join('\n'))
+    assert.ok(
+      lines.some((l) => /left the canonical chain/.test(l)),
+      lines.join('\n'),
+    )
   })
 
-  it('every peer forgets the pivot root: it waits for a newer pivot (no move to the same one), then moves and keeps what it has', async () => {
-    const { base, next } = await twoStates()
-    next.served.add(base.root)
-    const snap = new FakeSnapPeer(next, { behaviour: 'slow', slowMs: 2 })
-    const chain = new ChainPeer(headers(10, () => base.root))
-    const { d, lines, until: event, lookups } = download(snap, chain)
-    await d.load()
-    const running = d.run(AbortSignal.timeout(WATCHDOG_MS))
-    await until(() => d.status().counters.accounts > 100, 'some accounts')
-    // The peer no longer serves the root, and the chain has no newer block: nothing to move to
-    next.served.delete(base.root)
-    const requests = snap.received.length
-    // Whichever comes first: the line of the wait, a move, or requests on end (a spin)
-    const isWait = (l: string) => /no peer serves the state of pivot 8, and no newer pivot yet/.test(l)
-    const decided = event(() => lines.some((l) => isWait(l) || /pivot moved/.test(l)))
-    await Promise.race([decided, snap.when((p) => p.received.length >= requests + 50)])
-    const since = `${snap.received.length - requests} requests since the root was forgotten`
-    assert.ok(lines.some(isWait), `${since}:\n${lines.join('\n')}`)
-    // Ten lookups later (each would have moved it, to a newer pivot or the same one), it still waits
-    // and has asked the peer nothing: it does not spin on a root its peer lacks
-    const [asked, looked] = [snap.received.length, lookups()]
-    await event(() => lookups() >= looked + 10)
-    assert.equal(d.pivot?.number, 8n)
-    assert.equal(d.status().counters.pivotMoves, 0, lines.join('\n'))
-    assert.equal(snap.received.length - asked, 0, 'requests while it waits')
-    chain.chain = headers(13, (n) => (n <= 10 ? base.root : next.root))
-    const pivot = await running
-    assert.equal(pivot.number, 11n)
-    assert.equal(d.status().counters.pivotMoves, 1)
-    // Moved by the wait after empty replies or by the staleness timer (5 behind > 4), once either way
-    assert.ok(lines.some((l) => /pivot moved from block 8 to block=11 /.test(l)), lines.join('\n'))
-  })
-
+  it(
+    'every peer forgets the pivot root: it waits for a newer pivot ' +
+      '(no move to the same one), then moves and keeps what it has',
+    async () => {
+      const { base, next } = await twoStates()
+      next.served.add(base.root)
+      const snap = new FakeSnapPeer(next, { behaviour: 'slow', slowMs: 2 })
+      const chain = new ChainPeer(headers(10, () => base.root))
+      const { d, lines, until: event, lookups } = download(snap, chain)
+      await d.load()
+      const running = d.run(AbortSignal.timeout(WATCHDOG_MS))
+      await until(() => d.status().counters.accounts > 100, 'some accounts')
+      // The peer no longer serves the root, and the chain has no newer block: nothing to move to
+      next.served.delete(base.root)
+      const requests = snap.received.length
+      // Whichever comes first: the line of the wait, a move, or requests on end (a spin)
+      const isWait = (l: string) => /no peer serves the state of pivot 8, and no newer pivot yet/.test(l)
+      const decided = event(() => lines.some((l) => isWait(l) || /pivot moved/.test(l)))
+      await Promise.race([decided, snap.when((p) => p.received.length >= requests + 50)])
+      const since = `${snap.received.length - requests} requests since the root was forgotten`
+      assert.ok(lines.some(isWait), `${since}:\n${lines.join('\n')}`)
+      // Ten lookups later (each would have moved it, to a newer pivot or the same one), it still waits
+      // and has asked the peer nothing: it does not spin on a root its peer lacks
+      const [asked, looked] = [snap.received.length, lookups()]
+      await event(() => lookups() >= looked + 10)
+      assert.equal(d.pivot?.number, 8n)
+      assert.equal(d.status().counters.pivotMoves, 0, lines.join('\n'))
+      assert.equal(snap.received.length - asked, 0, 'requests while it waits')
+      chain.chain = headers(13, (n) => (n <= 10 ? base.root : next.root))
+      const pivot = await running
+      assert.equal(pivot.number, 11n)
+      assert.equal(d.status().counters.pivotMoves, 1)
+      // Moved by the wait after empty replies or by the staleness timer (5 behind > 4), once either way
+      assert.ok(
+        lines.some((l) => /pivot moved from block 8 to block=11 /.test(l)),
+        lines.join('\n'),
+      )
+    },
+  )
 })

@@ -17,7 +17,19 @@ function chain(head: number, branch?: { from: number; base: BlockHeader[]; tag: 
   for (let n = out.length; n <= head; n++) {
     const parentHash = n === 0 ? new Uint8Array(32) : out[n - 1].hash()
     const extraData = branch === undefined ? new Uint8Array(0) : Uint8Array.of(branch.tag)
-    out.push(createBlockHeader({ number: BigInt(n), parentHash, gasLimit: 30_000_000n, timestamp: BigInt(n * 12), baseFeePerGas: 7n, extraData }, { common }))
+    out.push(
+      createBlockHeader(
+        {
+          number: BigInt(n),
+          parentHash,
+          gasLimit: 30_000_000n,
+          timestamp: BigInt(n * 12),
+          baseFeePerGas: 7n,
+          extraData,
+        },
+        { common },
+      ),
+    )
   }
   return out
 }
@@ -27,7 +39,12 @@ function unlinked(from: number, to: number): BlockHeader[] {
   const out: BlockHeader[] = []
   for (let n = from; n <= to; n++) {
     const parentHash = new Uint8Array(32).fill(n % 256)
-    out.push(createBlockHeader({ number: BigInt(n), parentHash, gasLimit: 30_000_000n, timestamp: BigInt(n * 12), baseFeePerGas: 7n }, { common }))
+    out.push(
+      createBlockHeader(
+        { number: BigInt(n), parentHash, gasLimit: 30_000_000n, timestamp: BigInt(n * 12), baseFeePerGas: 7n },
+        { common },
+      ),
+    )
   }
   return out
 }
@@ -87,7 +104,19 @@ class EndlessPeer implements HeaderPeer {
     while (!this.stop && this.made.length <= Number(block - base) + max) {
       const parent = this.made[this.made.length - 1]
       const n = parent.number + 1n
-      this.made.push(createBlockHeader({ number: n, parentHash: parent.hash(), gasLimit: 30_000_000n, timestamp: n * 12n, baseFeePerGas: 7n, extraData: Uint8Array.of(9) }, { common }))
+      this.made.push(
+        createBlockHeader(
+          {
+            number: n,
+            parentHash: parent.hash(),
+            gasLimit: 30_000_000n,
+            timestamp: n * 12n,
+            baseFeePerGas: 7n,
+            extraData: Uint8Array.of(9),
+          },
+          { common },
+        ),
+      )
     }
     const out = this.made.slice(Number(block - base), Number(block - base) + max)
     this.served += out.length
@@ -123,7 +152,11 @@ describe('[PivotFinder]', () => {
     const v = validator()
     const finder = new PivotFinder({ minPeers: 2, distance: 64, validate: v.validate })
     // One peer announced an old head: the finder walks forward to its latest
-    const peers = [new FakeHeaderPeer('a', main), new FakeHeaderPeer('b', main, main[100]), new FakeHeaderPeer('c', main.slice(0, 291))]
+    const peers = [
+      new FakeHeaderPeer('a', main),
+      new FakeHeaderPeer('b', main, main[100]),
+      new FakeHeaderPeer('c', main.slice(0, 291)),
+    ]
     const bad: BadHeadersError[] = []
     const pivot = await finder.find(peers, (e) => bad.push(e))
     assert.ok(pivot !== undefined)
@@ -140,7 +173,11 @@ describe('[PivotFinder]', () => {
   it('two branches: the branch with minPeers supporters wins even when lower', async () => {
     const v = validator()
     const finder = new PivotFinder({ minPeers: 2, distance: 64, validate: v.validate })
-    const peers = [new FakeHeaderPeer('side', side), new FakeHeaderPeer('m1', main), new FakeHeaderPeer('m2', main.slice(0, 281))]
+    const peers = [
+      new FakeHeaderPeer('side', side),
+      new FakeHeaderPeer('m1', main),
+      new FakeHeaderPeer('m2', main.slice(0, 281)),
+    ]
     const bad: BadHeadersError[] = []
     const pivot = await finder.find(peers, (e) => bad.push(e))
     assert.ok(pivot !== undefined)
@@ -149,7 +186,10 @@ describe('[PivotFinder]', () => {
     assert.equal(bytesToHex(pivot.header.hash()), bytesToHex(main[216].hash()))
     assert.deepEqual([...pivot.supporters].sort(), ['m1', 'm2'])
     assert.deepEqual(bad, [])
-    assert.ok(v.seen.every((hs) => hs.every((h) => equalsBytes(h.hash(), main[Number(h.number)].hash()))), 'only main-chain headers validated')
+    assert.ok(
+      v.seen.every((hs) => hs.every((h) => equalsBytes(h.hash(), main[Number(h.number)].hash()))),
+      'only main-chain headers validated',
+    )
   })
 
   it('a peer lying about a far higher head whose headers do not link is reported and passed over', async () => {
@@ -168,7 +208,10 @@ describe('[PivotFinder]', () => {
     assert.ok(pivot !== undefined)
     assert.equal(bytesToHex(pivot.header.hash()), bytesToHex(main[236].hash()))
     assert.deepEqual(pivot.supporters, ['honest'])
-    assert.ok(v.seen.every((hs) => hs[hs.length - 1].number === 300n), 'the lie never reached validation')
+    assert.ok(
+      v.seen.every((hs) => hs[hs.length - 1].number === 300n),
+      'the lie never reached validation',
+    )
   })
 
   it('minPeers not met: no pivot, nothing validated', async () => {
@@ -177,7 +220,10 @@ describe('[PivotFinder]', () => {
     const bad: BadHeadersError[] = []
     assert.equal(await finder.find([new FakeHeaderPeer('a', main)], (e) => bad.push(e)), undefined)
     // Two peers, but on different branches: neither head has two supporters
-    assert.equal(await finder.find([new FakeHeaderPeer('a', main), new FakeHeaderPeer('s', side)], (e) => bad.push(e)), undefined)
+    assert.equal(
+      await finder.find([new FakeHeaderPeer('a', main), new FakeHeaderPeer('s', side)], (e) => bad.push(e)),
+      undefined,
+    )
     assert.deepEqual([v.seen.length, bad.length], [0, 0])
   })
 
@@ -217,7 +263,10 @@ describe('[PivotFinder]', () => {
     // Serves its head, but nothing (or two headers) of the run below it
     const headers = short.headers.bind(short)
     for (const served of [0, 2]) {
-      short.headers = async (block, max) => (typeof block === 'bigint' && block < 300n && max > 1 ? (await headers(block, max)).slice(0, served) : headers(block, max))
+      short.headers = async (block, max) =>
+        typeof block === 'bigint' && block < 300n && max > 1
+          ? (await headers(block, max)).slice(0, served)
+          : headers(block, max)
       const bad: BadHeadersError[] = []
       assert.equal(await finder.find([short], (e) => bad.push(e)), undefined)
       assert.deepEqual(bad, [])
@@ -228,41 +277,49 @@ describe('[PivotFinder]', () => {
   // a peer may answer out of order, so the block fetcher's reply to another GetBlockHeaders landed
   // on the pivot run's request and the honest peer was dropped ("headers do not end at the head",
   // "2 of 3 headers"), leaving the node without peers for minutes
-  it('a reply to another request is no proof of a lie: the honest peer is not reported, and names the pivot at the next look', async () => {
-    const v = validator()
-    const finder = new PivotFinder({ minPeers: 1, distance: 64, validate: v.validate })
-    const honest = new FakeHeaderPeer('honest', main)
-    const headers = honest.headers.bind(honest)
-    // Its answer to the pivot run's request is another request's reply, once for each way it can go wrong
-    const crossed: ((max: number) => Promise<BlockHeader[]>)[] = [
-      async (max) => headers(100n, max), // another run, as long, linked
-      async () => headers(299n, 2), // the fetcher's tip request: 2 headers
-      async () => [], // an empty reply
-      async (max) => (await headers(236n, max)).slice(0, -1).concat(side[300]), // a run that ends beside the head (a reorg)
-    ]
-    for (const reply of crossed) {
-      let once = true
-      honest.headers = async (block, max) => {
-        if (once && block === 236n && max === 65) {
-          once = false
-          return reply(max)
+  it(
+    'a reply to another request is no proof of a lie: the honest ' +
+      'peer is not reported, and names the pivot at the next look',
+    async () => {
+      const v = validator()
+      const finder = new PivotFinder({ minPeers: 1, distance: 64, validate: v.validate })
+      const honest = new FakeHeaderPeer('honest', main)
+      const headers = honest.headers.bind(honest)
+      // Its answer to the pivot run's request is another request's reply, once for each way it can go wrong
+      const crossed: ((max: number) => Promise<BlockHeader[]>)[] = [
+        async (max) => headers(100n, max), // another run, as long, linked
+        async () => headers(299n, 2), // the fetcher's tip request: 2 headers
+        async () => [], // an empty reply
+        // a run that ends beside the head (a reorg)
+        async (max) => (await headers(236n, max)).slice(0, -1).concat(side[300]),
+      ]
+      for (const reply of crossed) {
+        let once = true
+        honest.headers = async (block, max) => {
+          if (once && block === 236n && max === 65) {
+            once = false
+            return reply(max)
+          }
+          return headers(block, max)
         }
-        return headers(block, max)
+        const bad: BadHeadersError[] = []
+        assert.equal(await finder.find([honest], (e) => bad.push(e)), undefined)
+        assert.equal(bad.length, 0, bad[0]?.message)
+        const pivot = await finder.find([honest], (e) => bad.push(e))
+        assert.equal(bytesToHex(pivot?.header.hash() ?? new Uint8Array()), bytesToHex(main[236].hash()))
+        assert.deepEqual(bad, [])
       }
-      const bad: BadHeadersError[] = []
-      assert.equal(await finder.find([honest], (e) => bad.push(e)), undefined)
-      assert.equal(bad.length, 0, bad[0]?.message)
-      const pivot = await finder.find([honest], (e) => bad.push(e))
-      assert.equal(bytesToHex(pivot?.header.hash() ?? new Uint8Array()), bytesToHex(main[236].hash()))
-      assert.deepEqual(bad, [])
-    }
-  })
+    },
+  )
 
-  it('the announced head asked by hash, answered with another header: that header is not taken as the head', async () => {
-    const finder = new PivotFinder({ minPeers: 1, distance: 64, validate: validator().validate })
-    const peer = new FakeHeaderPeer('a', main)
-    const headers = peer.headers.bind(peer)
-    peer.headers = async (block, max) => (typeof block === 'bigint' ? headers(block, max) : [unlinked(7000, 7000)[0]])
-    assert.equal(await finder.probeHead(peer), undefined)
-  })
+  it(
+    'the announced head asked by hash, answered with ' + 'another header: that header is not taken as the head',
+    async () => {
+      const finder = new PivotFinder({ minPeers: 1, distance: 64, validate: validator().validate })
+      const peer = new FakeHeaderPeer('a', main)
+      const headers = peer.headers.bind(peer)
+      peer.headers = async (block, max) => (typeof block === 'bigint' ? headers(block, max) : [unlinked(7000, 7000)[0]])
+      assert.equal(await finder.probeHead(peer), undefined)
+    },
+  )
 })

@@ -11,7 +11,15 @@ import { nodeKey } from '../../../src/trie/statedb.js'
 
 import { buildFakeState } from '../fakestate.js'
 import { FakeSnapPeer, fakePeers } from '../fakepeer.js'
-import { SyncRun, TEST_TRACKER_OPTIONS, healOnlyTasks, isAbort, joinWhenAlone, requestsOf, rootStored } from '../syncrun.js'
+import {
+  SyncRun,
+  TEST_TRACKER_OPTIONS,
+  healOnlyTasks,
+  isAbort,
+  joinWhenAlone,
+  requestsOf,
+  rootStored,
+} from '../syncrun.js'
 
 import type { BehaviourPlan, SnapKind } from '../fakepeer.js'
 import type { FakeState } from '../fakestate.js'
@@ -34,7 +42,10 @@ const { maxInFlight } = TEST_TRACKER_OPTIONS
 /** Storage-range requests for `account` that start past key 0: the requests of its sub-ranges */
 function subrangeRequests(peers: FakeSnapPeer[], account: Uint8Array): GetStorageRangesRequest[] {
   const isSub = (r: SnapRequest): r is GetStorageRangesRequest =>
-    r.kind === 'GetStorageRanges' && r.accounts.length === 1 && toHex(r.accounts[0]) === toHex(account) && hashNumber(r.origin) > 0n
+    r.kind === 'GetStorageRanges' &&
+    r.accounts.length === 1 &&
+    toHex(r.accounts[0]) === toHex(account) &&
+    hashNumber(r.origin) > 0n
   return peers.flatMap((p) => p.received.filter(isSub))
 }
 
@@ -64,9 +75,13 @@ describe('[StateSync]', function () {
         const run = new SyncRun(s, peers, { accountTasks: c.accountTasks })
         const walked = await run.complete()
         assert.deepEqual(run.drops, [])
-        assert.ok(run.counters.accounts >= s.counts.accounts && run.counters.codes >= s.counts.codes, JSON.stringify(run.counters))
+        assert.ok(
+          run.counters.accounts >= s.counts.accounts && run.counters.codes >= s.counts.codes,
+          JSON.stringify(run.counters),
+        )
         assert.equal(walked.accounts, s.counts.accounts)
-        for (const p of peers) assert.ok(requestsOf(p) > 0 && served(run, p.id) > 0, `${p.id} did no work: ${JSON.stringify(p.stats)}`)
+        for (const p of peers)
+          assert.ok(requestsOf(p) > 0 && served(run, p.id) > 0, `${p.id} did no work: ${JSON.stringify(p.stats)}`)
         assert.ok(run.persists > 0)
       })
     }
@@ -77,11 +92,14 @@ describe('[StateSync]', function () {
       await run.complete()
       const large = s.contracts(3000)
       assert.equal(large.length, 2)
-      for (const a of large) assert.ok(subrangeRequests([peer], a.hash).length > 1, `no sub-ranges for ${toHex(a.hash)}`)
+      for (const a of large)
+        assert.ok(subrangeRequests([peer], a.hash).length > 1, `no sub-ranges for ${toHex(a.hash)}`)
       assert.ok(run.counters.trieNodes > 0)
       // Some GetTrieNodes path set is a storage trie's (its first item is the account hash)
       const largeHashes = new Set(large.map((a) => toHex(a.hash)))
-      const storagePaths = peer.received.filter((r) => r.kind === 'GetTrieNodes' && r.paths.some((set) => set.length > 1 && largeHashes.has(toHex(set[0]))))
+      const storagePaths = peer.received.filter(
+        (r) => r.kind === 'GetTrieNodes' && r.paths.some((set) => set.length > 1 && largeHashes.has(toHex(set[0]))),
+      )
       assert.ok(storagePaths.length > 0, 'no storage-trie completion')
     })
 
@@ -97,7 +115,10 @@ describe('[StateSync]', function () {
       const run = new SyncRun(s, fakePeers(s, ['honest']))
       await run.complete()
       const { accounts, slots, codes } = run.counters
-      assert.deepEqual({ accounts, slots, codes }, { accounts: s.counts.accounts, slots: s.counts.slots, codes: s.counts.codes })
+      assert.deepEqual(
+        { accounts, slots, codes },
+        { accounts: s.counts.accounts, slots: s.counts.slots, codes: s.counts.codes },
+      )
     })
 
     it('a state already complete in the DB: returns at once (one read, one record), asks nothing', async () => {
@@ -110,7 +131,10 @@ describe('[StateSync]', function () {
         reads.restore()
       }
       // No walk of what is stored, and no turn of the scheduler (each writes a record): the record of its end only
-      assert.deepEqual(reads.args.map(([keys]) => keys), [[nodeKey(s.root)]])
+      assert.deepEqual(
+        reads.args.map(([keys]) => keys),
+        [[nodeKey(s.root)]],
+      )
       assert.equal(run.persists, 1)
       assert.equal(requestsOf(peer), 0)
     })
@@ -158,7 +182,11 @@ describe('[StateSync]', function () {
         // The misbehaving peer is listed first, so it is offered work first
         const [bad, honest] = fakePeers(s, [c.behaviour, 'honest'], { slowMs: 20 })
         const liesOn = c.liesOn
-        if (liesOn !== undefined) honest.hold([liesOn], bad.when((p) => p.stats[liesOn].replies > 0))
+        if (liesOn !== undefined)
+          honest.hold(
+            [liesOn],
+            bad.when((p) => p.stats[liesOn].replies > 0),
+          )
         const run = new SyncRun(s, [bad, honest], { tracker: liesOn === undefined ? {} : HELD_TIMEOUTS })
         await run.complete()
         assert.deepEqual(run.source.reasonsFor(honest.id), [])
@@ -204,15 +232,22 @@ describe('[StateSync]', function () {
       { plan: { nodes: 'silent' }, kind: 'nodes', drop: 'timeout', heal: true },
     ]
     for (const c of cases) {
-      it(`${c.kind}: ${String(Object.values(c.plan)[0])}${c.heal === true ? ' (healing)' : ''} -> dropped (${c.drop})`, async () => {
-        const [bad] = fakePeers(s, [c.plan])
-        const honest = new FakeSnapPeer(s, { id: 'joins' })
-        const run = new SyncRun(s, [bad], { tasks: c.heal === true ? healOnlyTasks() : undefined, onWaiting: joinWhenAlone(honest) })
-        await run.complete()
-        assert.ok(bad.stats[c.kind].requests > 0)
-        assert.equal(run.source.reasonsFor(bad.id)[0], c.drop, JSON.stringify(run.source.dropped))
-        assert.deepEqual(run.source.reasonsFor(honest.id), [])
-      })
+      it(
+        `${c.kind}: ${String(Object.values(c.plan)[0])}${c.heal === true ? ' (healing)' : ''} ` +
+          `-> dropped (${c.drop})`,
+        async () => {
+          const [bad] = fakePeers(s, [c.plan])
+          const honest = new FakeSnapPeer(s, { id: 'joins' })
+          const run = new SyncRun(s, [bad], {
+            tasks: c.heal === true ? healOnlyTasks() : undefined,
+            onWaiting: joinWhenAlone(honest),
+          })
+          await run.complete()
+          assert.ok(bad.stats[c.kind].requests > 0)
+          assert.equal(run.source.reasonsFor(bad.id)[0], c.drop, JSON.stringify(run.source.dropped))
+          assert.deepEqual(run.source.reasonsFor(honest.id), [])
+        },
+      )
     }
 
     it('the bytes of rejected replies are counted as wasted', async () => {
@@ -260,14 +295,17 @@ describe('[StateSync]', function () {
       { name: 'truncated proof nodes', proof: (p) => p.map((n) => n.subarray(0, n.length >> 1)) },
     ]
     for (const c of junkProofs) {
-      it(`a malformed proof (${c.name}) drops its peer; its range is asked again from a peer that comes later`, async () => {
+      const title =
+        `a malformed proof (${c.name}) drops its peer; its range is asked again from a peer that comes` + ' later'
+      it(title, async () => {
         const bad = new JunkProofPeer(s, { id: 'junk' }, c.proof)
         const honest = new FakeSnapPeer(s, { id: 'late' })
         const run = new SyncRun(s, [bad], { onWaiting: joinWhenAlone(honest) })
         await run.complete()
         assert.deepEqual(run.source.reasonsFor('junk'), ['invalid_proof'])
         assert.ok(run.waits.length > 0, 'the honest peer came only after the bad one was dropped')
-        const origins = (p: FakeSnapPeer) => p.received.filter((r) => r.kind === 'GetAccountRange').map((r) => toHex((r as GetAccountRangeRequest).origin))
+        const origins = (p: FakeSnapPeer) =>
+          p.received.filter((r) => r.kind === 'GetAccountRange').map((r) => toHex((r as GetAccountRangeRequest).origin))
         const asked = new Set(origins(honest))
         for (const o of origins(bad)) assert.ok(asked.has(o), `range from ${o} never asked again`)
       })
@@ -288,34 +326,53 @@ describe('[StateSync]', function () {
         assert.equal(bad.callsAfterDrop, 0)
         if (c.drop !== undefined) {
           assert.deepEqual(run.source.reasonsFor(bad.id), [c.drop], 'dropped once')
-          assert.deepEqual(run.drops.map((d) => d.id), [bad.id], 'reported once')
+          assert.deepEqual(
+            run.drops.map((d) => d.id),
+            [bad.id],
+            'reported once',
+          )
         }
       })
     }
 
-    it('the sync is not finished while the root is missing: peers without trie nodes end it as unavailable', async () => {
-      const [noNodes] = fakePeers(s, [{ nodes: 'empty' }])
-      const first = new SyncRun(s, [noNodes])
-      await assert.rejects(first.run(), RootUnavailableError)
-      assert.equal(await rootStored(first.db, s.root), false)
-      assert.ok(noNodes.stats.nodes.requests > 0, 'completion was tried')
-      const [honest] = fakePeers(s, ['honest'])
-      const second = new SyncRun(s, [honest], { db: first.db, tasks: loadAccountTasks(first.saved ?? []), counters: first.counters })
-      await second.complete()
-      assert.ok(honest.stats.nodes.requests > 0)
-    })
+    it(
+      'the sync is not finished while the root is missing: ' + 'peers without trie nodes end it as unavailable',
+      async () => {
+        const [noNodes] = fakePeers(s, [{ nodes: 'empty' }])
+        const first = new SyncRun(s, [noNodes])
+        await assert.rejects(first.run(), RootUnavailableError)
+        assert.equal(await rootStored(first.db, s.root), false)
+        assert.ok(noNodes.stats.nodes.requests > 0, 'completion was tried')
+        const [honest] = fakePeers(s, ['honest'])
+        const second = new SyncRun(s, [honest], {
+          db: first.db,
+          tasks: loadAccountTasks(first.saved ?? []),
+          counters: first.counters,
+        })
+        await second.complete()
+        assert.ok(honest.stats.nodes.requests > 0)
+      },
+    )
 
-    it('the account just past a task\'s range is left to its own task: a contract at a boundary is fetched once', async () => {
-      // One contract and 16 tasks: every task that ends before it gets it as the first account past its limit
-      const lone = await buildFakeState({ accounts: 0, contracts: 0, largeContracts: 1 })
-      const [peer] = fakePeers(lone, ['honest'])
-      const run = new SyncRun(lone, [peer], { accountTasks: 16 })
-      await run.complete()
-      const [contract] = lone.contracts()
-      const asked = peer.received.filter((r) => r.kind === 'GetStorageRanges' && r.accounts.some((a) => toHex(a) === toHex(contract.hash)) && hashNumber(r.origin) === 0n)
-      assert.equal(asked.length, 1, `its storage was asked for from the start ${asked.length} times`)
-      assert.equal(peer.stats.codes.items, 1)
-    })
+    it(
+      "the account just past a task's range is left to its " + 'own task: a contract at a boundary is fetched once',
+      async () => {
+        // One contract and 16 tasks: every task that ends before it gets it as the first account past its limit
+        const lone = await buildFakeState({ accounts: 0, contracts: 0, largeContracts: 1 })
+        const [peer] = fakePeers(lone, ['honest'])
+        const run = new SyncRun(lone, [peer], { accountTasks: 16 })
+        await run.complete()
+        const [contract] = lone.contracts()
+        const asked = peer.received.filter(
+          (r) =>
+            r.kind === 'GetStorageRanges' &&
+            r.accounts.some((a) => toHex(a) === toHex(contract.hash)) &&
+            hashNumber(r.origin) === 0n,
+        )
+        assert.equal(asked.length, 1, `its storage was asked for from the start ${asked.length} times`)
+        assert.equal(peer.stats.codes.items, 1)
+      },
+    )
 
     it(`a contract with many slots fans out into at most MAX_SUBRANGES (${MAX_SUBRANGES}) sub-ranges`, async () => {
       const peers = fakePeers(s, ['honest', 'honest'])
@@ -342,7 +399,10 @@ class JunkProofPeer extends FakeSnapPeer {
     super(state, opts)
   }
 
-  override async getAccountRange(req: RequestFields<GetAccountRangeRequest>, timeoutMs: number): Promise<ReceivedAccountRange> {
+  override async getAccountRange(
+    req: RequestFields<GetAccountRangeRequest>,
+    timeoutMs: number,
+  ): Promise<ReceivedAccountRange> {
     const reply = await super.getAccountRange(req, timeoutMs)
     return { ...reply, proof: this.mangle(reply.proof) }
   }
@@ -368,11 +428,17 @@ class CountingPeer extends FakeSnapPeer {
     super(state, opts)
   }
 
-  override getAccountRange(req: RequestFields<GetAccountRangeRequest>, timeoutMs: number): Promise<ReceivedAccountRange> {
+  override getAccountRange(
+    req: RequestFields<GetAccountRangeRequest>,
+    timeoutMs: number,
+  ): Promise<ReceivedAccountRange> {
     return this.count(() => super.getAccountRange(req, timeoutMs))
   }
 
-  override getStorageRanges(req: RequestFields<GetStorageRangesRequest>, timeoutMs: number): Promise<StorageRangesReply> {
+  override getStorageRanges(
+    req: RequestFields<GetStorageRangesRequest>,
+    timeoutMs: number,
+  ): Promise<StorageRangesReply> {
     return this.count(() => super.getStorageRanges(req, timeoutMs))
   }
 

@@ -18,7 +18,13 @@ function blocksOn(parent: Block, count: number, extraData = new Uint8Array()): B
   const blocks: Block[] = []
   let p = parent
   for (let i = 0; i < count; i++) {
-    const header = { number: p.header.number + 1n, parentHash: p.hash(), timestamp: p.header.timestamp + 13n, gasLimit: p.header.gasLimit, extraData }
+    const header = {
+      number: p.header.number + 1n,
+      parentHash: p.hash(),
+      timestamp: p.header.timestamp + 13n,
+      gasLimit: p.header.gasLimit,
+      extraData,
+    }
     p = createBlock({ header }, { common: parent.common, calcDifficultyFromHeader: p.header, setHardfork: true })
     blocks.push(p)
   }
