@@ -41,7 +41,7 @@ const PLAN = { newAccounts: 200, touchedAccounts: 100 }
 
 /**
  * Each lie and the drop reasons it may earn (the first check that catches it names it). Not here:
- * `extraProof` (unused proof nodes are tolerated, as geth does: test/sync/statesync.spec.ts), and the
+ * `extraProof` (unused proof nodes are tolerated, as geth does: test/sync/scheduler/statesync.spec.ts), and the
  * valid short replies `capped` and `partialCodes`.
  */
 const LIES: { [lie: string]: RegExp } = {
@@ -61,7 +61,7 @@ const LIES: { [lie: string]: RegExp } = {
  * Lies told only in code and trie-node replies: B meets them only if it asks that peer for codes or
  * nodes, which a sync that gets its 401 codes from the other peers does not (seen 2 runs in 3 on a slow
  * day). Such a liar, not dropped, must then have served no code and no node (the unit tests meet every
- * lie with fake peers: test/sync/statesync.spec.ts).
+ * lie with fake peers: test/sync/scheduler/statesync.spec.ts).
  */
 const CODE_AND_NODE_LIES = new Set(['wrongCode', 'unrequested'])
 
