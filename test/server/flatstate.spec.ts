@@ -251,7 +251,7 @@ describe('[FlatState]', () => {
   })
 
   it(
-    'the follower flattens the root asked for, moves with ' + 'it, and drops a corrupt flat state for the trie',
+    'the follower flattens the root asked for, moves with it, ' + 'and drops a corrupt flat state for the trie',
     async function () {
       this.timeout(60_000)
       const s = await twoStates()

@@ -60,7 +60,7 @@ describe('[StateSync] pivot moves', function () {
   this.timeout(WATCHDOG_MS + 5_000)
 
   it(
-    'mid-storage: nothing received is fetched again, changed ' + 'storage comes from the new root, no peer is blamed',
+    'mid-storage: nothing received is fetched again, ' + 'changed storage comes from the new root, no peer is blamed',
     async () => {
       const { base, next } = await twoStates()
       next.served.add(base.root)

@@ -313,7 +313,7 @@ describe('[PivotFinder]', () => {
   )
 
   it(
-    'the announced head asked by hash, answered with ' + 'another header: that header is not taken as the head',
+    'the announced head asked by hash, answered with another header: ' + 'that header is not taken as the head',
     async () => {
       const finder = new PivotFinder({ minPeers: 1, distance: 64, validate: validator().validate })
       const peer = new FakeHeaderPeer('a', main)

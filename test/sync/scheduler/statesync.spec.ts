@@ -295,8 +295,7 @@ describe('[StateSync]', function () {
       { name: 'truncated proof nodes', proof: (p) => p.map((n) => n.subarray(0, n.length >> 1)) },
     ]
     for (const c of junkProofs) {
-      const title =
-        `a malformed proof (${c.name}) drops its peer; its range is asked again from a peer that comes` + ' later'
+      const title = `a malformed proof (${c.name}) drops its peer; its range is asked again from a later peer`
       it(title, async () => {
         const bad = new JunkProofPeer(s, { id: 'junk' }, c.proof)
         const honest = new FakeSnapPeer(s, { id: 'late' })
