@@ -158,9 +158,11 @@ describe('[snap sync] lying peers beside an honest one', () => {
           const shows = SHOWS_IN[liar.lie]
           if (drop === undefined && shows !== undefined) {
             // Honest in every reply of another kind: dropped only if B asked it for one where the lie shows
-            const served = snapLines(b).find((l) => l.text.startsWith(`Snap sync: peer ${liar.id} served `))
-            const met = shows.filter((kind) => served === undefined || field(served, kind) !== 0)
-            const text = served?.text ?? '(no served line)'
+            const served: SnapLine | undefined = snapLines(b).find((l) =>
+              l.text.startsWith(`Snap sync: peer ${liar.id} served `),
+            )
+            const met: string[] = shows.filter((kind) => served === undefined || field(served, kind) !== 0)
+            const text: string = served?.text ?? '(no served line)'
             assert.deepEqual(met, [], `${liar.lie} (${liar.id}) was not dropped: ${text}`)
             console.log(`      ${liar.lie} (${liar.id}) served no ${shows.join(' and no ')}: its lie was not met`)
             continue
