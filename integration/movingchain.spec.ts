@@ -5,9 +5,10 @@
  * executes to the tip and follows A; then B answers like A for old and new accounts, and a third
  * node C snap-syncs from B alone: a snap-synced node is a complete snap server.
  *
- * A node D syncs the same way and is killed (SIGKILL) while it heals; restarted with the same
- * flags, it ends with A's state, complete. B and D reach A through uncapped proxies that count the
- * bytes on the wire: what D downloads beyond B, an uninterrupted sync, is printed.
+ * A node D syncs the same way beside B (started right after it, watched in the background while the
+ * tests on B run) and is killed (SIGKILL) while it heals; restarted with the same flags, it ends with
+ * A's state, complete. B and D reach A through uncapped proxies that count the bytes on the wire: what
+ * D downloads to its done beyond B to B's done, an uninterrupted sync of the same chain, is printed.
  */
 import { strict as assert } from 'node:assert'
 
@@ -52,6 +53,20 @@ const WATCH_MS = 100
 const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`
 const pct = (n: number, of: number) => `${((n / of) * 100).toFixed(0)}%`
 
+/** D's sync, run beside B's: what the background watcher saw at the kill and at the done after the restart */
+interface DRun {
+  /** `eth_syncing` when D was seen healing, just before the kill */
+  heal: SnapSyncing
+  /** D's pivot moves before the kill */
+  moves: number
+  /** Bytes on D's proxy at the kill and at D's done */
+  wireAtKill: number
+  wire: number
+  done: SnapLine
+  /** D after its restart */
+  node: ClientNode
+}
+
 describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C syncs from B', () => {
   let source: Source | undefined
   let a: ClientNode
@@ -64,6 +79,14 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
   let load: TxLoad
   let done: SnapLine
   let headAtDone: bigint
+  /** Bytes on B's proxy at B's done: B's whole sync, the baseline of D's */
+  let bWire: number
+  /** D's sync, watched in the background from the start of B's; the D test awaits it */
+  let dRun: Promise<DRun> | undefined
+  /** Settles with dRun and never rejects: after() waits on it (and a failure before the D test is not unhandled) */
+  let dRunSettled: Promise<void> | undefined
+  /** Set by after(): D's watcher stops at its next look instead of killing or restarting D */
+  let closing = false
 
   before(async function () {
     this.timeout(900_000)
@@ -78,13 +101,60 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
       bootnode: bProxy.enodeVia(await a.enode()),
       args: [`--snapRequestRate=${REQUEST_RATE}`],
     })
+    // D syncs beside B, the same way, through a proxy of its own
+    dProxy = await ThrottledProxy.start(a.port)
+    d = await startSnapNode(source, {
+      name: 'D',
+      pivotDistance: PIVOT_DISTANCE,
+      bootnode: dProxy.enodeVia(await a.enode()),
+      args: [`--snapRequestRate=${REQUEST_RATE}`],
+    })
+    dRun = watchD(d, dProxy)
+    dRunSettled = dRun.then(
+      () => undefined,
+      () => undefined,
+    )
     done = await waitSnapDone(b, { timeoutMs: 600_000 })
+    bWire = bProxy.forwarded
     console.log(`      B: ${done.text}`)
     headAtDone = await a.blockNumber()
   })
 
+  /**
+   * Watches D for the heal phase, kills it there (SIGKILL), restarts it with the same flags and waits
+   * for its done; counts the bytes on its proxy at the kill and at the done
+   */
+  async function watchD(node: ClientNode, proxy: ThrottledProxy): Promise<DRun> {
+    const notClosing = () => {
+      if (closing) throw new Error('the spec ended before D was done')
+    }
+    let heal: SnapSyncing | undefined
+    await node.waitFor(
+      async () => {
+        notClosing()
+        const s = await snapSyncing(node).catch(() => undefined)
+        if (s === false || (s !== undefined && ['handoff', 'done'].includes(s.snapPhase ?? '')))
+          throw new Error('the heal phase ended before D could be killed in it')
+        if (s?.snapPhase === 'heal') heal = s
+        return heal !== undefined
+      },
+      { what: 'the heal phase', timeoutMs: 400_000, intervalMs: WATCH_MS, context: () => snapContext(node) },
+    )
+    await node.kill()
+    const wireAtKill = proxy.forwarded
+    const moves = snapLines(node).filter((l) => l.kind === 'moved').length
+    notClosing()
+    const restarted = await node.restart()
+    d = restarted
+    const dDone = await waitSnapDone(restarted, { timeoutMs: 400_000, onStatus: notClosing })
+    return { heal: heal!, moves, wireAtKill, wire: proxy.forwarded, done: dDone, node: restarted }
+  }
+
   after(async () => {
     await load?.stop()
+    // D's watcher stops at its next look (100 ms, or 1 s after the restart), so that D is the last node it started
+    closing = true
+    await dRunSettled
     await d?.destroy()
     await dProxy?.close()
     await bProxy?.close()
@@ -128,46 +198,23 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
   it(
     'D, killed while it heals, resumes and ends with the state; ' + 'bytes downloaded again are printed',
     async function () {
-      // Two syncs at one request a second
+      // D synced beside B (started in before()), at one request a second, killed in its heal and
+      // restarted: this waits for that run and checks it
       this.timeout(900_000)
-      const baseline = bProxy!.forwarded
-      dProxy = await ThrottledProxy.start(a.port)
-      d = await startSnapNode(source!, {
-        name: 'D',
-        pivotDistance: PIVOT_DISTANCE,
-        bootnode: dProxy.enodeVia(await a.enode()),
-        args: [`--snapRequestRate=${REQUEST_RATE}`],
-      })
-      const node = d
-      let heal: SnapSyncing | undefined
-      await node.waitFor(
-        async () => {
-          const s = await snapSyncing(node).catch(() => undefined)
-          if (s === false || (s !== undefined && ['handoff', 'done'].includes(s.snapPhase ?? '')))
-            throw new Error('the heal phase ended before D could be killed in it')
-          if (s?.snapPhase === 'heal') heal = s
-          return heal !== undefined
-        },
-        { what: 'the heal phase', timeoutMs: 400_000, intervalMs: WATCH_MS, context: () => snapContext(node) },
-      )
-      await d.kill()
-      const wireAtKill = dProxy.forwarded
-      const moves = snapLines(d).filter((l) => l.kind === 'moved').length
+      const { heal, moves, wireAtKill, wire, done: dDone, node: dNode } = await dRun!
+      const baseline = bWire
       console.log(
-        `      D killed while healing: pivot ${heal!.pivotBlock} after ${moves} moves, ` +
-          `healed ${heal!.healedTrienodes} nodes, ` +
-          `${heal!.healingTrienodes} pending; ${heal!.syncedBytes} bytes accepted`,
+        `      D killed while healing: pivot ${heal.pivotBlock} after ${moves} moves, ` +
+          `healed ${heal.healedTrienodes} nodes, ` +
+          `${heal.healingTrienodes} pending; ${heal.syncedBytes} bytes accepted`,
       )
       assert.ok(moves >= 1, `D's pivot moved before it healed (${moves} moves)`)
 
-      d = await d.restart()
-      const dDone = await waitSnapDone(d, { timeoutMs: 400_000 })
-      const wire = dProxy.forwarded
       const again = wire - baseline
-      const afterRestart = (field(dDone, 'downloaded') ?? 0) - Number(heal!.syncedBytes)
+      const afterRestart = (field(dDone, 'downloaded') ?? 0) - Number(heal.syncedBytes)
       console.log(
         `      D after the restart: ${
-          snapLines(d)
+          snapLines(dNode)
             .filter((l) => /resum/.test(l.text))
             .map((l) => l.text)
             .join('; ') || '(no resume line)'
@@ -188,7 +235,7 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
       const pivot = BigInt(dDone.fields.pivot)
       const { differences } = await compareNodes(
         a,
-        d,
+        dNode,
         pivot,
         withLoad(sampleState(source!.devnet, source!.chain, 50), load),
       )
@@ -199,8 +246,8 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
         return `${n.options.name}: ${b?.hash} root ${b?.stateRoot}`
       }
       const snapLog =
-        `block ${pivot} on ${await blockAt(a)}, on ${await blockAt(d)}\n` +
-        snapLines(d)
+        `block ${pivot} on ${await blockAt(a)}, on ${await blockAt(dNode)}\n` +
+        snapLines(dNode)
           .map((l) => l.text)
           .join('\n')
       assert.deepEqual(
@@ -209,13 +256,14 @@ describe('[snap sync] a moving chain: the pivot moves, B heals and follows; C sy
         `D answers like A at its pivot, block ${pivot} (${differences.length} differences); ` +
           `its snap sync lines:\n${snapLog}`,
       )
-      const executed = await d.waitForExecuted(pivot + FOLLOW, 60_000).then(
-        () => `D executes after its pivot (block ${d!.executedHead()})`,
-        () => `D HAS NOT EXECUTED past its pivot ${pivot} within 60 s (executed head ${d!.executedHead() ?? 'none'})`,
+      const executed = await dNode.waitForExecuted(pivot + FOLLOW, 60_000).then(
+        () => `D executes after its pivot (block ${dNode.executedHead()})`,
+        () =>
+          `D HAS NOT EXECUTED past its pivot ${pivot} within 60 s (executed head ${dNode.executedHead() ?? 'none'})`,
       )
       console.log(`      ${executed}`)
-      await d.stop()
-      const result = await verifyState(d.dataDir)
+      await dNode.stop()
+      const result = await verifyState(dNode.dataDir)
       assert.equal(result.code, 0, result.output)
       assert.ok(result.complete, result.output)
     },
