@@ -120,8 +120,8 @@ describe('[snap sync] lying peers beside an honest one', () => {
       const liars: { lie: string; node: ClientNode; id: string }[] = []
       let b: ClientNode | undefined
       try {
-        // Started together: each builds its genesis state and executes the chain, work that two cores
-        // do in half the time of one after another
+        // Started together: each opens its DBs and computes the genesis root, which two cores do in half the
+        // time of one after another
         const started = group.map(async (lie) => {
           const node = await ClientNode.start({
             name: `L-${lie}`,
@@ -129,10 +129,10 @@ describe('[snap sync] lying peers beside an honest one', () => {
             sync: 'full',
             lie,
             bootnodes: [await a.enode()],
-            // The chain's blocks are loaded (and executed) at start, not fetched from A: five full syncs
-            // from A at once on 2 cores left one liar behind now and then. A mines empty blocks on top,
-            // which keep the state root of the chain's head, so a liar there serves the root B's pivot has
-            args: [`--loadBlocksFromRlp=${source!.chain.rlpFile}`],
+            // A copy of A's data dir once it had loaded the chain, not a full sync from A: five full syncs from
+            // A at once on 2 cores left one liar behind now and then. A mines empty blocks on top, which keep
+            // the state root of the chain's head, so a liar there serves the root B's pivot has
+            seedDir: source!.seedDir,
           })
           liars.push({ lie, node, id: (await node.enode()).slice('enode://'.length, 'enode://'.length + 8) })
         })

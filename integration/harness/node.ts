@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import {
   appendFileSync,
   closeSync,
+  cpSync,
   existsSync,
   mkdtempSync,
   openSync,
@@ -48,6 +49,11 @@ export interface NodeOptions {
   db?: 'level' | 'rocksdb'
   /** Reuse a data dir (restart); by default a new temporary one */
   dataDir?: string
+  /**
+   * Start a new data dir as a copy of this one: the chain and state DBs of a node that loaded the devnet's
+   * blocks (`Source.seedDir`), so that the node neither builds the genesis state nor executes those blocks
+   */
+  seedDir?: string
   /** Further client flags */
   args?: string[]
   /**
@@ -141,6 +147,8 @@ export class ClientNode {
   /** Starts a client process and waits until it answers JSON-RPC */
   static async start(options: NodeOptions): Promise<ClientNode> {
     const dataDir = options.dataDir ?? makeTempDir(`ejs-snap-${options.name}-`)
+    if (options.seedDir !== undefined && options.dataDir === undefined)
+      cpSync(options.seedDir, dataDir, { recursive: true })
     const ports = options.ports ?? {
       p2p: await freePort(),
       rpc: await freePort(),

@@ -3,7 +3,8 @@
  * blocks with transactions built on it, and a mining node A that has executed them.
  */
 import { strict as assert } from 'node:assert'
-import { rmSync } from 'node:fs'
+import { cpSync, rmSync } from 'node:fs'
+import { basename, join } from 'node:path'
 
 import { buildChain } from './chain.js'
 import { generateDevnet, writeDevnet } from './genesis.js'
@@ -24,6 +25,11 @@ export interface Source {
   files: DevnetFiles
   chain: BuiltChain
   node: ClientNode
+  /**
+   * A copy of A's data dir once it loaded the chain, without its node key, logs and peers: a node started
+   * with it as `seedDir` has the genesis state and the chain's blocks at once
+   */
+  seedDir: string
   /** Stops A and removes every file of the source */
   destroy(): Promise<void>
 }
@@ -76,9 +82,13 @@ export async function startSource(spec: {
     if (head?.hash !== chain.head.hash)
       throw new Error(`${name} did not load the chain: block ${chain.head.number} is ${head?.hash}\n${node.logTail()}`)
     await node.stop()
+    const seedDir = join(dir, 'seed')
+    // Not the config DB (it holds the node key: each node has its own), nor the peer DB and logs
+    const seeded = (path: string) => !['config', 'rlpx'].includes(basename(path)) && !path.endsWith('.log')
+    cpSync(node.dataDir, seedDir, { recursive: true, filter: seeded })
     step('restarting A as the clique signer')
     node = await node.restart({ signerKeyFile: files.keyFile, sync: 'full', args: [] })
-    return { dir, devnet, files, chain, node, destroy }
+    return { dir, devnet, files, chain, node, seedDir, destroy }
   } catch (err) {
     await destroy()
     throw err
