@@ -87,11 +87,19 @@ async function answer(peer: HeaderPeer, block: bigint | Uint8Array, max: number)
   return { ok: false, why: `a run from block ${first.number} (${bytesToHex(first.hash()).slice(0, 10)}…)` }
 }
 
-/** See the module comment. Keeps each peer's last known head to probe onwards from. */
+/**
+ * See the module comment. Keeps the last known head of each peer passed to the last `find` (the
+ * peers connected now) to probe onwards from.
+ */
 export class PivotFinder {
   private readonly heads = new Map<string, BlockHeader>()
 
   constructor(private readonly opts: PivotOptions) {}
+
+  /** Peers whose last head is kept (for tests and tools) */
+  get knownHeads(): number {
+    return this.heads.size
+  }
 
   /** The latest head of `peer` (walking forward from the last one known); undefined if it fails */
   async probeHead(peer: HeaderPeer): Promise<BlockHeader | undefined> {
@@ -128,6 +136,9 @@ export class PivotFinder {
    * `onBadPeer` and its head is passed over.
    */
   async find(peers: HeaderPeer[], onBadPeer: (err: BadHeadersError) => void): Promise<Pivot | undefined> {
+    // Only the peers connected now are kept: a gone peer's head would stay for good (peers come and go)
+    const ids = new Set(peers.map((p) => p.id))
+    for (const id of this.heads.keys()) if (!ids.has(id)) this.heads.delete(id)
     const probed = await Promise.all(peers.map(async (p) => ({ peer: p, head: await this.probeHead(p) })))
     const known = probed.filter((x): x is { peer: HeaderPeer; head: BlockHeader } => x.head !== undefined)
     known.sort((a, b) => (a.head.number < b.head.number ? 1 : a.head.number > b.head.number ? -1 : 0))

@@ -323,3 +323,21 @@ describe('[PivotFinder]', () => {
     },
   )
 })
+
+describe('[PivotFinder] memory', () => {
+  it('keeps the heads of the peers connected now only, through peer churn and many head moves', async () => {
+    const finder = new PivotFinder({ minPeers: 1, distance: 64, validate: validator().validate })
+    const main = chain(400)
+    // 500 looks (a staleness check every 10 s: 80 minutes), each with two peers that come and go,
+    // and heads that move one block per look
+    for (let look = 0; look < 500; look++) {
+      const head = 100 + (look % 300)
+      const peers = [
+        new FakeHeaderPeer(`a-${look}`, main.slice(0, head + 1)),
+        new FakeHeaderPeer(`b-${look}`, main.slice(0, head + 1)),
+      ]
+      assert.ok((await finder.find(peers, () => assert.fail('no bad peer'))) !== undefined)
+    }
+    assert.ok(finder.knownHeads <= 2, `${finder.knownHeads} heads kept for 2 connected peers`)
+  })
+})
