@@ -122,6 +122,11 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
   // The reply's form (emptiness, size, list count); returns its payload bytes
   private checkReply(work: StorageWork, reply: StorageRangesReply): number {
     if (reply.slots.length === 0 && reply.proof.length === 0) throw new RootUnavailable('empty storage ranges')
+    // A whole trie from key 0 has a first slot to send: a proof alone proves nothing asked for (taken, it
+    // would requeue every account and count as a delivery, round after round). A sub-range's proof alone
+    // proves it empty (geth's form), and is verified as such
+    if (work.kind === 'whole' && reply.slots.length === 0)
+      throw new PeerFault('invalid_proof', `a proof of ${reply.proof.length} nodes and no slot list`)
     const bytes = replyBytes(reply)
     checkReplySize(bytes, this.ctx.requestBytes, 'StorageRanges')
     const asked = work.kind === 'whole' ? work.owners.length : 1
