@@ -292,6 +292,32 @@ describe('[FlatState]', () => {
     },
   )
 
+  it('a discard during a job drops the flat state once the job ends, and stop() returns', async function () {
+    this.timeout(60_000)
+    const s = await twoStates()
+    const flat = await FlatState.open(s.level as unknown as FlatLevel)
+    const follower = new FlatStateFollower(flat, { readers: s.readers, isServedRoot: () => true })
+    // The job, a generation, is held at its first commit until the discard is asked for
+    const commit = flat.commit.bind(flat)
+    let started!: () => void
+    let release!: () => void
+    const running = new Promise<void>((resolve) => (started = resolve))
+    const held = new Promise<void>((resolve) => (release = resolve))
+    flat.commit = async (ops, marker) => {
+      started()
+      await held
+      return commit(ops, marker)
+    }
+    follower.want(s.before)
+    await running
+    void follower.discard(new FlatStateError('bad chunk'))
+    release()
+    // Before the fix this never returned: the drop waited for itself (mocha's timeout shows it)
+    await follower.stop()
+    assert.equal(flat.marker, undefined, 'dropped')
+    assert.deepEqual(await dump(s.level), [])
+  })
+
   it('a change of root waits for the walks in progress', async function () {
     this.timeout(60_000)
     const s = await twoStates()

@@ -70,7 +70,8 @@ export class FlatStateFollower {
       this.options.logger?.info(
         `snap flat state: dropped, ${err.message}; serving from the trie until it is generated again`,
       )
-      await this.idle()
+      // The job only: idle() waits for this drop too
+      await this.jobDone()
       await this.flat.drop()
     })()
       .catch((dropErr: Error) => this.options.logger?.debug(`snap flat state: cannot drop: ${dropErr.message}`))
@@ -80,7 +81,7 @@ export class FlatStateFollower {
 
   /** Resolves when no job and no drop is running (tests, stop) */
   async idle(): Promise<void> {
-    while (this.task !== undefined) await this.task
+    await this.jobDone()
     await this.discarding
   }
 
@@ -88,6 +89,10 @@ export class FlatStateFollower {
   async stop(): Promise<void> {
     this.abort.abort(new Error('flat state: stopping'))
     await this.idle()
+  }
+
+  private async jobDone(): Promise<void> {
+    while (this.task !== undefined) await this.task
   }
 
   private async run(): Promise<void> {
