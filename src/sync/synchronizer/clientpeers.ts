@@ -2,9 +2,11 @@
  * The client's pooled peers as the sync sees them: a {@link SnapPeer} per peer that speaks snap/1
  * (our requester on the peer's raw snap sender: several requests in flight, replies matched by
  * request id, which the client's own per-message-code resolver cannot do), a {@link HeaderPeer} per
- * eth peer (headers requested the same way), and drops through the pool's ban.
+ * eth peer (headers requested the same way), and drops: a DISCONNECT that says why, then the pool's ban.
  */
+import { RlpxPeer } from '@ethereumjs/client/dist/esm/src/net/peer/rlpxpeer.js'
 import { Event } from '@ethereumjs/client/dist/esm/src/types.js'
+import { DISCONNECT_REASON } from '@ethereumjs/devp2p'
 
 import { SnapRequester } from '../../wire/requester.js'
 
@@ -22,6 +24,21 @@ import type { NestedUint8Array } from '@ethereumjs/rlp'
  * without it on a devnet, and is not lost for good (it may have been one bad reply).
  */
 export const DROP_BAN_MS = 10 * 60_000
+
+/**
+ * The DISCONNECT reason a drop sends, as go-ethereum's: a reply that breaks the snap or eth protocol
+ * is a subprotocol error (geth: DiscSubprotocolError, when a protocol handler returns an error), a
+ * peer that does not answer is useless to us (the downloader's DiscUselessPeer). The pool's ban alone
+ * sends CLIENT_QUITTING, which tells the peer that this node is shutting down.
+ */
+const DISCONNECT_FOR: { readonly [reason in DropReason]: DISCONNECT_REASON } = Object.freeze({
+  invalid_proof: DISCONNECT_REASON.SUBPROTOCOL_ERROR,
+  bad_code: DISCONNECT_REASON.SUBPROTOCOL_ERROR,
+  bad_node: DISCONNECT_REASON.SUBPROTOCOL_ERROR,
+  oversized: DISCONNECT_REASON.SUBPROTOCOL_ERROR,
+  garbage: DISCONNECT_REASON.SUBPROTOCOL_ERROR,
+  timeout: DISCONNECT_REASON.USELESS_PEER,
+})
 
 interface Bound {
   readonly peer: Peer
@@ -76,10 +93,12 @@ export class ClientPeers implements SnapPeerSource {
     this.dropById(peer.id, reason, detail)
   }
 
-  /** Fails the peer's snap requests, bans it from the pool and reports the drop */
+  /** Fails the peer's snap requests, disconnects it saying why, bans it from the pool and reports the drop */
   dropById(peerId: string, reason: DropReason, detail: string): void {
     const peer = this.bound.get(peerId)?.peer ?? this.pool.peers.find((p) => p.id === peerId)
     this.unbind(peerId, `dropped: ${reason}`)
+    // First: devp2p sends one DISCONNECT per connection, and the ban's own would say CLIENT_QUITTING
+    if (peer instanceof RlpxPeer) peer.rlpxPeer?.disconnect(DISCONNECT_FOR[reason])
     if (peer !== undefined) this.pool.ban(peer, DROP_BAN_MS)
     this.dropped(peerId, reason, detail)
   }
