@@ -40,37 +40,33 @@ const DEVNET = {
 }
 const PLAN = { newAccounts: 200, touchedAccounts: 100 }
 
-/**
- * Each lie and the drop reasons it may earn (the first check that catches it names it). Not here:
- * `extraProof` (unused proof nodes are tolerated, as geth does: test/sync/scheduler/statesync.spec.ts), and the
- * valid short replies `capped` and `partialCodes`.
- */
-const LIES: { [lie: string]: RegExp } = {
-  corrupt: /invalid_proof|bad_code|bad_node/,
-  lyingCont: /invalid_proof/,
-  dropProofNode: /invalid_proof/,
-  noProof: /invalid_proof/,
-  oversized: /oversized/,
-  wrongCode: /bad_code/,
-  unrequested: /bad_code|bad_node|oversized/,
-  silent: /timeout/,
-  // Ranges and nodes of its genesis state: their proofs and hashes fail against the pivot's root
-  otherRoot: /invalid_proof|bad_node/,
-}
+/** The served counts of B's per-peer line (`Snap sync: peer <id> served accounts=… slots=… codes=… nodes=…`) */
+type Served = 'accounts' | 'slots' | 'codes' | 'nodes'
 
 /**
- * Lies that show only in some replies, by the served counts that would carry them. A code or node lie
- * is met only if B asks that peer for codes or nodes, which a sync that gets its 401 codes from the
- * other peers does not (seen 2 runs in 3 on a slow day). `oversized` shows in an account range with a
- * limit below the top (keys past it), not in codes or small storage tries asked whole; a liar that
- * B happened not to ask for such a range (seen once in a CI run) is not met either. Such a liar, not
- * dropped, must have served none of these (the unit tests meet every lie with fake peers:
- * test/sync/scheduler/statesync.spec.ts).
+ * Each lie: the drop reasons it may earn (the first check that catches it names it), and the replies it
+ * always shows in, by the served count that would carry them. B meets a lie only if it asks that peer
+ * for such a reply: a sync of a few seconds with six peers may get its 401 codes, or its account ranges,
+ * from the others (seen for a code liar 2 runs in 3 on a slow day, and for `oversized` and `lyingCont`
+ * once each on a loaded machine). A liar not dropped must have served none of them (the unit tests meet
+ * every lie with fake peers: test/sync/scheduler/statesync.spec.ts). Storage is not among them: a small
+ * storage trie is asked whole and answered without a proof, which several lies leave alone. Not here:
+ * `extraProof` (unused proof nodes are tolerated, as geth does), and the valid short replies `capped` and
+ * `partialCodes`.
  */
-const SHOWS_IN: { [lie: string]: readonly ('accounts' | 'codes' | 'nodes')[] } = {
-  wrongCode: ['codes'],
-  unrequested: ['codes', 'nodes'],
-  oversized: ['accounts'],
+const LIES: { [lie: string]: { reason: RegExp; showsIn: Served[] } } = {
+  corrupt: { reason: /invalid_proof|bad_code|bad_node/, showsIn: ['accounts', 'codes', 'nodes'] },
+  lyingCont: { reason: /invalid_proof/, showsIn: ['accounts'] },
+  dropProofNode: { reason: /invalid_proof/, showsIn: ['accounts'] },
+  noProof: { reason: /invalid_proof/, showsIn: ['accounts'] },
+  // Keys past the limit: in every account range but the last one
+  oversized: { reason: /oversized/, showsIn: ['accounts'] },
+  wrongCode: { reason: /bad_code/, showsIn: ['codes'] },
+  unrequested: { reason: /bad_code|bad_node|oversized/, showsIn: ['codes', 'nodes'] },
+  // Asked anything, it times out: it can have served nothing
+  silent: { reason: /timeout/, showsIn: ['accounts', 'slots', 'codes', 'nodes'] },
+  // Ranges and nodes of its genesis state: their proofs and hashes fail against the pivot's root
+  otherRoot: { reason: /invalid_proof|bad_node/, showsIn: ['accounts', 'nodes'] },
 }
 
 /** Groups of liars that B meets at once (each group costs one sync) */
@@ -155,24 +151,23 @@ describe('[snap sync] lying peers beside an honest one', () => {
         for (const l of drops) console.log(`      ${l.text}`)
         for (const liar of liars) {
           const drop = drops.find((l) => l.text.startsWith(`Snap sync: dropped peer ${liar.id} `))
-          const shows = SHOWS_IN[liar.lie]
-          if (drop === undefined && shows !== undefined) {
-            // Honest in every reply of another kind: dropped only if B asked it for one where the lie shows
+          const { reason, showsIn } = LIES[liar.lie]
+          if (drop === undefined) {
+            // Not dropped: B must have asked it for nothing its lie shows in
             const served: SnapLine | undefined = snapLines(b).find((l) =>
               l.text.startsWith(`Snap sync: peer ${liar.id} served `),
             )
-            const met: string[] = shows.filter((kind) => served === undefined || field(served, kind) !== 0)
+            const met: string[] = showsIn.filter((kind) => served === undefined || field(served, kind) !== 0)
             const text: string = served?.text ?? '(no served line)'
             assert.deepEqual(met, [], `${liar.lie} (${liar.id}) was not dropped: ${text}`)
-            console.log(`      ${liar.lie} (${liar.id}) served no ${shows.join(' and no ')}: its lie was not met`)
+            console.log(`      ${liar.lie} (${liar.id}) served no ${showsIn.join(', ')}: its lie was not met`)
             continue
           }
-          assert.ok(
-            drop !== undefined,
-            `${liar.lie} (${liar.id}) was not dropped\n${drops.map((l) => l.text).join('\n')}`,
-          )
-          assert.match(drop.fields.reason, LIES[liar.lie], `${liar.lie}: ${drop.text}`)
+          assert.match(drop.fields.reason, reason, `${liar.lie}: ${drop.text}`)
         }
+        // A run in which B met no lie at all would prove nothing
+        const met = liars.filter((l) => drops.some((d) => d.text.startsWith(`Snap sync: dropped peer ${l.id} `)))
+        assert.ok(met.length > 0, `none of the ${liars.length} liars was dropped`)
         // A, the honest one, is never dropped
         const aId = (await a.enode()).slice('enode://'.length, 'enode://'.length + 8)
         assert.ok(!drops.some((l) => l.text.includes(aId)), 'A was dropped')
