@@ -9,41 +9,52 @@ import { byteLength, checkReplySize, PeerFault, RootUnavailable } from '../peers
 import { pathSets } from './triesync.js'
 
 import type { SnapPeer } from '../peers/snappeer.js'
-import type { NodeRequest } from './triesync.js'
+import type { NodeRequest, TrieSync } from './triesync.js'
 import type { Applied, SyncContext, WorkKind } from './kind.js'
 import type { TrieNodesReply } from '../../wire/messages.js'
 
+/**
+ * The requests of one GetTrieNodes and the sync they were taken from: a pivot move replaces the sync,
+ * and another sync may hold a request for the same node (same key) that this batch must not touch
+ */
+export interface NodeBatch {
+  readonly sync: TrieSync
+  readonly reqs: NodeRequest[]
+}
+
 /** See the module comment */
-export class TrieNodes implements WorkKind<NodeRequest[], TrieNodesReply> {
+export class TrieNodes implements WorkKind<NodeBatch, TrieNodesReply> {
   readonly kind = 'nodes'
 
   constructor(private readonly ctx: SyncContext) {}
 
-  pick(items: number): NodeRequest[] | undefined {
-    const reqs = this.ctx.trie.take(items)
-    return reqs.length === 0 ? undefined : reqs
+  pick(items: number): NodeBatch | undefined {
+    const sync = this.ctx.trie
+    const reqs = sync.take(items)
+    return reqs.length === 0 ? undefined : { sync, reqs }
   }
 
-  fetch(peer: SnapPeer, reqs: NodeRequest[], timeoutMs: number, bytes: number): Promise<TrieNodesReply> {
+  fetch(peer: SnapPeer, { reqs }: NodeBatch, timeoutMs: number, bytes: number): Promise<TrieNodesReply> {
     return peer.getTrieNodes({ root: this.ctx.root, paths: pathSets(reqs), bytes: BigInt(bytes) }, timeoutMs)
   }
 
-  verify(reqs: NodeRequest[], reply: TrieNodesReply): void {
+  verify({ reqs }: NodeBatch, reply: TrieNodesReply): void {
     this.verified(reqs, reply)
   }
 
-  async apply(reqs: NodeRequest[], reply: TrieNodesReply): Promise<Applied> {
+  async apply({ sync, reqs }: NodeBatch, reply: TrieNodesReply): Promise<Applied> {
     const { nodes } = reply
     // Every hash is checked before any node is taken, so a bad reply changes nothing
     const { bytes, delivered } = this.verified(reqs, reply)
-    for (let i = 0; i < nodes.length; i++) if (nodes[i].length > 0) await this.ctx.trie.deliver(reqs[i], nodes[i])
+    for (let i = 0; i < nodes.length; i++) if (nodes[i].length > 0) await sync.deliver(reqs[i], nodes[i])
     this.ctx.counters.trieNodes += delivered
-    this.ctx.trie.requeue(reqs)
+    sync.requeue(reqs)
     return { items: delivered, bytes }
   }
 
-  requeue(reqs: NodeRequest[]): void {
-    this.ctx.trie.requeue(reqs)
+  /** Back to the sync the batch was taken from: an abandoned one (the pivot moved) drops it */
+  requeue({ sync, reqs }: NodeBatch): void {
+    sync.requeue(reqs)
   }
 
   private verified(reqs: NodeRequest[], { nodes }: TrieNodesReply) {

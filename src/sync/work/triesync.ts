@@ -59,6 +59,11 @@ export class TrieSync {
   private queue: NodeRequest[] = []
   /** Requests for nodes in {@link known}: delivered from memory, not fetched */
   private local: NodeRequest[] = []
+  /**
+   * Set by `abandon`. A code stored later still calls back into this sync (the code queue outlives a
+   * move): its roots, told they were abandoned, must not be completed too
+   */
+  private abandoned = false
   readonly stats: TrieSyncStats = { fetched: 0, written: 0 }
 
   constructor(
@@ -90,9 +95,11 @@ export class TrieSync {
   /**
    * Gives up every request (the pivot moved: paths of the old root may hold other nodes under the
    * new one). Roots waiting are told; the nodes fetched but not yet written are returned, checked by
-   * hash, for the next sync to use instead of fetching them again.
+   * hash, for the next sync to use instead of fetching them again. From then on this sync neither
+   * requeues nor completes.
    */
   abandon(): Map<string, Uint8Array> {
+    this.abandoned = true
     const fetched = this.known
     for (const req of this.requests.values()) {
       if (req.rlp !== undefined) fetched.set(req.key, req.rlp)
@@ -111,7 +118,7 @@ export class TrieSync {
       const req = this.local.pop() as NodeRequest
       const rlp = this.known.get(req.key)
       this.known.delete(req.key)
-      if (rlp === undefined || !this.requests.has(req.key)) continue
+      if (rlp === undefined || !this.owns(req)) continue
       await this.deliver(req, rlp)
       n++
     }
@@ -125,10 +132,10 @@ export class TrieSync {
     return out
   }
 
-  /** Puts requests that were not answered back in the queue */
+  /** Puts requests of this sync that were not answered back in the queue */
   requeue(reqs: NodeRequest[]): void {
     for (const r of reqs) {
-      if (!r.inFlight || !this.requests.has(r.key)) continue
+      if (!r.inFlight || !this.owns(r)) continue
       r.inFlight = false
       this.queue.push(r)
     }
@@ -235,13 +242,19 @@ export class TrieSync {
     this.request(hash, owner, path, parent)
   }
 
+  // By identity: another sync's request for the same node (an older root's) shares its key
+  private owns(req: NodeRequest): boolean {
+    return this.requests.get(req.key) === req
+  }
+
   // One child of `req` is stored; write `req` (and so on upwards) when it was the last
   private childStored(req: NodeRequest): void {
+    if (this.abandoned) return
     req.deps--
     if (req.deps > 0 || req.rlp === undefined) return
     this.writer.putNode(req.hash, req.rlp, req.owner)
     this.stats.written++
-    this.requests.delete(req.key)
+    if (this.owns(req)) this.requests.delete(req.key)
     for (const cb of req.onDone) cb()
     for (const p of req.parents) this.childStored(p)
   }
