@@ -52,6 +52,14 @@ interface Child {
   path: Uint8Array
 }
 
+/**
+ * Why 16 MiB: what a move carries is one sync's frontier (nodes fetched and waiting for children), a
+ * few replies' worth at 512 KiB each; the budget holds many, so nodes are dropped only when moves come
+ * faster than the syncs use what they carry. The oldest go first (fetched under the oldest roots, the
+ * least likely still in the trie); a node dropped is only fetched again.
+ */
+const KNOWN_BYTES = 16 * 1024 * 1024
+
 /** See the module comment; only the scheduler calls it */
 export class TrieSync {
   private readonly requests = new Map<string, NodeRequest>()
@@ -72,6 +80,8 @@ export class TrieSync {
     private readonly codes: CodeQueue,
     /** Checked nodes by DB key, fetched by an abandoned sync (a pivot move): not fetched again */
     private readonly known = new Map<string, Uint8Array>(),
+    /** Bytes of keys and nodes `abandon` carries to the next sync at most (see KNOWN_BYTES) */
+    private readonly knownBytes = KNOWN_BYTES,
   ) {}
 
   /**
@@ -95,19 +105,24 @@ export class TrieSync {
   /**
    * Gives up every request (the pivot moved: paths of the old root may hold other nodes under the
    * new one). Roots waiting are told; the nodes fetched but not yet written are returned, checked by
-   * hash, for the next sync to use instead of fetching them again. From then on this sync neither
-   * requeues nor completes.
+   * hash, for the next sync to use instead of fetching them again, with those carried to this one
+   * and not used, within `knownBytes`. From then on this sync neither requeues nor completes.
    */
   abandon(): Map<string, Uint8Array> {
     this.abandoned = true
     const fetched = this.known
     for (const req of this.requests.values()) {
-      if (req.rlp !== undefined) fetched.set(req.key, req.rlp)
+      if (req.rlp !== undefined) {
+        // Re-inserted, so that the map's order stays oldest first
+        fetched.delete(req.key)
+        fetched.set(req.key, req.rlp)
+      }
       for (const cb of req.onAbandon) cb()
     }
     this.requests.clear()
     this.queue = []
     this.local = []
+    dropOldest(fetched, this.knownBytes)
     return fetched
   }
 
@@ -257,6 +272,17 @@ export class TrieSync {
     if (this.owns(req)) this.requests.delete(req.key)
     for (const cb of req.onDone) cb()
     for (const p of req.parents) this.childStored(p)
+  }
+}
+
+// Deletes the first (oldest) entries of `nodes` until its keys and nodes take at most `maxBytes`
+function dropOldest(nodes: Map<string, Uint8Array>, maxBytes: number): void {
+  let bytes = 0
+  for (const [key, rlp] of nodes) bytes += key.length + rlp.length
+  for (const [key, rlp] of nodes) {
+    if (bytes <= maxBytes) return
+    nodes.delete(key)
+    bytes -= key.length + rlp.length
   }
 }
 

@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert'
 
+import { RLP } from '@ethereumjs/rlp'
+
 import { emptyCounters } from '../../../src/sync/report/status.js'
 import { CodeQueue } from '../../../src/sync/work/codequeue.js'
 import { StorageQueue } from '../../../src/sync/work/storagequeue.js'
@@ -95,5 +97,29 @@ describe('[TrieSync] pivot moves', () => {
     // The code is root-independent: fetched under the new root, it must not complete the old one
     ctx.codes.stored(code)
     assert.deepEqual(calls, { done: 0, abandoned: 1 })
+  })
+
+  it('the nodes carried across many moves stay within their byte budget, the newest kept', async () => {
+    const budget = 8 * 1024
+    const db = emptyStateLevel()
+    const writer = new StateWriter(db)
+    const codes = new CodeQueue()
+    let known = new Map<string, Uint8Array>()
+    let last = ''
+    for (let m = 0; m < 100; m++) {
+      // Each root is a branch fetched and waiting for 16 children when the pivot moves again: a node of
+      // a root no later sync reaches, as after a state change under it
+      const children = Array.from({ length: 16 }, (_, i) => keccak256(Uint8Array.of(m >> 8, m & 255, i)))
+      const rlp = RLP.encode([...children, new Uint8Array(0)])
+      const sync = new TrieSync(db, writer, codes, known, budget)
+      await sync.addRoot(keccak256(rlp), undefined, () => {})
+      const [req] = sync.take(1)
+      await sync.deliver(req, rlp)
+      last = req.key
+      known = sync.abandon()
+    }
+    const bytes = [...known].reduce((n, [key, rlp]) => n + key.length + rlp.length, 0)
+    assert.ok(bytes <= budget, `${known.size} nodes, ${bytes} bytes carried after 100 moves; budget ${budget}`)
+    assert.ok(known.has(last), 'the last node fetched is kept')
   })
 })
