@@ -3,7 +3,15 @@ import { strict as assert } from 'node:assert'
 import { LevelDB } from '@ethereumjs/client/dist/esm/src/execution/level.js'
 import { createMPT } from '@ethereumjs/mpt'
 import { MerkleStateManager } from '@ethereumjs/statemanager'
-import { Address, ValueEncoding, bigIntToBytes, bytesToHex, createAccount, setLengthLeft } from '@ethereumjs/util'
+import {
+  Address,
+  ValueEncoding,
+  bigIntToBytes,
+  bytesToHex,
+  createAccount,
+  equalsBytes,
+  setLengthLeft,
+} from '@ethereumjs/util'
 import { MemoryLevel } from 'memory-level'
 import sinon from 'sinon'
 
@@ -316,6 +324,44 @@ describe('[FlatState]', () => {
     await follower.stop()
     assert.equal(flat.marker, undefined, 'dropped')
     assert.deepEqual(await dump(s.level), [])
+  })
+
+  it('a root wanted while a drop is pending is flattened after the drop, whole', async function () {
+    this.timeout(60_000)
+    const s = await twoStates()
+    const flat = await FlatState.open(s.level as unknown as FlatLevel)
+    await generateFlatState(flat, s.readers, s.after)
+    const generatedAfter = await dump(s.level)
+    await flat.drop()
+    await generateFlatState(flat, s.readers, s.before)
+    const follower = new FlatStateFollower(flat, { readers: s.readers, isServedRoot: () => true })
+    // A walk in progress (the reply that met the bad chunk) holds the drop back
+    let walking!: () => void
+    let endWalk!: () => void
+    const inWalk = new Promise<void>((resolve) => (walking = resolve))
+    const walk = flat.read(s.before, async () => {
+      walking()
+      await new Promise<void>((resolve) => (endWalk = resolve))
+    })
+    await inWalk
+    const commit = flat.commit.bind(flat)
+    let committing!: () => void
+    const moveCommitting = new Promise<void>((resolve) => (committing = resolve))
+    flat.commit = (ops, marker) => {
+      if (marker !== undefined && equalsBytes(marker.root, s.after)) committing()
+      return commit(ops, marker)
+    }
+    const accountReads = sinon.spy(s.readers, 'account')
+    const discarded = follower.discard(new FlatStateError('bad chunk'))
+    follower.want(s.after)
+    // A job started beside the drop (the fault) reaches its commit before the walk ends: the worst case
+    if (accountReads.called) await moveCommitting
+    endWalk()
+    await Promise.all([walk, discarded])
+    await follower.idle()
+    assert.ok(flat.holds(s.after))
+    sameList(leaves(await dump(s.level)), leaves(generatedAfter), 'flattened after the drop vs generated')
+    await follower.stop()
   })
 
   it('a change of root waits for the walks in progress', async function () {

@@ -149,7 +149,10 @@ export class FlatState {
     await this.db.clear({ ...range, keyEncoding: 'utf8' })
   }
 
-  /** Forgets the flat state: the marker first, so that a crash in the middle leaves none claimed */
+  /**
+   * Forgets the flat state: the marker first, so that a crash in the middle leaves none claimed. The
+   * clear is not one write with the marker: no move or generation may run beside it (the follower's rule)
+   */
   async drop(): Promise<void> {
     await this.commit([], undefined)
     await this.clear()

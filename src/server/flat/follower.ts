@@ -57,13 +57,14 @@ export class FlatStateFollower {
   want(root: Uint8Array): void {
     if (this.abort.signal.aborted || this.flat.holds(root) || this.clock() - this.failedAt < RETRY_AFTER_MS) return
     this.wanted = root
-    this.task ??= this.run().finally(() => (this.task = undefined))
+    // A job beside a drop would commit a root whose chunks the drop deletes: the drop starts it
+    if (this.discarding === undefined) this.startJob()
   }
 
   /**
    * Forgets a flat state whose stored data did not decode, once the job in progress is done (a move
-   * or generation must not write beside the drop); the caller does not wait for it: until the drop,
-   * reads that meet the bad data fall back to the trie as this one did
+   * or generation must not write beside the drop; a root wanted meanwhile is flattened after it); the
+   * caller does not wait for it: until the drop, reads that meet the bad data fall back to the trie
    */
   discard(err: Error): Promise<void> {
     this.discarding ??= (async () => {
@@ -75,14 +76,20 @@ export class FlatStateFollower {
       await this.flat.drop()
     })()
       .catch((dropErr: Error) => this.options.logger?.debug(`snap flat state: cannot drop: ${dropErr.message}`))
-      .finally(() => (this.discarding = undefined))
+      .finally(() => {
+        this.discarding = undefined
+        if (this.wanted !== undefined) this.startJob()
+      })
     return this.discarding
   }
 
   /** Resolves when no job and no drop is running (tests, stop) */
   async idle(): Promise<void> {
-    await this.jobDone()
-    await this.discarding
+    // A drop starts the job wanted meanwhile
+    while (this.task !== undefined || this.discarding !== undefined) {
+      await this.jobDone()
+      await this.discarding
+    }
   }
 
   /** Stops the job in progress (a generation resumes at the next start) and waits for it */
@@ -91,12 +98,17 @@ export class FlatStateFollower {
     await this.idle()
   }
 
+  private startJob(): void {
+    this.task ??= this.run().finally(() => (this.task = undefined))
+  }
+
   private async jobDone(): Promise<void> {
     while (this.task !== undefined) await this.task
   }
 
   private async run(): Promise<void> {
-    while (this.wanted !== undefined && !this.abort.signal.aborted) {
+    // A pending drop goes first: it starts the job again for the root wanted meanwhile
+    while (this.wanted !== undefined && !this.abort.signal.aborted && this.discarding === undefined) {
       const target = this.wanted
       this.wanted = undefined
       if (this.flat.holds(target) || !this.options.isServedRoot(target)) continue
