@@ -2,8 +2,15 @@
  * Storage ranges (snap.md §GetStorageRanges): small tries many to a request, whole; the sub-ranges
  * of large ones one to a request. Each slot list is verified against its account's storage root
  * before anything of the reply is applied.
+ *
+ * After a pivot move, storage roots read under the old root are asked for under the new one. A list
+ * that fails against such a root is taken as the chain's change only once the account under the new
+ * root shows another storage root; under the same root, the peer lied.
  */
-import { verifyStorageRange } from '../../trie/index.js'
+import { equalsBytes } from '@ethereumjs/util'
+
+import { EMPTY_ROOT, verifyAccountRange, verifyStorageRange } from '../../trie/index.js'
+import { toHex } from '../../trie/hex.js'
 import { checkReplySize, PeerFault, RootUnavailable } from '../peers/faults.js'
 import { MAX_HASH, hashBytes, hashNumber } from './hashrange.js'
 import { splitLargeStorage } from './storagequeue.js'
@@ -26,6 +33,19 @@ export type StorageWork =
 
 const ZERO = hashBytes(0n)
 const MAX = hashBytes(MAX_HASH)
+
+/**
+ * Reply bytes asked for when one account is looked up. Why 4 KiB: the reply is that account (or the next)
+ * and the proof of its path, a few nodes of at most 532 bytes; a server sends the first account whatever
+ * the limit
+ */
+const ACCOUNT_LOOKUP_BYTES = 4 * 1024
+
+/** A storage reply, and what `StorageRanges.fetch` looked up for the lists that failed after a pivot move */
+export interface StorageReply extends StorageRangesReply {
+  /** Storage roots under the request's state root, by account (hex); the empty root for an account gone */
+  readonly currentRoots?: ReadonlyMap<string, Uint8Array>
+}
 
 interface Verified {
   owner: StorageOwner
@@ -58,6 +78,35 @@ function replyBytes(reply: StorageRangesReply): number {
   return n
 }
 
+/** The storage root of `account` under the state `root` (the empty root if it has none), proven by `peer` */
+async function storageRootAt(
+  peer: SnapPeer,
+  root: Uint8Array,
+  account: Uint8Array,
+  timeoutMs: number,
+): Promise<Uint8Array> {
+  const bytes = BigInt(ACCOUNT_LOOKUP_BYTES)
+  const reply = await peer.getAccountRange({ root, origin: account, limit: account, bytes }, timeoutMs)
+  if (reply.accounts.length === 0 && reply.proof.length === 0) throw new RootUnavailable('empty account range')
+  let size = 0
+  for (const a of reply.accounts) size += a.hash.length + a.slimBody.length
+  for (const p of reply.proof) size += p.length
+  checkReplySize(size, ACCOUNT_LOOKUP_BYTES, 'AccountRange')
+  const hashes = reply.accounts.map((a) => a.hash)
+  const { accounts } = verifyAccountRange({
+    root,
+    origin: account,
+    limit: account,
+    hashes,
+    bodies: reply.accounts.map((a) => a.slimBody),
+    proof: reply.proof,
+    ignoreUnusedProof: true,
+  })
+  // A verified range that starts past the account proves it absent
+  const at = hashes.findIndex((h) => equalsBytes(h, account))
+  return at < 0 ? EMPTY_ROOT : accounts[at].storageRoot
+}
+
 /** A trie downloaded in pieces (or resumed with none left): its edge nodes are still missing; completes it top-down */
 export async function completeStorage(ctx: SyncContext, owner: StorageOwner): Promise<void> {
   // The pieces' nodes must be readable, or completion would fetch them again
@@ -66,7 +115,7 @@ export async function completeStorage(ctx: SyncContext, owner: StorageOwner): Pr
 }
 
 /** See the module comment */
-export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> {
+export class StorageRanges implements WorkKind<StorageWork, StorageReply> {
   readonly kind = 'storage'
 
   constructor(private readonly ctx: SyncContext) {}
@@ -78,28 +127,35 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
     return owners.length === 0 ? undefined : { kind: 'whole', owners }
   }
 
-  fetch(peer: SnapPeer, work: StorageWork, timeoutMs: number, limitBytes: number): Promise<StorageRangesReply> {
+  /**
+   * Sends the request; then looks up, under the same state root and from the same peer, each account read
+   * before a pivot move whose list fails against its old storage root (the account proof verifies against
+   * the pivot's root: the peer cannot fake it). One account found unchanged proves the lie: no more lookups
+   */
+  async fetch(peer: SnapPeer, work: StorageWork, timeoutMs: number, limitBytes: number): Promise<StorageReply> {
+    const [root, generation] = [this.ctx.root, this.ctx.generation]
     const bytes = BigInt(limitBytes)
-    if (work.kind === 'subrange') {
-      const { account } = work.sub.trie.owner
-      return peer.getStorageRanges(
-        { root: this.ctx.root, accounts: [account], origin: work.origin, limit: work.limit, bytes },
-        timeoutMs,
-      )
+    const accounts = work.kind === 'subrange' ? [work.sub.trie.owner.account] : work.owners.map((o) => o.account)
+    const [origin, limit] = work.kind === 'subrange' ? [work.origin, work.limit] : [ZERO, MAX]
+    const reply = await peer.getStorageRanges({ root, accounts, origin, limit, bytes }, timeoutMs)
+    const failed = this.failedBeforeMove(work, reply, generation)
+    if (failed.length === 0) return reply
+    const currentRoots = new Map<string, Uint8Array>()
+    for (const owner of failed) {
+      const current = await storageRootAt(peer, root, owner.account, timeoutMs)
+      currentRoots.set(toHex(owner.account), current)
+      if (equalsBytes(current, owner.root)) break
     }
-    return peer.getStorageRanges(
-      { root: this.ctx.root, accounts: work.owners.map((o) => o.account), origin: ZERO, limit: MAX, bytes },
-      timeoutMs,
-    )
+    return { ...reply, currentRoots }
   }
 
-  verify(work: StorageWork, reply: StorageRangesReply): void {
+  verify(work: StorageWork, reply: StorageReply): void {
     this.checkReply(work, reply)
-    if (work.kind === 'whole') this.verifyLists(work.owners, reply)
+    if (work.kind === 'whole') this.verifyLists(work, reply)
     else this.verifySubrange(work, reply)
   }
 
-  async apply(work: StorageWork, reply: StorageRangesReply): Promise<Applied> {
+  async apply(work: StorageWork, reply: StorageReply): Promise<Applied> {
     const bytes = this.checkReply(work, reply)
     const items = reply.slots.reduce((n, l) => n + l.length, 0)
     if (work.kind === 'subrange') {
@@ -108,7 +164,7 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
       const last = hashNumber(work.limit)
       this.ctx.counters.slots += (reply.slots[0] ?? []).filter((s) => hashNumber(s.hash) <= last).length
     } else {
-      await this.applyWhole(work.owners, reply)
+      await this.applyWhole(work, reply)
       this.ctx.counters.slots += items
     }
     return { items: Math.max(items, 1), bytes }
@@ -135,25 +191,51 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
     return bytes
   }
 
+  // List `i` of the reply against its owner's storage root; throws when it does not verify
+  private verifyList(work: StorageWork, reply: StorageRangesReply, i: number): StorageRangeResult {
+    if (work.kind === 'subrange') {
+      return verify(work.sub.trie.owner.root, reply.slots[0] ?? [], reply.proof, work.origin, work.limit)
+    }
+    // Only the last list may be partial and carry a proof (snap.md §StorageRanges)
+    const proof = i === reply.slots.length - 1 ? reply.proof : []
+    return verify(work.owners[i].root, reply.slots[i], proof, ZERO, MAX)
+  }
+
+  // Owners read under a state older than `generation`'s whose lists in the reply do not verify
+  private failedBeforeMove(work: StorageWork, reply: StorageRangesReply, generation: number): StorageOwner[] {
+    // A sub-range's proof alone is its list; lists past the owners are judged by `checkReply`
+    const owners =
+      work.kind === 'whole'
+        ? work.owners.slice(0, reply.slots.length)
+        : work.sub.trie.abandoned
+          ? []
+          : [work.sub.trie.owner]
+    const failed: StorageOwner[] = []
+    for (const [i, owner] of owners.entries()) {
+      if (owner.generation >= generation) continue
+      try {
+        this.verifyList(work, reply, i)
+      } catch {
+        failed.push(owner)
+      }
+    }
+    return failed
+  }
+
   // Every list against its owner's storage root; `changed` holds the owners whose account moved on
   private verifyLists(
-    owners: StorageOwner[],
-    reply: StorageRangesReply,
+    work: Extract<StorageWork, { kind: 'whole' }>,
+    reply: StorageReply,
   ): { verified: Verified[]; changed: StorageOwner[] } {
     const verified: Verified[] = []
     const changed: StorageOwner[] = []
     reply.slots.forEach((slots, i) => {
-      const last = i === reply.slots.length - 1
+      const owner = work.owners[i]
       try {
-        // Only the last list may be partial and carry a proof (snap.md §StorageRanges)
-        verified.push({
-          owner: owners[i],
-          slots,
-          result: verify(owners[i].root, slots, last ? reply.proof : [], ZERO, MAX),
-        })
+        verified.push({ owner, slots, result: this.verifyList(work, reply, i) })
       } catch (err) {
-        if (!this.readBeforeMove(owners[i])) throw err
-        changed.push(owners[i])
+        if (!this.changedSinceRead(owner, reply)) throw err
+        changed.push(owner)
       }
     })
     return { verified, changed }
@@ -161,21 +243,22 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
 
   // The sub-range's slots, or undefined when its trie was given up or its account moved on
   private verifySubrange(
-    { sub, origin, limit }: Extract<StorageWork, { kind: 'subrange' }>,
-    reply: StorageRangesReply,
+    work: Extract<StorageWork, { kind: 'subrange' }>,
+    reply: StorageReply,
   ): StorageRangeResult | undefined {
-    if (sub.trie.abandoned) return undefined
+    if (work.sub.trie.abandoned) return undefined
     try {
-      return verify(sub.trie.owner.root, reply.slots[0] ?? [], reply.proof, origin, limit)
+      return this.verifyList(work, reply, 0)
     } catch (err) {
-      if (!this.readBeforeMove(sub.trie.owner)) throw err
+      if (!this.changedSinceRead(work.sub.trie.owner, reply)) throw err
       return undefined
     }
   }
 
-  private async applyWhole(owners: StorageOwner[], reply: StorageRangesReply): Promise<void> {
+  private async applyWhole(work: Extract<StorageWork, { kind: 'whole' }>, reply: StorageReply): Promise<void> {
+    const { owners } = work
     // Every list is verified first: a bad one must leave nothing half-applied
-    const { verified, changed } = this.verifyLists(owners, reply)
+    const { verified, changed } = this.verifyLists(work, reply)
     // Lists the peer did not get to are asked again
     this.ctx.storage.requeue(owners.slice(reply.slots.length))
     for (const owner of changed) owner.onChanged()
@@ -191,10 +274,7 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
     }
   }
 
-  private async applySubrange(
-    work: Extract<StorageWork, { kind: 'subrange' }>,
-    reply: StorageRangesReply,
-  ): Promise<void> {
+  private async applySubrange(work: Extract<StorageWork, { kind: 'subrange' }>, reply: StorageReply): Promise<void> {
     const { sub } = work
     const result = this.verifySubrange(work, reply)
     // Given up, or its account moved on (abandon is a no-op for a trie already given up)
@@ -211,11 +291,13 @@ export class StorageRanges implements WorkKind<StorageWork, StorageRangesReply> 
   }
 
   /**
-   * The owner's storage root was read from the state of an older pivot. Its slots are asked for
-   * under the current root, where the account may have changed: a list that does not verify
-   * against the old storage root is then the chain's doing, not the peer's.
+   * The owner's storage root was read from the state of an older pivot, and the account under the current
+   * root (looked up by `fetch`) has another: a list that does not verify against the old storage root is
+   * then the chain's doing. With the same root, or none looked up, it is the peer's.
    */
-  private readBeforeMove(owner: StorageOwner): boolean {
-    return owner.generation < this.ctx.generation
+  private changedSinceRead(owner: StorageOwner, reply: StorageReply): boolean {
+    if (owner.generation >= this.ctx.generation) return false
+    const current = reply.currentRoots?.get(toHex(owner.account))
+    return current !== undefined && !equalsBytes(current, owner.root)
   }
 }

@@ -81,8 +81,11 @@ describe('[StateSync] pivot moves', function () {
       assert.ok(await rootStored(run.db, next.root))
       await assertSynced(run.db, next)
       assert.deepEqual(run.drops, [], 'no peer dropped for storage that changed')
-      // Account ranges after the move start at or past where each task was: no task restarted
-      const after = peer.received.filter(isAccountRange).filter((r) => equalsBytes(r.root, next.root))
+      // Account ranges after the move start at or past where each task was: no task restarted. A range of one
+      // key (origin = limit) is no task's: it looks up an account whose storage list failed (work/storage.ts)
+      const after = peer.received
+        .filter(isAccountRange)
+        .filter((r) => equalsBytes(r.root, next.root) && !equalsBytes(r.origin, r.limit))
       for (const r of after) {
         const origin = BigInt(bytesToHex(r.origin))
         const task = run.tasks.findIndex((t) => origin >= t.first && origin <= t.last)

@@ -19,6 +19,9 @@ import type { FakeAccount, FakeState } from '../fakestate.js'
 import type { BehaviourPlan } from '../fakepeer.js'
 import type { GetStorageRangesRequest, StorageRangesReply } from '../../../src/wire/messages.js'
 
+const BYTES = 16 * 1024
+const TIMEOUT_MS = 2_000
+
 /** An owner of `account`'s storage as read under a state of `generation`, recording its callbacks */
 function owner(account: FakeAccount, generation: number): StorageOwner & { calls: string[] } {
   const calls: string[] = []
@@ -138,6 +141,40 @@ describe('[StorageRanges]', function () {
       )
       assert.deepEqual(run.source.reasonsFor(bad.id), ['invalid_proof'])
       assert.equal(run.sync.tracker.get(bad.id), undefined)
+    })
+  })
+
+  describe('lists for accounts read before a pivot move', () => {
+    const cases: { name: string; split?: number }[] = [{ name: 'a whole trie' }, { name: 'a sub-range', split: 200 }]
+    for (const c of cases) {
+      it(`${c.name}: a list failing for an account unchanged under the new root is a lie (invalid_proof)`, async () => {
+        const account = c.split === undefined ? same.find((a) => a !== large) : large
+        const o = owner(account as FakeAccount, 0)
+        const { peer, kind, work } = storageKind(next, 1, { storage: 'corrupt' }, o, c.split)
+        const reply = await kind.fetch(peer, work, TIMEOUT_MS, BYTES)
+        const failure = await failureOf(kind.apply(work, reply), o)
+        assert.deepEqual([failure.kind, (failure as { reason?: string }).reason], ['fault', 'invalid_proof'])
+        assert.deepEqual(o.calls, [], 'not taken as changed')
+        // Only verified (a hedge's late reply), it is judged alike
+        assert.throws(() => kind.verify(work, reply))
+      })
+    }
+
+    it('an account whose storage did change: the list is not blamed, the owner is told it changed', async () => {
+      const o = owner(changed, 0)
+      const { peer, ctx, kind, work } = storageKind(next, 1, 'honest', o)
+      const reply = await kind.fetch(peer, work, TIMEOUT_MS, BYTES)
+      kind.verify(work, reply)
+      await kind.apply(work, reply)
+      assert.deepEqual(o.calls, ['changed'])
+      assert.equal(ctx.storage.pending, 0)
+    })
+
+    it('an unchanged account from an honest peer: stored', async () => {
+      const o = owner(same.find((a) => a !== large) as FakeAccount, 0)
+      const { peer, kind, work } = storageKind(next, 1, 'honest', o)
+      await kind.apply(work, await kind.fetch(peer, work, TIMEOUT_MS, BYTES))
+      assert.deepEqual(o.calls, ['stored'])
     })
   })
 })
