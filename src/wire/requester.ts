@@ -36,6 +36,9 @@ export interface SnapTransport {
 /** No reply to a request within its timeout */
 export class RequestTimeoutError extends Error {}
 
+/** The request cannot be answered: it could not be sent, or the connection closed before the reply */
+export class RequestLostError extends Error {}
+
 interface Pending {
   readonly replyCode: number
   resolve(payload: Uint8Array | NestedUint8Array): void
@@ -88,7 +91,7 @@ export class SnapRequester {
       } catch (err) {
         clearTimeout(timer)
         this.pending.delete(reqId)
-        reject(err as Error)
+        reject(new RequestLostError((err as Error).message, { cause: err }))
       }
     })
   }
@@ -113,7 +116,7 @@ export class SnapRequester {
   close(reason = 'closed'): void {
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer)
-      p.reject(new Error(reason))
+      p.reject(new RequestLostError(reason))
       this.pending.delete(id)
     }
   }

@@ -17,6 +17,7 @@ import type { TrieReaders } from './generator.js'
 /** Log sink (the client's logger fits) */
 export interface FlatLogger {
   info(message: string): void
+  warn(message: string): void
   debug(message: string): void
 }
 
@@ -117,7 +118,7 @@ export class FlatStateFollower {
       } catch (err) {
         if (this.abort.signal.aborted) return
         this.failedAt = this.clock()
-        this.options.logger?.debug(`snap flat state: cannot reach root ${short(target)}: ${(err as Error).message}`)
+        this.options.logger?.warn(`snap flat state: cannot reach root ${short(target)}: ${(err as Error).message}`)
         // Bad stored data is not served again: the next job starts from the trie
         if (err instanceof FlatStateError) await this.flat.drop().catch(() => {})
         return

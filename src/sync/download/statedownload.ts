@@ -238,7 +238,7 @@ export class StateDownload {
       if ((await this.pivots.holds(pivot, found.pivot)) === false)
         await this.move(found.pivot.header, 'it left the canonical chain')
     } catch (err) {
-      this.log.debug(`Snap sync: staleness check failed: ${(err as Error).message}`)
+      this.log.warn(`Snap sync: staleness check failed: ${(err as Error).message}`)
     } finally {
       this.checking = false
     }

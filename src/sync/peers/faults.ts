@@ -4,7 +4,7 @@
  */
 import { TrieVerifyError } from '../../trie/index.js'
 import { BadReplyError } from '../../wire/codec.js'
-import { RequestTimeoutError } from '../../wire/requester.js'
+import { RequestLostError, RequestTimeoutError } from '../../wire/requester.js'
 
 import type { DropReason } from './snappeer.js'
 
@@ -31,7 +31,10 @@ export type Failure =
   | { kind: 'timeout' }
   | { kind: 'lost'; detail: string }
 
-/** Sorts an error from sending, decoding, verifying or applying a reply */
+/**
+ * Sorts an error from sending, decoding, verifying or applying a reply. Throws `err` itself when it is
+ * none of these (a TypeError, say): a bug of this node, for which no peer may be blamed
+ */
 export function classify(err: unknown): Failure {
   if (err instanceof PeerFault) return { kind: 'fault', reason: err.reason, detail: err.message }
   if (err instanceof RootUnavailable) return { kind: 'unavailable' }
@@ -47,7 +50,8 @@ export function classify(err: unknown): Failure {
           : 'invalid_proof'
     return { kind: 'fault', reason, detail: err.message }
   }
-  return { kind: 'lost', detail: err instanceof Error ? err.message : String(err) }
+  if (err instanceof RequestLostError) return { kind: 'lost', detail: err.message }
+  throw err
 }
 
 /**

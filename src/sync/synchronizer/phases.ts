@@ -54,10 +54,28 @@ export interface PhaseParts {
 /** Why 1 s: a metric or `eth_syncing` a second old is fresh enough, and the snapshot is cheap */
 const STATUS_INTERVAL_MS = 1_000
 
-/** ms between retries of phase 1 after an unexpected error (a DB error, say) */
+/** ms before the first retry of phase 1 after an unexpected error (a DB error, a bug); doubled at each failure */
 const RETRY_MS = 5_000
+/** Why 5 minutes at most: an error that recurs must not flood the log, and a disk that was full is used soon after */
+const MAX_RETRY_MS = 5 * 60_000
 
 const hex = (n: bigint | number) => `0x${BigInt(Math.floor(Number(n))).toString(16)}`
+
+/** An error with its stack, for an error line: an unexpected error is found by where it was thrown */
+const withStack = (err: unknown) => (err instanceof Error ? (err.stack ?? err.message) : String(err))
+
+/** Resolves after `ms`, or as soon as `signal` aborts */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done)
+  })
+}
 
 /** See the module comment */
 export class SnapPhases {
@@ -187,7 +205,9 @@ export class SnapPhases {
   private async runPhase1(): Promise<void> {
     const signal = this.abort.signal
     const logger = this.parts.config.logger
-    while (!signal.aborted) {
+    let failures = 0
+    // Once handed off, never again: the VM head and the execution are the client's from then on
+    while (!signal.aborted && !this.download.handedOff) {
       try {
         const pivot = await this.download.run(signal)
         if (await this.pivotIsCanonical(pivot, signal)) return await this.handoff(pivot)
@@ -195,8 +215,13 @@ export class SnapPhases {
         await this.download.forgetPivot()
       } catch (err) {
         if (signal.aborted) return
-        logger?.error(`Snap sync: ${(err as Error).message}; retrying in ${duration(RETRY_MS)}`)
-        await new Promise((r) => setTimeout(r, RETRY_MS))
+        if (this.download.handedOff) {
+          logger?.error(`Snap sync: failed after the handoff to block execution: ${withStack(err)}`)
+          return
+        }
+        const delay = Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** failures++)
+        logger?.error(`Snap sync: phase 1 failed; retrying in ${duration(delay)}: ${withStack(err)}`)
+        await sleep(delay, signal)
       }
     }
   }

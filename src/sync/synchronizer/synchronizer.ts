@@ -188,7 +188,7 @@ export class SnapSynchronizer extends FullSynchronizer implements PluginSynchron
       }
       this.ahead.prune(this.chain.blocks.height)
     } catch (err) {
-      this.config.logger?.debug(`Snap sync: an announced block did not import: ${(err as Error).message}`)
+      this.config.logger?.warn(`Snap sync: an announced block did not import: ${(err as Error).message}`)
     }
   }
 

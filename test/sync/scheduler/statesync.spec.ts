@@ -8,6 +8,7 @@ import { RootUnavailableError } from '../../../src/sync/scheduler/statesync.js'
 import { MAX_SUBRANGES } from '../../../src/sync/work/storagequeue.js'
 import { toHex } from '../../../src/trie/hex.js'
 import { nodeKey } from '../../../src/trie/statedb.js'
+import { RequestLostError } from '../../../src/wire/requester.js'
 
 import { buildFakeState } from '../fakestate.js'
 import { FakeSnapPeer, fakePeers } from '../fakepeer.js'
@@ -458,7 +459,8 @@ class CountingPeer extends FakeSnapPeer {
     this.calls++
     if (this.disconnected) this.callsAfterDrop++
     if (!this.failAtOnce) return call()
-    const err = new Error(`${this.id}: send failed`)
+    // As the requester rejects a request it could not send
+    const err = new RequestLostError(`${this.id}: send failed`)
     if (this.calls <= FAIL_AT_ONCE_CAP) return Promise.reject(err)
     return new Promise((_, reject) => setTimeout(() => reject(err), 1))
   }

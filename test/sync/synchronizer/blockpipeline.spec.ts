@@ -5,65 +5,19 @@
  */
 import { strict as assert } from 'node:assert'
 
-import { createBlock, createBlockHeader } from '@ethereumjs/block'
-import { createCommonFromGethGenesis } from '@ethereumjs/common'
+import { createBlockHeader } from '@ethereumjs/block'
 import sinon from 'sinon'
 
 import { CATCH_UP_POLL_MS } from '../../../src/sync/synchronizer/synchronizer.js'
-import { snapService } from '../../helpers/snapservice.js'
+import { blocksOn, powCommon } from '../../helpers/powchain.js'
+import { recordingLogger, snapService } from '../../helpers/snapservice.js'
 
 import type { SnapSynchronizer } from '../../../src/sync/synchronizer/synchronizer.js'
-import type { Block, BlockHeader } from '@ethereumjs/block'
-import type { GethGenesis } from '@ethereumjs/common'
+import type { BlockHeader } from '@ethereumjs/block'
 import type { Peer } from '@ethereumjs/client/dist/esm/src/net/peer/peer.js'
 
 /** The service's block pipeline interval (FullEthereumService's default), the poll once handed over */
 const SERVICE_INTERVAL_MS = 8_000
-
-/** A proof-of-work chain that never merges: the sync peer is chosen by total difficulty */
-function powCommon() {
-  const forks = [
-    'homestead',
-    'eip150',
-    'eip155',
-    'eip158',
-    'byzantium',
-    'constantinople',
-    'petersburg',
-    'istanbul',
-    'berlin',
-    'london',
-  ]
-  const genesis = {
-    config: { chainId: 61_998, ...Object.fromEntries(forks.map((f) => [`${f}Block`, 0])), ethash: {} },
-    nonce: '0x0',
-    timestamp: '0x0',
-    gasLimit: '0x1c9c380',
-    difficulty: '0x20000',
-    baseFeePerGas: '0x7',
-    mixHash: `0x${'00'.repeat(32)}`,
-    coinbase: `0x${'00'.repeat(20)}`,
-    extraData: '0x',
-    alloc: {},
-  }
-  return createCommonFromGethGenesis(genesis as unknown as GethGenesis, { chain: 'pow-test' })
-}
-
-/** `count` blocks on `parent` with the difficulty the chain asks */
-function blocksOn(parent: Block, count: number): Block[] {
-  const blocks: Block[] = []
-  for (let p = parent, i = 0; i < count; i++) {
-    const header = {
-      number: p.header.number + 1n,
-      parentHash: p.hash(),
-      timestamp: p.header.timestamp + 13n,
-      gasLimit: p.header.gasLimit,
-    }
-    p = createBlock({ header }, { common: parent.common, calcDifficultyFromHeader: p.header, setHardfork: true })
-    blocks.push(p)
-  }
-  return blocks
-}
 
 const intervalOf = (sync: SnapSynchronizer): number => (sync as unknown as { interval: number }).interval
 const phasesOf = (sync: SnapSynchronizer): object => (sync as unknown as { phases: object }).phases
@@ -151,4 +105,23 @@ describe('[SnapSynchronizer] the block pipeline', () => {
       }
     },
   )
+
+  it('an announced block kept ahead that does not import is a warning, naming why', async () => {
+    const { logger, when } = recordingLogger()
+    const { chain, sync } = await snapService(powCommon(), logger)
+    await chain.open()
+    // Block 3, announced ahead and kept, has a gas limit its parent does not allow; it is imported
+    // (and fails) once blocks 1 and 2 are
+    const good = blocksOn(chain.genesis, 2)
+    const [bad] = blocksOn(good[1], 1, { gasLimit: chain.genesis.header.gasLimit * 2n })
+    const peer = { id: 'peer-1' } as unknown as Peer
+    try {
+      for (const block of [bad, ...good]) await sync.handleNewBlock(block, peer)
+      const failed = await when(/an announced block did not import: gas limit increased too much/)
+      assert.equal(failed.level, 'warn', failed.message)
+      assert.equal(chain.blocks.height, 2n, 'block 3 not imported')
+    } finally {
+      await chain.close()
+    }
+  })
 })
