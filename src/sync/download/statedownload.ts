@@ -16,13 +16,13 @@ import { RootUnavailableError, StateSync } from '../scheduler/statesync.js'
 import { newProgress } from './progressrecord.js'
 
 import type { AccountTask } from '../work/accounttasks.js'
+import type { Pivot } from '../pivot/pivot.js'
 import type { PivotSource } from '../pivot/pivotsource.js'
 import type { ProgressStore, SnapProgress } from './progressrecord.js'
 import type { SnapPeerSource } from '../peers/snappeer.js'
 import type { StateSyncOptions } from '../scheduler/statesync.js'
 import type { PivotInfo, SnapSyncPhase, SnapSyncStatus } from '../report/status.js'
 import type { StateStore } from '../../trie/index.js'
-import type { BlockHeader } from '@ethereumjs/block'
 
 /** The log sink (the client's logger fits) */
 export interface SyncLog {
@@ -65,6 +65,8 @@ export class StateDownload {
   private lastWaitLog = 0
   private lastMove = 0
   private checking = false
+  /** The lookup that named the pivot, with who named it (in memory: not known after a restart) */
+  private named: Pivot | undefined
 
   constructor(
     private readonly db: StateStore,
@@ -169,7 +171,17 @@ export class StateDownload {
   async forgetPivot(): Promise<void> {
     this.progress.pivot = undefined
     this.progress.stateComplete = false
+    this.named = undefined
     await this.save()
+  }
+
+  /**
+   * The chain never reached the pivot (`why`): the pivot source is told who named it, so that they
+   * are not asked again, and a new pivot is chosen as after {@link forgetPivot}
+   */
+  async rejectPivot(why: string): Promise<void> {
+    if (this.named !== undefined) this.pivots.reject?.(this.named, why)
+    await this.forgetPivot()
   }
 
   /** Records that the client now executes from the pivot */
@@ -207,6 +219,7 @@ export class StateDownload {
           hash: bytesToHex(h.hash()),
           stateRoot: bytesToHex(h.stateRoot),
         }
+        this.named = found.pivot
         // A new pivot after a reorg keeps the tasks: what they stored is skipped by the completion
         if (this.tasks.length === 0) this.tasks = newAccountTasks(this.opts.accountTasks)
         this.progress.stateComplete = false
@@ -232,11 +245,11 @@ export class StateDownload {
       if (!('pivot' in found) || found.pivot.header.number <= pivot.number) return
       const behind = found.pivot.head.number - pivot.number
       if (behind > BigInt(this.opts.staleDistance ?? STALE_DISTANCE)) {
-        return await this.move(found.pivot.header, `${behind} blocks behind the head`)
+        return await this.move(found.pivot, `${behind} blocks behind the head`)
       }
       // Another block at the pivot's height on the chain that named the new pivot: a reorg below it
       if ((await this.pivots.holds(pivot, found.pivot)) === false)
-        await this.move(found.pivot.header, 'it left the canonical chain')
+        await this.move(found.pivot, 'it left the canonical chain')
     } catch (err) {
       this.log.warn(`Snap sync: staleness check failed: ${(err as Error).message}`)
     } finally {
@@ -257,7 +270,7 @@ export class StateDownload {
       if (wait <= 0) {
         const found = await this.pivots.lookup()
         if ('pivot' in found && found.pivot.header.number > pivot.number)
-          return this.move(found.pivot.header, 'no peer serves its state')
+          return this.move(found.pivot, 'no peer serves its state')
         this.waiting(`no peer serves the state of pivot ${pivot.number}, and no newer pivot yet`)
       } else {
         this.waiting(
@@ -271,7 +284,8 @@ export class StateDownload {
     }
   }
 
-  private async move(header: BlockHeader, why: string): Promise<void> {
+  private async move(found: Pivot, why: string): Promise<void> {
+    const { header } = found
     const from = this.pivot as PivotInfo
     // The timer and a wait after empty replies may find the same newer pivot: move once
     if (header.number <= from.number) return
@@ -282,6 +296,7 @@ export class StateDownload {
       hash: bytesToHex(header.hash()),
       stateRoot: bytesToHex(header.stateRoot),
     }
+    this.named = found
     this.progress.counters.pivotMoves++
     this.lastMove = Date.now()
     // Saved with the next progress record, which the sync writes after flushing the nodes it covers

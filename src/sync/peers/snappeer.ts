@@ -41,6 +41,8 @@ export type DropReason =
   | 'garbage'
   /** timed out again and again */
   | 'timeout'
+  /** named a pivot (its head) that the chain never reached: a chain we do not follow, or a made-up one */
+  | 'bad_pivot'
 
 /** Where the syncer finds peers and reports the ones it drops */
 export interface SnapPeerSource {

@@ -22,6 +22,11 @@ export interface PivotSource {
    * below the head); true or undefined (cannot tell now) otherwise
    */
   holds(pivot: PivotInfo, found: Pivot): Promise<boolean | undefined>
+  /**
+   * The chain never reached the pivot `found` named (`why`): whoever named it is not asked again.
+   * Absent where no peer names the pivot (the consensus layer does)
+   */
+  reject?(found: Pivot, why: string): void
 }
 
 /** What the peer-based source needs of the peer set */
@@ -48,6 +53,17 @@ export class PeerPivotSource implements PivotSource {
     return pivot === undefined
       ? { waiting: `${peers.length} peers, fewer than ${this.minPeers} agree on a head` }
       : { pivot }
+  }
+
+  /**
+   * Drops the peers that named it (their chain is not the one the block pipeline follows), unless they
+   * are all the peers: then the block pipeline may be what stalled, and dropping them would leave none
+   */
+  reject(found: Pivot, why: string): void {
+    const connected = this.peers.headerPeers().map((p) => p.id)
+    const namers = connected.filter((id) => found.supporters.includes(id))
+    if (namers.length === connected.length) return
+    for (const id of namers) this.peers.dropById(id, 'bad_pivot', why)
   }
 
   // The block at the pivot's height on a supporter's chain

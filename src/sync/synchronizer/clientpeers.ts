@@ -38,6 +38,7 @@ const DISCONNECT_FOR: { readonly [reason in DropReason]: DISCONNECT_REASON } = O
   oversized: DISCONNECT_REASON.SUBPROTOCOL_ERROR,
   garbage: DISCONNECT_REASON.SUBPROTOCOL_ERROR,
   timeout: DISCONNECT_REASON.USELESS_PEER,
+  bad_pivot: DISCONNECT_REASON.USELESS_PEER,
 })
 
 interface Bound {

@@ -59,6 +59,22 @@ const RETRY_MS = 5_000
 /** Why 5 minutes at most: an error that recurs must not flood the log, and a disk that was full is used soon after */
 const MAX_RETRY_MS = 5 * 60_000
 
+/**
+ * How long the chain may stay below a complete pivot without a new block. Why 2 minutes: the block
+ * pipeline looks for blocks every second (CATCH_UP_POLL_MS) and its requests time out in seconds; no
+ * block for this long means no peer serves the chain up to the pivot: it was named above the real head
+ * (before the merge one peer may name it: `--snapMinPeers` defaults to 1)
+ */
+const PIVOT_STALL_MS = 2 * 60_000
+
+/** What the chain says of a pivot whose state is complete */
+type PivotVerdict =
+  | { readonly kind: 'canonical' }
+  /** another block is at its height */
+  | { readonly kind: 'replaced' }
+  /** the chain stopped below it */
+  | { readonly kind: 'unreached'; readonly why: string }
+
 const hex = (n: bigint | number) => `0x${BigInt(Math.floor(Number(n))).toString(16)}`
 
 /** An error with its stack, for an error line: an unexpected error is found by where it was thrown */
@@ -210,9 +226,18 @@ export class SnapPhases {
     while (!signal.aborted && !this.download.handedOff) {
       try {
         const pivot = await this.download.run(signal)
-        if (await this.pivotIsCanonical(pivot, signal)) return await this.handoff(pivot)
-        logger?.warn(`Snap sync: pivot block ${pivot.number} is not on the canonical chain; choosing a new pivot`)
-        await this.download.forgetPivot()
+        const verdict = await this.checkPivot(pivot, signal)
+        if (verdict.kind === 'canonical') return await this.handoff(pivot)
+        if (verdict.kind === 'replaced') {
+          logger?.warn(`Snap sync: pivot block ${pivot.number} is not on the canonical chain; choosing a new pivot`)
+          await this.download.forgetPivot()
+        } else {
+          logger?.warn(
+            `Snap sync: the chain does not reach pivot block ${pivot.number} (${verdict.why}); ` +
+              'choosing a new pivot',
+          )
+          await this.download.rejectPivot(`named pivot block ${pivot.number}, which the chain did not reach`)
+        }
       } catch (err) {
         if (signal.aborted) return
         if (this.download.handedOff) {
@@ -226,22 +251,27 @@ export class SnapPhases {
     }
   }
 
-  // Waits until the block pipeline has stored the chain up to the pivot; true if the pivot is on it
-  private async pivotIsCanonical(pivot: PivotInfo, signal: AbortSignal): Promise<boolean> {
+  // Waits until the block pipeline has stored the chain up to the pivot, or has stopped below it for
+  // PIVOT_STALL_MS (unbounded, a pivot above the real head was waited for without end)
+  private async checkPivot(pivot: PivotInfo, signal: AbortSignal): Promise<PivotVerdict> {
     const chain = this.parts.chain
-    let logged = 0
+    let [logged, height, grewAt] = [0, chain.blocks.height, Date.now()]
     while (chain.blocks.height < pivot.number) {
       signal.throwIfAborted()
-      if (Date.now() - logged > REPORT_INTERVAL_MS) {
-        logged = Date.now()
+      const now = Date.now()
+      if (chain.blocks.height !== height) [height, grewAt] = [chain.blocks.height, now]
+      if (now - grewAt >= PIVOT_STALL_MS)
+        return { kind: 'unreached', why: `no new block for ${duration(now - grewAt)}, the chain is at block ${height}` }
+      if (now - logged > REPORT_INTERVAL_MS) {
+        logged = now
         this.parts.config.logger?.info(
-          `Snap sync: state complete; waiting for blocks up to the pivot (${chain.blocks.height} of ${pivot.number})`,
+          `Snap sync: state complete; waiting for blocks up to the pivot (${height} of ${pivot.number})`,
         )
       }
-      await new Promise((r) => setTimeout(r, 500))
+      await sleep(500, signal)
     }
     const header = await chain.blockchain.getCanonicalHeader(pivot.number)
-    return equalsBytes(header.hash(), pivot.hash)
+    return { kind: equalsBytes(header.hash(), pivot.hash) ? 'canonical' : 'replaced' }
   }
 
   // Phase 2: the VM head becomes the pivot and the client's execution takes over
