@@ -46,7 +46,8 @@ export interface SyncContext {
   root: Uint8Array
   /**
    * Counts pivot moves. Work derived from an older root (a storage root read from an account of
-   * that state) may no longer verify under the current one: that is a change, not a peer's fault.
+   * that state) may no longer verify under the current one: a change of the chain, or a peer's lie,
+   * told apart by looking the account up under the current root (storage.ts)
    */
   generation: number
   readonly db: Pick<StateStore, 'getMany'>
