@@ -126,6 +126,17 @@ async function dump(level: MemoryLevel<string, Uint8Array>): Promise<string[]> {
   return out
 }
 
+/** Both states; the flat state holds `before`, and `generatedAfter` is what a generation of `after` writes */
+async function flatAtBefore(): Promise<{ s: TwoStates; flat: FlatState; generatedAfter: string[] }> {
+  const s = await twoStates()
+  const flat = await FlatState.open(s.level as unknown as FlatLevel)
+  await generateFlatState(flat, s.readers, s.after)
+  const generatedAfter = await dump(s.level)
+  await flat.drop()
+  await generateFlatState(flat, s.readers, s.before)
+  return { s, flat, generatedAfter }
+}
+
 /** The leaves of a dump, each with its trie's prefix: chunk boundaries may differ, the leaves may not */
 const leaves = (entries: string[]) =>
   entries.flatMap((e) => {
@@ -241,12 +252,7 @@ describe('[FlatState]', () => {
 
   it('moves between two roots by their difference, to the same chunks a generation writes', async function () {
     this.timeout(60_000)
-    const s = await twoStates()
-    const flat = await FlatState.open(s.level as unknown as FlatLevel)
-    await generateFlatState(flat, s.readers, s.after)
-    const generatedAfter = await dump(s.level)
-    await flat.drop()
-    await generateFlatState(flat, s.readers, s.before)
+    const { s, flat, generatedAfter } = await flatAtBefore()
     const generatedBefore = await dump(s.level)
     assert.equal(await moveFlatState(flat, s.readers, s.before, s.after, 10), false, 'over the bound: nothing moves')
     assert.ok(flat.holds(s.before))
@@ -328,12 +334,7 @@ describe('[FlatState]', () => {
 
   it('a root wanted while a drop is pending is flattened after the drop, whole', async function () {
     this.timeout(60_000)
-    const s = await twoStates()
-    const flat = await FlatState.open(s.level as unknown as FlatLevel)
-    await generateFlatState(flat, s.readers, s.after)
-    const generatedAfter = await dump(s.level)
-    await flat.drop()
-    await generateFlatState(flat, s.readers, s.before)
+    const { s, flat, generatedAfter } = await flatAtBefore()
     const follower = new FlatStateFollower(flat, { readers: s.readers, isServedRoot: () => true })
     // A walk in progress (the reply that met the bad chunk) holds the drop back
     let walking!: () => void
