@@ -142,8 +142,15 @@ export class TrieSync {
 
   /** Up to `n` requests to send; they stay in flight until delivered or requeued */
   take(n: number): NodeRequest[] {
-    const out = this.queue.splice(Math.max(0, this.queue.length - n), n)
-    for (const r of out) r.inFlight = true
+    const out: NodeRequest[] = []
+    for (const r of this.queue.splice(Math.max(0, this.queue.length - n), n)) {
+      // A late reply to an abandoned sync may have brought it since it was queued
+      if (this.known.has(r.key)) this.local.push(r)
+      else {
+        r.inFlight = true
+        out.push(r)
+      }
+    }
     return out
   }
 
@@ -173,8 +180,14 @@ export class TrieSync {
    */
   async deliver(req: NodeRequest, rlp: Uint8Array): Promise<void> {
     req.inFlight = false
-    req.rlp = rlp
     this.stats.fetched++
+    if (this.abandoned) {
+      // A late reply to this sync's request (the pivot moved since): the checked node goes to the nodes
+      // carried to the next sync (abandon() gave it this map), which uses it instead of fetching it again
+      this.known.set(req.key, rlp)
+      return
+    }
+    req.rlp = rlp
     const children: Child[] = []
     const leaves: { key: Uint8Array; value: Uint8Array }[] = []
     this.collect(rlp, req.path, children, leaves)
