@@ -6,6 +6,9 @@
  * The work goes to the fast peer, and the state phase takes about as long as with A1 alone (the
  * ratio is printed, never asserted: the machine is shared).
  *
+ * The only peer slow once: B's only peer holds its first snap reply past B's timeout. B keeps it (slowness
+ * alone is no fault, and without it B would wait for good), asks again with more time, and ends with its state.
+ *
  * The only serving peer restarts: B syncs from A alone (through a throttling proxy, so that it is
  * caught midway); A is stopped, B says it waits for a peer, A comes back on its data dir, key and
  * port (the same enode), B reconnects by itself and ends with A's state.
@@ -90,6 +93,8 @@ describe('[snap sync] a slow peer beside a fast one; the only peer restarts', ()
   let source: Source | undefined
   let a1: ClientNode
   let a2: ClientNode | undefined
+  /** A follower of A1 whose snap server holds its first reply past a syncer's first timeout */
+  let slowOnce: ClientNode | undefined
   let fast: ThrottledProxy | undefined
   let slow: ThrottledProxy | undefined
   let b: ClientNode | undefined
@@ -101,14 +106,18 @@ describe('[snap sync] a slow peer beside a fast one; the only peer restarts', ()
     source = await startSource({ devnet: DEVNET, plan: PLAN })
     a1 = source.node
     await a1.waitForHeight(source.chain.head.number + 2n)
-    a2 = await ClientNode.start({
-      name: 'A2',
-      genesisFile: source.files.genesisFile,
-      sync: 'full',
-      // A's loaded chain at once, without executing it again; the blocks A mined since come from A
-      seedDir: source.seedDir,
-      bootnodes: [await a1.enode()],
-    })
+    // A's loaded chain at once, without executing it again; the blocks A mined since come from A. Both
+    // followers start together (two cores open their DBs in about the time of one)
+    const follower = async (name: string, lie?: string) =>
+      ClientNode.start({
+        name,
+        genesisFile: source!.files.genesisFile,
+        sync: 'full',
+        lie,
+        seedDir: source!.seedDir,
+        bootnodes: [await a1.enode()],
+      })
+    ;[a2, slowOnce] = await Promise.all([follower('A2'), follower('L-slowOnce', 'slowOnce')])
     await a2.waitForHeight(await a1.blockNumber())
     // An uncapped proxy in front of A1 too: it only counts the bytes, so that both links are measured alike
     fast = await ThrottledProxy.start(a1.port)
@@ -127,6 +136,7 @@ describe('[snap sync] a slow peer beside a fast one; the only peer restarts', ()
     await fast?.close()
     await slow?.close()
     await a2?.destroy()
+    await slowOnce?.destroy()
     // A1 may be a restarted process: stop it before the source removes its dir
     await a1?.stop()
     await source?.destroy()
@@ -213,6 +223,36 @@ describe('[snap sync] a slow peer beside a fast one; the only peer restarts', ()
     const done = await waitSnapDone(b, { timeoutMs: 300_000 })
     console.log(`      ${done.text}`)
     await assertAState(b, done, false)
+  })
+
+  it('keeps its only peer when that peer is slow once (past the timeout), and ends with its state', async () => {
+    // L: a full node on A1's chain whose snap server holds its first reply past B's first timeout
+    const l = slowOnce!
+    try {
+      await l.waitForHeight(await a1.blockNumber())
+      b = await startB('B-slowonce', [await l.enode()])
+      const node = b
+      const lId = idOf(await l.enode())
+      // Until B is done; a drop of L fails at once: B would then wait for good, its only peer banned
+      await node.waitFor(
+        async () => {
+          const drop = snapLines(node).find((line) => line.kind === 'drop')
+          if (drop !== undefined) throw new Error(`B dropped its only peer: ${drop.text}\n${snapContext(node)}`)
+          return snapLines(node).some((line) => line.kind === 'done')
+        },
+        { what: 'B to be done', timeoutMs: 300_000, intervalMs: 1_000, context: () => snapContext(node) },
+      )
+      const done = snapLines(b).find((line) => line.kind === 'done')!
+      assert.match(l.log(), /snap server: holding the first reply 20 s \(--lie=slowOnce\)/)
+      const kept = b.logLines(new RegExp(`Snap sync: slow peer ${lId} \\(`))
+      assert.ok(kept.length > 0, `B did not time out on L's held reply\n${snapContext(b)}`)
+      console.log(`      B: ${kept[0].replace(/.*Snap sync: /, 'Snap sync: ')}`)
+      console.log(`      B: ${done.text}`)
+      await assertAState(b, done, false)
+    } finally {
+      await l.destroy()
+      slowOnce = undefined
+    }
   })
 
   it('waits when its only peer stops, reconnects when it is back, and ends with its state', async () => {

@@ -37,7 +37,10 @@ class LyingSnapPlugin extends SnapPlugin {
   override createProtocolHandlers(service: FullEthereumService): ProtocolHandler[] {
     service.config.logger?.warn(`snap server: TEST MODE, every reply lies (--lie=${this.lie})`)
     // `otherRoot` answers from the genesis state: always in the DB, and a state of its own once any block changed it
-    const answerer = (view: StateView) => new LyingServer(this.lie, view, () => service.chain.genesis.header.stateRoot)
+    const log = service.config.logger
+    const held = (ms: number) => log?.warn(`snap server: holding the first reply ${ms / 1000} s (--lie=${this.lie})`)
+    const answerer = (view: StateView) =>
+      new LyingServer(this.lie, view, () => service.chain.genesis.header.stateRoot, held)
     return [createSnapServer(service, { metrics: this.metrics, answerer })]
   }
 }

@@ -23,6 +23,7 @@
  * | `lyingCont`     | first half of the (last) range, proof of its origin only | honest         | honest              |
  * | `garbage`       | a reply that fails decoding (BadReplyError)        | same                 | same                |
  * | `slow`          | honest, delivered after a delay                    | same                 | same                |
+ * | `slowOnce`      | first reply held past a new peer's timeout (processes only) | same        | same                |
  * | `otherRoot`     | served from another state root (see below), its proofs | honest           | that root's nodes   |
  *
  * Storage tampering applies to the last slot list of a reply (the one that may carry a proof),
@@ -76,6 +77,7 @@ export const BEHAVIOURS = [
   'lyingCont',
   'garbage',
   'slow',
+  'slowOnce',
   'otherRoot',
 ] as const
 

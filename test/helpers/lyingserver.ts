@@ -14,13 +14,24 @@ import type { SnapRequest } from '../../src/wire/messages.js'
 /** How long a `slow` lying server holds each reply */
 export const SLOW_REPLY_MS = 2_000
 
+/**
+ * How long a `slowOnce` lying server holds its first reply: past the 15 s a syncer gives a peer it
+ * has not measured yet (src/sync/peers/peertracker.ts, half of maxTimeoutMs)
+ */
+export const SLOW_ONCE_MS = 20_000
+
 /** A snap server that tells one lie to every request (the handler's `answerer`, see `LIES` in `lies.ts`) */
 export class LyingServer implements SnapAnswerer {
+  /** `slowOnce`: the first reply was held */
+  private heldOnce = false
+
   constructor(
     readonly lie: Lie,
     private readonly view: StateView,
     /** The state `otherRoot` answers from (read at each request: the chain may open after this) */
     private readonly otherRoot: () => Uint8Array | undefined = () => undefined,
+    /** Told when `slowOnce` holds its first reply (the lying node logs it) */
+    private readonly onHold: (ms: number) => void = () => {},
   ) {}
 
   /** The reply to send instead of the honest one; undefined: send none (`silent`) */
@@ -28,6 +39,11 @@ export class LyingServer implements SnapAnswerer {
     const b = this.lie
     if (b === 'silent') return undefined
     if (b === 'slow') await new Promise((r) => setTimeout(r, SLOW_REPLY_MS))
+    if (b === 'slowOnce' && !this.heldOnce) {
+      this.heldOnce = true
+      this.onHold(SLOW_ONCE_MS)
+      await new Promise((r) => setTimeout(r, SLOW_ONCE_MS))
+    }
     const told = await tell(b, req, limits, {
       view: this.view,
       codes: new Map(),

@@ -65,6 +65,8 @@ export interface SyncRunOptions {
   readonly onPersist?: (run: SyncRun) => void
   /** Called whenever the sync reports that it waits */
   readonly onWaiting?: (why: string, run: SyncRun) => void
+  /** Called whenever the sync keeps a peer that timed out too often (the only one with the state) */
+  readonly onKept?: (id: string, run: SyncRun) => void
 }
 
 /** A drop as the sync reported it through its events */
@@ -90,6 +92,8 @@ export class SyncRun {
   persists = 0
   readonly waits: string[] = []
   readonly drops: ReportedDrop[] = []
+  /** Peers kept after too many timeouts, as reported: id and detail */
+  readonly kept: { readonly id: string; readonly detail: string }[] = []
 
   constructor(
     readonly state: FakeState,
@@ -112,6 +116,10 @@ export class SyncRun {
         opts.onWaiting?.(why, this)
       },
       peerDropped: (id: string, reason: DropReason, detail: string) => this.drops.push({ id, reason, detail }),
+      peerKept: (id: string, detail: string) => {
+        this.kept.push({ id, detail })
+        opts.onKept?.(id, this)
+      },
     }
     const options = { ...TEST_SYNC_OPTIONS, ...opts.sync }
     this.sync = new StateSync(
@@ -137,6 +145,14 @@ export class SyncRun {
     await this.run()
     assert.ok(await rootStored(this.db, this.state.root), `root ${toHex0x(this.state.root)} not stored`)
     return assertSynced(this.db, this.state)
+  }
+}
+
+/** An `onKept` that connects `peer` once the sync has kept a peer `times` times (it was the only one) */
+export function joinWhenKept(peer: FakeSnapPeer, times = 1): NonNullable<SyncRunOptions['onKept']> {
+  let kept = 0
+  return (_, run) => {
+    if (++kept === times) run.source.add(peer)
   }
 }
 

@@ -133,6 +133,7 @@ export class StateDownload {
       {
         persist: () => this.save(),
         waiting: (why) => this.waiting(why),
+        peerKept: (id, detail) => this.log.warn(`Snap sync: slow peer ${id.slice(0, 8)} (${detail})`),
       },
       this.opts.stateSync,
     )

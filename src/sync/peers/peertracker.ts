@@ -52,6 +52,9 @@ const MIN_REQUEST_BYTES = 64 * 1024
 // Weight of a new measurement in the moving averages
 const EMA = 0.3
 
+/** A timeout grows at most this many times over its bound after timeouts in a row (see timeoutFor) */
+const BACKOFF_LIMIT = 8
+
 /** What the syncer knows of one peer */
 export class TrackedPeer {
   inFlight = 0
@@ -112,12 +115,13 @@ export class PeerTracker {
   }
 
   /**
-   * Requests `t` may have in flight: one until its first reply (a probe), then `maxInFlight`. Why:
-   * full-size requests queued on a link of unknown speed all wait for the slowest transfer; on a slow
-   * peer they time out together, the peer is dropped, and their work waits out the timeout first
+   * Requests `t` may have in flight: one until its first reply (a probe), and one after a timeout
+   * until it answers again, else `maxInFlight`. Why: full-size requests queued on a link of unknown
+   * speed all wait for the slowest transfer; on a slow peer they time out together, the peer is
+   * dropped, and their work waits out the timeout first
    */
   capacity(t: TrackedPeer): number {
-    return t.rttMs === 0 ? 1 : this.opts.maxInFlight
+    return t.rttMs === 0 || t.timeouts > 0 ? 1 : this.opts.maxInFlight
   }
 
   /** True when `t` may have another request in flight */
@@ -153,12 +157,16 @@ export class PeerTracker {
 
   /**
    * The timeout of the next request to `t`: a few round trips for each request ahead of it at the
-   * peer (a server answers a peer's requests a few at a time), within bounds
+   * peer (a server answers a peer's requests a few at a time), within bounds; doubled for each of its
+   * timeouts in a row, up to BACKOFF_LIMIT times the bound. Why: a peer kept after timeouts (the last
+   * one that serves the root, see StateSync) may be slower than any bound; given more time at each
+   * turn it answers in the end, and a silent one costs one request at a time
    */
   timeoutFor(t: TrackedPeer): number {
-    if (t.rttMs === 0) return this.opts.maxTimeoutMs / 2
+    const backoff = Math.min(2 ** t.timeouts, BACKOFF_LIMIT)
+    if (t.rttMs === 0) return (this.opts.maxTimeoutMs / 2) * backoff
     const ms = 4 * t.rttMs * (1 + t.inFlight)
-    return Math.round(Math.min(this.opts.maxTimeoutMs, Math.max(this.opts.minTimeoutMs, ms)))
+    return Math.round(Math.min(this.opts.maxTimeoutMs, Math.max(this.opts.minTimeoutMs, ms)) * backoff)
   }
 
   /** Records a reply: `items` (`bytes` of payload) delivered in `ms` */

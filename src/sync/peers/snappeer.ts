@@ -50,4 +50,6 @@ export interface SnapPeerSource {
   peers(): SnapPeer[]
   /** Disconnects and bans a peer that sent invalid data */
   drop(peer: SnapPeer, reason: DropReason, detail: string): void
+  /** Why no snap peer is connected, for the log (peers without snap, drops and when their bans end) */
+  whyNone?(): string
 }

@@ -47,6 +47,8 @@ import type { StateStore } from '../../trie/index.js'
 export interface StateSyncEvents {
   /** A peer was dropped for bad data or repeated timeouts */
   peerDropped?(peerId: string, reason: DropReason, detail: string): void
+  /** A peer that timed out too often was kept: it is the only one with the state (see dropSlow) */
+  peerKept?(peerId: string, detail: string): void
   /** The sync waits for peers (none connected); says why, for the log */
   waiting?(why: string): void
   /** Everything up to the cursors is written: persist the progress now */
@@ -381,16 +383,36 @@ export class StateSync {
         return
       case 'timeout':
         if (this.tracker.timedOut(t, kind.kind, started))
-          this.drop(t, 'timeout', `${kind.kind}: ${t.timeouts} timeouts in a row`)
+          this.dropSlow(t, `${kind.kind}: ${t.timeouts} timeouts in a row`)
         return
       case 'lost':
         // Disconnected: the peer has left the pool, and its other requests fail with this one. It is
         // not judged: dropping it would ban a peer that only restarted (the only one, maybe) for good
         if (!this.source.peers().some((p) => p.id === t.peer.id)) return
-        // Still listed, yet the send failed: treated like a peer that never answers
+        // Still listed, yet the send failed: treated like a peer that never answers, but dropped even
+        // when it is the last one (not dropSlow): its sends fail at once, so asking it again would spin
         if (this.tracker.timedOut(t, kind.kind)) this.drop(t, 'timeout', `${kind.kind}: ${failure.detail}`)
         return
     }
+  }
+
+  /**
+   * Drops `t` for its timeouts, unless it is the last peer that may serve the root: slowness alone
+   * is no fault, and without it the sync waits for a peer that may never come (its bootnode, say, is
+   * banned meanwhile). It is asked again, one request at a time, with more time at each turn
+   * (PeerTracker.timeoutFor); a peer that joins later makes it droppable again
+   */
+  private dropSlow(t: TrackedPeer, detail: string): void {
+    const others = this.tracker.list().filter((o) => o !== t && !o.lacksRoot.has(this.rootHex))
+    if (others.length > 0) {
+      this.drop(t, 'timeout', detail)
+      return
+    }
+    const next = +(this.tracker.timeoutFor(t) / 1000).toFixed(1)
+    this.events.peerKept?.(
+      t.peer.id,
+      `${detail}; kept, the only peer with the state: asked again with ${next} s to answer`,
+    )
   }
 
   private drop(t: TrackedPeer, reason: DropReason, detail: string): void {
@@ -402,7 +424,8 @@ export class StateSync {
   private reportIdle(): void {
     const peers = this.tracker.sync(this.source.peers())
     if (peers.length === 0) {
-      this.events.waiting?.('no snap peers connected')
+      const why = this.source.whyNone?.()
+      this.events.waiting?.(`no snap peers connected${why === undefined ? '' : ` (${why})`}`)
       return
     }
     if (peers.every((t) => t.lacksRoot.has(this.rootHex))) {

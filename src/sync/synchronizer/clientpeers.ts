@@ -20,10 +20,23 @@ import type { PeerPool } from '@ethereumjs/client/dist/esm/src/net/peerpool.js'
 import type { NestedUint8Array } from '@ethereumjs/rlp'
 
 /**
- * Why 10 minutes: a peer that sent invalid data is kept out long enough for the sync to finish
- * without it on a devnet, and is not lost for good (it may have been one bad reply).
+ * How long a dropped peer is banned; the pool dials a peer we dialled (a bootnode) again when its ban
+ * ends. Why 10 minutes for bad data: long enough for the sync to finish without it on a devnet, and
+ * not lost for good (it may have been one bad reply). Why 1 minute for timeouts: slowness is no
+ * fault, and a busy peer is often back to speed soon; the client's block fetcher bans as long
  */
-export const DROP_BAN_MS = 10 * 60_000
+export const DROP_BAN_MS: { readonly [reason in DropReason]: number } = Object.freeze({
+  invalid_proof: 10 * 60_000,
+  bad_code: 10 * 60_000,
+  bad_node: 10 * 60_000,
+  oversized: 10 * 60_000,
+  garbage: 10 * 60_000,
+  timeout: 60_000,
+  bad_pivot: 10 * 60_000,
+})
+
+/** Drops named in the "why no peer" line, most recent first */
+const DROPS_NAMED = 3
 
 /**
  * The DISCONNECT reason a drop sends, as go-ethereum's: a reply that breaks the snap or eth protocol
@@ -50,6 +63,8 @@ interface Bound {
 /** See the module comment */
 export class ClientPeers implements SnapPeerSource {
   private readonly bound = new Map<string, Bound>()
+  /** Peers this sync dropped whose ban has not ended, by id: why, and when it ends (ms since the epoch) */
+  private readonly banned = new Map<string, { readonly reason: DropReason; readonly until: number }>()
   private readonly headerRequesters = new Map<Peer, EthHeaderRequester>()
   private readonly onGone = (peer: Peer) => {
     this.unbind(peer.id, 'peer disconnected')
@@ -100,8 +115,25 @@ export class ClientPeers implements SnapPeerSource {
     this.unbind(peerId, `dropped: ${reason}`)
     // First: devp2p sends one DISCONNECT per connection, and the ban's own would say CLIENT_QUITTING
     if (peer instanceof RlpxPeer) peer.rlpxPeer?.disconnect(DISCONNECT_FOR[reason])
-    if (peer !== undefined) this.pool.ban(peer, DROP_BAN_MS)
+    if (peer !== undefined) this.pool.ban(peer, DROP_BAN_MS[reason])
+    this.banned.delete(peerId)
+    this.banned.set(peerId, { reason, until: Date.now() + DROP_BAN_MS[reason] })
     this.dropped(peerId, reason, detail)
+  }
+
+  /** Why no snap peer is connected: the pool's peers without snap/1, and the drops still banned */
+  whyNone(): string {
+    const now = Date.now()
+    for (const [id, ban] of this.banned) if (ban.until <= now) this.banned.delete(id)
+    const withoutSnap = this.pool.peers.filter((p) => p.snap === undefined || p.eth === undefined).length
+    const parts = [withoutSnap === 0 ? 'no peer connected' : `${withoutSnap} peers connected without snap/1`]
+    const drops = [...this.banned].reverse().slice(0, DROPS_NAMED)
+    for (const [id, ban] of drops) {
+      const at = new Date(ban.until).toISOString().slice(11, 19)
+      parts.push(`${id.slice(0, 8)} dropped (${ban.reason}), banned until ${at}`)
+    }
+    if (this.banned.size > drops.length) parts.push(`${this.banned.size - drops.length} more dropped`)
+    return parts.join('; ')
   }
 
   // A client peer's eth/68 headers, requested by request id (see headerrequests.ts)

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert'
 
 import { buildFakeState } from '../fakestate.js'
 import { FakeSnapPeer } from '../fakepeer.js'
-import { SyncRun } from '../syncrun.js'
+import { SyncRun, joinWhenKept } from '../syncrun.js'
 
 import type { FakeState } from '../fakestate.js'
 import type { RequestFields } from '../../../src/sync/peers/snappeer.js'
@@ -17,30 +17,35 @@ import type {
   GetTrieNodesRequest,
 } from '../../../src/wire/messages.js'
 
-/** Counts its requests in flight, and the most it had before its first reply */
+/** Counts its requests in flight, and the most it had before its first reply; records each request's timeout */
 class ConcurrencyPeer extends FakeSnapPeer {
   now = 0
   maxBeforeFirstReply = 0
+  /** The most it had in flight at once */
+  max = 0
+  readonly timeouts: number[] = []
   private replied = false
 
   override getAccountRange(req: RequestFields<GetAccountRangeRequest>, timeoutMs: number) {
-    return this.track(super.getAccountRange(req, timeoutMs))
+    return this.track(super.getAccountRange(req, timeoutMs), timeoutMs)
   }
 
   override getStorageRanges(req: RequestFields<GetStorageRangesRequest>, timeoutMs: number) {
-    return this.track(super.getStorageRanges(req, timeoutMs))
+    return this.track(super.getStorageRanges(req, timeoutMs), timeoutMs)
   }
 
   override getByteCodes(req: RequestFields<GetByteCodesRequest>, timeoutMs: number) {
-    return this.track(super.getByteCodes(req, timeoutMs))
+    return this.track(super.getByteCodes(req, timeoutMs), timeoutMs)
   }
 
   override getTrieNodes(req: RequestFields<GetTrieNodesRequest>, timeoutMs: number) {
-    return this.track(super.getTrieNodes(req, timeoutMs))
+    return this.track(super.getTrieNodes(req, timeoutMs), timeoutMs)
   }
 
-  private async track<T>(call: Promise<T>): Promise<T> {
+  private async track<T>(call: Promise<T>, timeoutMs: number): Promise<T> {
+    this.timeouts.push(timeoutMs)
     this.now++
+    this.max = Math.max(this.max, this.now)
     if (!this.replied) this.maxBeforeFirstReply = Math.max(this.maxBeforeFirstReply, this.now)
     try {
       const reply = await call
@@ -107,4 +112,33 @@ describe('[StateSync] peers that leave, come back, or are slow', function () {
       assert.ok(items(fast) > 2 * items(slow), `fast ${items(fast)} items, slow ${items(slow)}`)
     },
   )
+
+  describe('the only peer with the state, when it times out (issue 23 item 11)', () => {
+    it('slower than its first timeout: kept, asked again with more time, and the sync ends from it', async () => {
+      // Its replies take 250 ms: past the first request's timeout (200 ms), within the doubled one
+      const only = new ConcurrencyPeer(s, { id: 'only', behaviour: 'slow', slowMs: 250 })
+      const run = new SyncRun(s, [only])
+      await run.complete()
+      assert.deepEqual(run.drops, [], 'the only peer was dropped for a slow reply')
+      assert.deepEqual(run.source.dropped, [])
+      assert.equal(run.kept.length, 1, JSON.stringify(run.kept))
+      assert.match(run.kept[0].detail, /^accounts: 1 timeouts in a row; kept, the only peer with the state: /)
+      assert.deepEqual(only.timeouts.slice(0, 2), [200, 400])
+    })
+
+    it('silent: kept, one request at a time, each timeout twice the last; a peer that joins ends it', async () => {
+      const silent = new ConcurrencyPeer(s, { id: 'silent', behaviour: 'silent' })
+      const joins = new FakeSnapPeer(s, { id: 'joins' })
+      const run = new SyncRun(s, [silent], { onKept: joinWhenKept(joins, 3) })
+      await run.complete()
+      // Kept while alone only: once a peer has joined, its next timeout drops it (if the sync lasts that long)
+      assert.deepEqual(
+        run.kept.map((k) => k.id),
+        ['silent', 'silent', 'silent'],
+      )
+      assert.deepEqual(run.source.reasonsFor(joins.id), [])
+      assert.equal(silent.max, 1)
+      assert.deepEqual(silent.timeouts.slice(0, 3), [200, 400, 800])
+    })
+  })
 })

@@ -230,8 +230,8 @@ describe('[StateSync]', function () {
       { plan: { nodes: 'corrupt' }, kind: 'nodes', drop: 'bad_node', heal: true },
       { plan: { nodes: 'unrequested' }, kind: 'nodes', drop: 'oversized', heal: true },
       { plan: { nodes: 'garbage' }, kind: 'nodes', drop: 'garbage', heal: true },
-      { plan: { nodes: 'silent' }, kind: 'nodes', drop: 'timeout', heal: true },
     ]
+    // Not here: a silent peer alone is kept, not dropped (peerchurn.spec.ts, 'the only peer with the state')
     for (const c of cases) {
       it(
         `${c.kind}: ${String(Object.values(c.plan)[0])}${c.heal === true ? ' (healing)' : ''} ` +
@@ -270,20 +270,19 @@ describe('[StateSync]', function () {
       assert.deepEqual(run.source.dropped, [])
     })
 
-    it('a silent peer is dropped for timeouts; then the sync waits, without spinning, until aborted', async () => {
-      const [silent] = fakePeers(s, ['silent'])
+    it('a peer that sent invalid data is dropped; then the sync waits, without spinning, until aborted', async () => {
+      const [liar] = fakePeers(s, ['corrupt'])
       const times: number[] = []
-      const run = new SyncRun(s, [silent], {
+      const run = new SyncRun(s, [liar], {
         onWaiting: (_, r) => {
           times.push(performance.now())
           if (times.length === 5) r.abort.abort()
         },
       })
       await assert.rejects(run.run(), isAbort)
-      assert.deepEqual(run.source.reasonsFor(silent.id), ['timeout'])
-      // Each timeout but the last frees a slot for one more request
-      // A peer that never answered is dropped at its first timeout: one probe, nothing more
-      assert.equal(requestsOf(silent), 1, JSON.stringify(silent.stats))
+      assert.deepEqual(run.source.reasonsFor(liar.id), ['invalid_proof'])
+      // Its first reply: a peer that never answered has one request in flight
+      assert.equal(requestsOf(liar), 1, JSON.stringify(liar.stats))
       assert.deepEqual(run.waits, Array(5).fill('no snap peers connected'))
       // Paced by idleWaitMs (20 ms), not a busy loop
       assert.ok(times[4] - times[0] >= 4 * 15, `5 waits in ${times[4] - times[0]} ms`)
