@@ -83,8 +83,11 @@ export async function startSource(spec: {
       throw new Error(`${name} did not load the chain: block ${chain.head.number} is ${head?.hash}\n${node.logTail()}`)
     await node.stop()
     const seedDir = join(dir, 'seed')
-    // Not the config DB (it holds the node key: each node has its own), nor the peer DB and logs
-    const seeded = (path: string) => !['config', 'rlpx'].includes(basename(path)) && !path.endsWith('.log')
+    // Not the config DB (it holds the node key: each node has its own), nor the peer DB and the logs; a
+    // LevelDB write-ahead log (000123.log) is the DB's newest writes: without it the chain DB lost its blocks
+    const isLevelLog = (path: string) => /^\d+\.log$/.test(basename(path))
+    const seeded = (path: string) =>
+      !['config', 'rlpx'].includes(basename(path)) && (!path.endsWith('.log') || isLevelLog(path))
     cpSync(node.dataDir, seedDir, { recursive: true, filter: seeded })
     step('restarting A as the clique signer')
     node = await node.restart({ signerKeyFile: files.keyFile, sync: 'full', args: [] })
