@@ -5,6 +5,7 @@
 import { dbSuite } from './db.js'
 import { hashSuite } from './hash.js'
 import { serveSuite } from './serve.js'
+import { serveLoadSuite } from './serveload.js'
 import { syncSuite } from './sync.js'
 import { trieSuite } from './trie.js'
 
@@ -15,6 +16,7 @@ export const suites: { [name: string]: Suite } = {
   db: dbSuite,
   hash: hashSuite,
   serve: serveSuite,
+  serveload: serveLoadSuite,
   sync: syncSuite,
   trie: trieSuite,
 }
