@@ -4,6 +4,8 @@ import { bytesToUnprefixedHex } from '@ethereumjs/util'
 
 import { serveAccountRange, slimLength } from '../../src/server/accountrange.js'
 import { Budget } from '../../src/server/budget.js'
+import { EMPTY_CODE_HASH, decodeFullAccount, encodeFullAccount, encodeSlimAccount } from '../../src/trie/account.js'
+import { EMPTY_ROOT } from '../../src/trie/stackbuilder.js'
 import { DEFAULT_SERVE_LIMITS } from '../../src/wire/constants.js'
 
 import { MAX, ZERO, buildState, hex, plusOne, verifyRange } from './fixtures.js'
@@ -184,5 +186,29 @@ describe('[serveAccountRange]', () => {
     const reply = await serveAccountRange(state.view, request(state, {}), DEFAULT_SERVE_LIMITS, spent)
     assert.equal(reply.accounts.length, 1)
     await verifyRange(state.root, ZERO, [reply.accounts[0].hash], [reply.accounts[0].body], reply.proof)
+  })
+})
+
+describe('[slimLength] read from the full body, without decoding it', () => {
+  const ONES = new Uint8Array(32).fill(0x11)
+  const nonces = [0n, 1n, 0x7fn, 0x80n, 2n ** 64n - 1n]
+  const balances = [0n, 1n, 0x80n, 10n ** 18n, 2n ** 256n - 1n]
+  it('equals the length of the slim encoding for every shape of account', () => {
+    let checked = 0
+    for (const nonce of nonces)
+      for (const balance of balances)
+        for (const storageRoot of [EMPTY_ROOT, ONES])
+          for (const codeHash of [EMPTY_CODE_HASH, ONES]) {
+            const body = encodeFullAccount({ nonce, balance, storageRoot, codeHash })
+            const slim = encodeSlimAccount(decodeFullAccount(body)).length
+            assert.equal(slimLength(body), slim, `nonce ${nonce} balance ${balance}`)
+            checked++
+          }
+    assert.equal(checked, 100)
+  })
+
+  it('a body that is not a full account still fails as the decoder does', () => {
+    assert.throws(() => slimLength(Uint8Array.of(0xc0)))
+    assert.throws(() => slimLength(new Uint8Array(70).fill(0xf8)))
   })
 })
