@@ -195,7 +195,9 @@ export class PeerTracker {
     // Ask for less next time: a timed-out request was too big for this peer's link
     t.rate[kind] = t.rate[kind] / 2
     t.byteRate = t.byteRate / 2
-    if (sentAt <= t.lastTimeoutAt) return false
+    // Strictly before: a request sent in the same millisecond as the record was sent after it (a kept peer is
+    // asked again at once), and its own timeout must count
+    if (sentAt < t.lastTimeoutAt) return false
     t.timeouts++
     t.lastTimeoutAt = Date.now()
     // A peer that never answered gets one request at a time (capacity): were it allowed the same
