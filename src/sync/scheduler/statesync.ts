@@ -321,7 +321,12 @@ export class StateSync {
     const { req } = result
     const { group } = req
     this.release(req)
-    if (result.reply !== undefined && (group.settled || req.generation !== this.ctx.generation)) {
+    const moved = req.generation !== this.ctx.generation
+    if (moved && !group.settled && result.reply !== undefined && req.kind.byHash) {
+      // Asked under a root the sync has moved from, but checked by hashes alone: used, not asked again
+      if (await this.applyMoved(req, result.reply)) return
+    }
+    if (result.reply !== undefined && (group.settled || moved)) {
       this.ctx.counters.wastedBytes += payloadBytes(result.reply)
     }
     if (group.settled) {
@@ -333,7 +338,7 @@ export class StateSync {
     }
     // The work goes back only when no other request for it may still bring it
     const requeue = () => group.holders === 0 && req.kind.requeue(req.work)
-    if (req.generation !== this.ctx.generation) {
+    if (moved) {
       // Asked under a root the sync has moved from: the work is asked again, the peer not judged
       requeue()
       return
@@ -358,6 +363,20 @@ export class StateSync {
     requeue()
     if (result.reply !== undefined) this.ctx.counters.wastedBytes += payloadBytes(result.reply)
     this.onFailure(req.peer, req.kind, failure, req.started)
+  }
+
+  // Applies a reply asked under an older root (see WorkKind.byHash); false when it does not verify: the
+  // peer is not judged, as it may no longer serve that root (its work is asked again)
+  private async applyMoved(req: InFlight, reply: unknown): Promise<boolean> {
+    try {
+      const applied = await req.kind.apply(req.work, reply)
+      req.group.settled = true
+      this.ctx.counters.bytes += applied.bytes
+      return true
+    } catch (err) {
+      if (err instanceof LocalStateError) throw err
+      return false
+    }
   }
 
   // A reply to work already applied: verified only (under the root it was asked for), never applied

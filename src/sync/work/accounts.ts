@@ -30,6 +30,7 @@ export const MAX_PENDING_BATCHES = 32
 /** See the module comment */
 export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange> {
   readonly kind = 'accounts'
+  readonly byHash = false
 
   constructor(
     private readonly ctx: SyncContext,

@@ -12,6 +12,7 @@ import type { ByteCodesReply } from '../../wire/messages.js'
 /** See the module comment */
 export class ByteCodes implements WorkKind<Uint8Array[], ByteCodesReply> {
   readonly kind = 'codes'
+  readonly byHash = true
 
   constructor(private readonly ctx: SyncContext) {}
 

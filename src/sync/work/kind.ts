@@ -22,6 +22,11 @@ export interface Applied {
 /** A kind of request; see the module comment. Only the scheduler loop calls it. */
 export interface WorkKind<W, R> {
   readonly kind: RequestKind
+  /**
+   * Each item of a reply is checked by its own hash alone (codes, trie nodes), not by a proof from the
+   * root it was asked under: a reply that comes after a pivot move is as good under the new root
+   */
+  readonly byHash: boolean
   /** Work for one request of about `items` items, or undefined when there is none now */
   pick(items: number): W | undefined
   /** Sends the request for `work` to `peer`, asking for at most `bytes` of reply */

@@ -117,6 +117,7 @@ export async function completeStorage(ctx: SyncContext, owner: StorageOwner): Pr
 /** See the module comment */
 export class StorageRanges implements WorkKind<StorageWork, StorageReply> {
   readonly kind = 'storage'
+  readonly byHash = false
 
   constructor(private readonly ctx: SyncContext) {}
 

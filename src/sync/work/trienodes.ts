@@ -25,6 +25,7 @@ export interface NodeBatch {
 /** See the module comment */
 export class TrieNodes implements WorkKind<NodeBatch, TrieNodesReply> {
   readonly kind = 'nodes'
+  readonly byHash = true
 
   constructor(private readonly ctx: SyncContext) {}
 
