@@ -3,12 +3,11 @@
  * decoded (through the plugin seam's `ProtocolHandler`), validates them, runs them under the
  * serving caps and sends the replies with the client's encoder (which slims account bodies).
  */
-import { RLP } from '@ethereumjs/rlp'
 
 import { DEFAULT_SERVE_LIMITS } from '../wire/constants.js'
 import { parseSnapRequest } from '../wire/messages.js'
 
-import { serveAccountRange } from './accountrange.js'
+import { accountFields, serveAccountRange } from './accountrange.js'
 import { Budget } from './budget.js'
 import { serveByteCodes } from './bytecodes.js'
 import { ServeScheduler } from './scheduler.js'
@@ -107,7 +106,7 @@ export async function serveRequest(view: StateView, req: SnapRequest, limits: Se
     case 'GetAccountRange': {
       const { accounts, proof } = await serveAccountRange(view, req, limits, budget)
       // The client's encoder takes the body's fields and slims them (accountBodyToSlim)
-      const args = { accounts: accounts.map((a) => ({ hash: a.hash, body: RLP.decode(a.body) })), proof }
+      const args = { accounts: accounts.map((a) => ({ hash: a.hash, body: accountFields(a.body) })), proof }
       const bytes = accounts.reduce((n, a) => n + a.hash.length + a.body.length, 0) + sum(proof)
       return { args, items: { accounts: accounts.length, proofNodes: proof.length }, bytes }
     }

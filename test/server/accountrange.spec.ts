@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert'
 
+import { RLP } from '@ethereumjs/rlp'
 import { bytesToUnprefixedHex } from '@ethereumjs/util'
 
-import { serveAccountRange, slimLength } from '../../src/server/accountrange.js'
+import { accountFields, serveAccountRange, slimLength } from '../../src/server/accountrange.js'
 import { Budget } from '../../src/server/budget.js'
 import { EMPTY_CODE_HASH, decodeFullAccount, encodeFullAccount, encodeSlimAccount } from '../../src/trie/account.js'
 import { EMPTY_ROOT } from '../../src/trie/stackbuilder.js'
@@ -210,5 +211,38 @@ describe('[slimLength] read from the full body, without decoding it', () => {
   it('a body that is not a full account still fails as the decoder does', () => {
     assert.throws(() => slimLength(Uint8Array.of(0xc0)))
     assert.throws(() => slimLength(new Uint8Array(70).fill(0xf8)))
+  })
+})
+
+describe('[accountFields] the fields of a full body, read without decoding it', () => {
+  const ONES = new Uint8Array(32).fill(0x11)
+  const bodies = [0n, 1n, 0x7fn, 0x80n, 2n ** 64n - 1n].flatMap((nonce) =>
+    [0n, 1n, 0x80n, 10n ** 18n, 2n ** 256n - 1n].flatMap((balance) =>
+      [EMPTY_ROOT, ONES].flatMap((storageRoot) =>
+        [EMPTY_CODE_HASH, ONES].map((codeHash) => encodeFullAccount({ nonce, balance, storageRoot, codeHash })),
+      ),
+    ),
+  )
+
+  it("equals RLP.decode's fields for every shape of account, as views into the body", () => {
+    for (const body of bodies) {
+      const fields = accountFields(body)
+      assert.deepEqual(fields, RLP.decode(body))
+      for (const f of fields) assert.equal(f.buffer, body.buffer, 'a view, not a copy')
+    }
+    assert.equal(bodies.length, 100)
+  })
+
+  it('a body not in the canonical shape is decoded by RLP.decode, which refuses bad data', () => {
+    // A one-byte nonce below 0x80 written with a prefix: not canonical
+    const body = encodeFullAccount({ nonce: 5n, balance: 1n, storageRoot: ONES, codeHash: ONES })
+    const prefixed = Uint8Array.from([0xf8, body[1] + 1, 0x81, ...body.subarray(2)])
+    assert.throws(() => accountFields(prefixed), /invalid RLP/)
+    assert.throws(() => accountFields(new Uint8Array(70).fill(0xf8)))
+    // A list that is not 4 hashes long is still what RLP.decode makes of it
+    assert.deepEqual(accountFields(RLP.encode([Uint8Array.of(1), Uint8Array.of(2)])), [
+      Uint8Array.of(1),
+      Uint8Array.of(2),
+    ])
   })
 })
