@@ -1,8 +1,10 @@
 /**
- * `RLP.encode` as patched in `@ethereumjs/rlp` (patches/@ethereumjs+rlp+10.0.0.patch): one size pass,
- * then one write into one buffer, instead of concatenating every item at every level. Every message
- * the node sends goes through it, so it must give byte for byte what the definition gives (Yellow
- * Paper, appendix B), for every input type the library takes, and throw where the library threw.
+ * `RLP.encode` and `RLP.decode` as patched in `@ethereumjs/rlp` (patches/@ethereumjs+rlp+10.0.0.patch):
+ * encode makes one size pass, then one write into one buffer, instead of concatenating every item at
+ * every level; decode reads by offsets instead of copying each list and passing views of the rest on.
+ * Every message the node sends or receives goes through them, so encode must give byte for byte what
+ * the definition gives (Yellow Paper, appendix B), for every input type the library takes, decode must
+ * give the items back, and both must throw where the library threw.
  */
 import { strict as assert } from 'node:assert'
 
@@ -147,6 +149,32 @@ for (const [dist, RLP] of [
       assert.ok(same(encoded, reference(reply)))
       assert.equal(encoded.byteOffset, 0)
       assert.equal(encoded.buffer.byteLength, encoded.length, 'the output is its own buffer, sized once')
+    })
+
+    it('decode: by offsets into the input, the same items and the same errors', () => {
+      const item: Input = [Uint8Array.of(1), [new Uint8Array(60).fill(2), []], new Uint8Array(0), Uint8Array.of(0x80)]
+      const encoded = RLP.encode(item)
+      assert.ok(same(RLP.decode(encoded), item))
+      // Stream mode: the first item, and a copy of what follows it
+      const streamed = RLP.decode(Uint8Array.from([...encoded, 0x01, 0x02]), true)
+      assert.ok(same(streamed.data, item))
+      assert.deepEqual(streamed.remainder, Uint8Array.of(1, 2))
+      // The stock decoder's errors for each (10.0.0's messages)
+      const refused: [string, RegExp][] = [
+        ['8100', /single byte < 0x80 are not prefixed/],
+        ['b801', /not enough bytes for string length/],
+        ['b83700', /expected string length to be greater than 55/],
+        ['b900010000', /extra zeros/],
+        ['c4010203', /out-of-bounds/],
+        ['c20183', /out-of-bounds/],
+        ['f838', /total length is larger than the data/],
+        ['f80101', /encoded list too short/],
+        ['f83801', /total length is larger than the data/],
+        ['0102', /remainder must be zero/],
+        // An item may not run past the end of its list, though the input goes on
+        ['c2820102', /out-of-bounds/],
+      ]
+      for (const [hex, error] of refused) assert.throws(() => RLP.decode(Buffer.from(hex, 'hex')), error, hex)
     })
 
     it('throws where the library throws: a negative number, a type it does not take', () => {

@@ -74,3 +74,12 @@ export function byteLength(list: Uint8Array[]): number {
   for (const b of list) n += b.length
   return n
 }
+
+/** Payload bytes of a decoded reply (every byte string in it), for the wasted-bytes counter */
+export function payloadBytes(value: unknown): number {
+  if (value instanceof Uint8Array) return value.length
+  if (Array.isArray(value)) return value.reduce((n: number, v) => n + payloadBytes(v), 0)
+  if (typeof value === 'object' && value !== null)
+    return Object.values(value).reduce((n: number, v) => n + payloadBytes(v), 0)
+  return 0
+}

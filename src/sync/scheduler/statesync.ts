@@ -9,7 +9,8 @@
  *
  * The pivot can move (`moveTo`) while the sync runs: every range, batch and code already received is
  * kept, account tasks continue from their cursors under the new root, and replies to requests of the
- * old root are put back without judging the peer. What no longer verifies (storage of an account
+ * old root are put back without judging the peer, but for codes and trie nodes: each is checked by its
+ * hash alone, so such a reply is applied as if asked under the new root. What no longer verifies (storage of an account
  * that changed) is left to the completion from the new root, which fetches only what is not stored.
  *
  * Tail: when an idle peer finds no new work while a much slower peer holds some (the last pieces of a
@@ -23,7 +24,8 @@ import { toHex } from '../../trie/hex.js'
 
 import { accountSpaceDone } from '../work/accounttasks.js'
 import { CodeQueue } from '../work/codequeue.js'
-import { classify } from '../peers/faults.js'
+import { classify, payloadBytes } from '../peers/faults.js'
+import { PeerJudge } from '../peers/peerjudge.js'
 import { PeerTracker } from '../peers/peertracker.js'
 import { RequestRate } from './requestrate.js'
 import { StorageQueue } from '../work/storagequeue.js'
@@ -35,20 +37,17 @@ import { StorageRanges } from '../work/storage.js'
 import { TrieNodes } from '../work/trienodes.js'
 
 import type { AccountTask } from '../work/accounttasks.js'
-import type { Failure } from '../peers/faults.js'
 import type { TrackedPeer } from '../peers/peertracker.js'
-import type { DropReason, SnapPeerSource } from '../peers/snappeer.js'
+import type { Failure } from '../peers/faults.js'
+import type { PeerJudgeEvents } from '../peers/peerjudge.js'
+import type { SnapPeerSource } from '../peers/snappeer.js'
 import type { SnapSyncCounters } from '../report/status.js'
 import type { AnyKind, HedgeGroup, InFlight } from './hedge.js'
 import type { SyncContext } from '../work/kind.js'
 import type { StateStore } from '../../trie/index.js'
 
 /** What the state sync reports to its owner */
-export interface StateSyncEvents {
-  /** A peer was dropped for bad data or repeated timeouts */
-  peerDropped?(peerId: string, reason: DropReason, detail: string): void
-  /** A peer that timed out too often was kept: it is the only one with the state (see dropSlow) */
-  peerKept?(peerId: string, detail: string): void
+export interface StateSyncEvents extends PeerJudgeEvents {
   /** The sync waits for peers (none connected); says why, for the log */
   waiting?(why: string): void
   /** Everything up to the cursors is written: persist the progress now */
@@ -90,6 +89,7 @@ export class StateSync {
   readonly ctx: SyncContext
   readonly accounts: AccountRanges
   readonly tracker: PeerTracker
+  private readonly judge: PeerJudge
   private readonly kinds: AnyKind[]
   private rootHex: string
   /** A root to move to, taken at the top of the next loop turn */
@@ -130,6 +130,7 @@ export class StateSync {
     this.rootHex = toHex(root)
     this.accounts = new AccountRanges(this.ctx, tasks)
     this.tracker = tracker ?? new PeerTracker()
+    this.judge = new PeerJudge(this.tracker, source, events)
     this.kinds = [
       new TrieNodes(this.ctx),
       new ByteCodes(this.ctx),
@@ -333,7 +334,7 @@ export class StateSync {
       // The hedge's other request was applied first. This reply still tells about its peer: a liar
       // whose work was hedged must not escape by answering second
       const failure = result.error !== undefined ? classify(result.error) : this.judgeLate(req, result.reply)
-      if (failure !== undefined) this.onFailure(req.peer, req.kind, failure, req.started)
+      if (failure !== undefined) this.judge.failed(req.peer, req.kind.kind, failure, req.started, this.rootHex)
       return
     }
     // The work goes back only when no other request for it may still bring it
@@ -362,7 +363,7 @@ export class StateSync {
     }
     requeue()
     if (result.reply !== undefined) this.ctx.counters.wastedBytes += payloadBytes(result.reply)
-    this.onFailure(req.peer, req.kind, failure, req.started)
+    this.judge.failed(req.peer, req.kind.kind, failure, req.started, this.rootHex)
   }
 
   // Applies a reply asked under an older root (see WorkKind.byHash); false when it does not verify: the
@@ -390,56 +391,6 @@ export class StateSync {
     }
   }
 
-  private onFailure(t: TrackedPeer, kind: AnyKind, failure: Failure, started: number): void {
-    // A peer dropped for an earlier reply is not judged (or dropped) again for its other requests
-    if (this.tracker.get(t.peer.id) !== t) return
-    switch (failure.kind) {
-      case 'fault':
-        this.drop(t, failure.reason, `${kind.kind}: ${failure.detail}`)
-        return
-      case 'unavailable':
-        t.lacksRoot.add(this.rootHex)
-        return
-      case 'timeout':
-        if (this.tracker.timedOut(t, kind.kind, started))
-          this.dropSlow(t, `${kind.kind}: ${t.timeouts} timeouts in a row`)
-        return
-      case 'lost':
-        // Disconnected: the peer has left the pool, and its other requests fail with this one. It is
-        // not judged: dropping it would ban a peer that only restarted (the only one, maybe) for good
-        if (!this.source.peers().some((p) => p.id === t.peer.id)) return
-        // Still listed, yet the send failed: treated like a peer that never answers, but dropped even
-        // when it is the last one (not dropSlow): its sends fail at once, so asking it again would spin
-        if (this.tracker.timedOut(t, kind.kind)) this.drop(t, 'timeout', `${kind.kind}: ${failure.detail}`)
-        return
-    }
-  }
-
-  /**
-   * Drops `t` for its timeouts, unless it is the last peer that may serve the root: slowness alone
-   * is no fault, and without it the sync waits for a peer that may never come (its bootnode, say, is
-   * banned meanwhile). It is asked again, one request at a time, with more time at each turn
-   * (PeerTracker.timeoutFor); a peer that joins later makes it droppable again
-   */
-  private dropSlow(t: TrackedPeer, detail: string): void {
-    const others = this.tracker.list().filter((o) => o !== t && !o.lacksRoot.has(this.rootHex))
-    if (others.length > 0) {
-      this.drop(t, 'timeout', detail)
-      return
-    }
-    const next = +(this.tracker.timeoutFor(t) / 1000).toFixed(1)
-    this.events.peerKept?.(
-      t.peer.id,
-      `${detail}; kept, the only peer with the state: asked again with ${next} s to answer`,
-    )
-  }
-
-  private drop(t: TrackedPeer, reason: DropReason, detail: string): void {
-    this.tracker.forget(t.peer.id)
-    this.source.drop(t.peer, reason, detail)
-    this.events.peerDropped?.(t.peer.id, reason, detail)
-  }
-
   private reportIdle(): void {
     const peers = this.tracker.sync(this.source.peers())
     if (peers.length === 0) {
@@ -460,13 +411,4 @@ export class StateSync {
     await this.ctx.writer.flush()
     await this.events.persist()
   }
-}
-
-/** Payload bytes of a decoded reply (every byte string in it), for the wasted-bytes counter */
-export function payloadBytes(value: unknown): number {
-  if (value instanceof Uint8Array) return value.length
-  if (Array.isArray(value)) return value.reduce((n: number, v) => n + payloadBytes(v), 0)
-  if (typeof value === 'object' && value !== null)
-    return Object.values(value).reduce((n: number, v) => n + payloadBytes(v), 0)
-  return 0
 }
