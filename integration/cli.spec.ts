@@ -103,6 +103,11 @@ describe('[ethereumjs-snap CLI]', () => {
           message: /--sync=snap with --maxPeers=2: the pivot needs --snapMinPeers=3 peers/,
         },
         { args: ['--db=leveldb'], message: /--db must be level or rocksdb, got leveldb/ },
+        { args: ['--ethVersions=68,71'], message: /Invalid --ethVersions entry "71" \(supported: 66,67,68,69,70\)/ },
+        {
+          args: ['--ethVersions=69', '--ethVersions=70'],
+          message: /--ethVersions was given more than once: give it once, comma-separated/,
+        },
         // The stock client took it silently and logged nothing at all
         {
           args: ['--logLevel=info', '--logLevel=debug'],

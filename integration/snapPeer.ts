@@ -53,7 +53,7 @@ export interface CommonChain {
   genesisHash: string
 }
 
-function commonOf(chain: ChainInfo | CommonChain): Common {
+export function commonOf(chain: ChainInfo | CommonChain): Common {
   if ('common' in chain) return chain.common
   const common = createCommonFromGethGenesis(chain.genesis, {
     chain: 'snaptest',

@@ -46,6 +46,8 @@ export async function startSource(spec: {
   plan: ChainPlan
   name?: string
   db?: NodeOptions['db']
+  /** Further flags of A as the miner (e.g. `--ethVersions=69,70`) */
+  args?: string[]
   step?: (what: string) => void
 }): Promise<Source> {
   const step = spec.step ?? (() => {})
@@ -90,7 +92,7 @@ export async function startSource(spec: {
       !['config', 'rlpx'].includes(basename(path)) && (!path.endsWith('.log') || isLevelLog(path))
     cpSync(node.dataDir, seedDir, { recursive: true, filter: seeded })
     step('restarting A as the clique signer')
-    node = await node.restart({ signerKeyFile: files.keyFile, sync: 'full', args: [] })
+    node = await node.restart({ signerKeyFile: files.keyFile, sync: 'full', args: spec.args ?? [] })
     return { dir, devnet, files, chain, node, seedDir, destroy }
   } catch (err) {
     await destroy()

@@ -135,8 +135,17 @@ function checkConflicts(args: { [key: string]: unknown }, options: SnapOptions):
   }
 }
 
-/** The client's flags that take a list (yargs `array: true`), which may be given more than once */
-const LIST_FLAGS: ReadonlySet<string> = new Set(['bootnodes', 'multiaddrs', 'dnsNetworks', 'loadBlocksFromRlp'])
+/**
+ * The client's flags that take a list (yargs `array: true`), which may be given more than once, and
+ * `ethVersions`, one comma-separated flag that the client's parser turns into a list
+ */
+const LIST_FLAGS: ReadonlySet<string> = new Set([
+  'bootnodes',
+  'multiaddrs',
+  'dnsNetworks',
+  'loadBlocksFromRlp',
+  'ethVersions',
+])
 
 /**
  * Refuses a flag given more than once: yargs makes it an array that every value check passes, and the

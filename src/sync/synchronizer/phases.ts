@@ -67,6 +67,9 @@ const MAX_RETRY_MS = 5 * 60_000
  */
 const PIVOT_STALL_MS = 2 * 60_000
 
+/** `Chain.historyStart` while no block has receipts here (the served range is clamped to the head) */
+const NO_HISTORY = 2n ** 64n - 1n
+
 /** What the chain says of a pivot whose state is complete */
 type PivotVerdict =
   | { readonly kind: 'canonical' }
@@ -162,6 +165,7 @@ export class SnapPhases {
       await this.store.save(fixed)
     }
     const progress = await this.download.load()
+    this.setHistoryStart(progress.handedOff && progress.pivot !== undefined ? BigInt(progress.pivot.number) : undefined)
     if (progress.handedOff) logger?.info('Snap sync: finished earlier; following the chain as a full node')
     else if (progress.pivot !== undefined)
       logger?.info(`Snap sync: resuming the state of pivot block ${BigInt(progress.pivot.number)}`)
@@ -280,10 +284,19 @@ export class SnapPhases {
     logger?.info(stateCompleteLine(this.download.status()))
     await this.parts.chain.blockchain.setIteratorHead('vm', pivot.hash)
     await this.download.handedOver()
+    this.setHistoryStart(pivot.number)
     this.tick()
     logger?.info(summaryLine(this.download.status()))
     await this.parts.execution.start()
     await this.executeFromPivot()
+  }
+
+  /**
+   * The eth/69 served range (Status, BlockRangeUpdate) starts above the pivot: the blocks below it have
+   * bodies here but no receipts. Before the handoff there are none: the range is the head alone.
+   */
+  private setHistoryStart(pivotNumber: bigint | undefined): void {
+    this.parts.chain.historyStart = pivotNumber === undefined ? NO_HISTORY : pivotNumber + 1n
   }
 
   private tick(): void {
