@@ -16,7 +16,8 @@ import { EthProtocol } from '@ethereumjs/client/dist/esm/src/net/protocol/ethpro
 import { BlockRangeAnnouncer } from '@ethereumjs/client/dist/esm/src/service/blockrange.js'
 import { FullSynchronizer } from '@ethereumjs/client/dist/esm/src/sync/fullsync.js'
 import { Event } from '@ethereumjs/client/dist/esm/src/types.js'
-import { bytesToBigInt, hexToBytes } from '@ethereumjs/util'
+import { RLP } from '@ethereumjs/rlp'
+import { bytesToBigInt, bytesToHex, hexToBytes } from '@ethereumjs/util'
 
 const common = () => new Common({ chain: Mainnet, hardfork: Hardfork.Prague })
 const HASH = (n: number) => hexToBytes(`0x${n.toString(16).padStart(64, '0')}`)
@@ -73,6 +74,15 @@ describe('[client eth/69] versions, Status, range updates, best peer', () => {
       genesisHash: HASH(0),
     })
     assert.equal('td' in decoded, false)
+  })
+
+  it("BlockRangeUpdate encodes to go-ethereum's form of {0, 3333, 0x…feedbeef} and decodes back", () => {
+    const protocol = new EthProtocol({ config: new Config({ common: common() }), chain: {} as never })
+    const message = protocol.messages.find((m) => m.name === 'BlockRangeUpdate')!
+    const range = { earliest: 0n, latest: 3333n, latestHash: hexToBytes(`0x${'feedbeef'.padStart(64, '0')}`) }
+    const encoded = RLP.encode(protocol.encode(message, range, 69))
+    assert.equal(bytesToHex(encoded), `0xe580820d05a0${'feedbeef'.padStart(64, '0')}`)
+    assert.deepEqual(protocol.decode(message, RLP.decode(encoded), 69), range)
   })
 
   it('BlockRangeAnnouncer: after 32 blocks or 2 minutes, at once when the head moves back; eth/69+ peers only', () => {

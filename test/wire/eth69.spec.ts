@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert'
 
 import { Common, Hardfork, Mainnet } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
-import { bytesToHex, hexToBytes, intToBytes } from '@ethereumjs/util'
+import { bytesToHex, hexToBytes, intToBytes, intToUnpaddedBytes } from '@ethereumjs/util'
 
 import { ETH, EthMessageCodes, checkBlockRange } from '../../node_modules/@ethereumjs/devp2p/dist/esm/protocol/eth.js'
 
@@ -88,6 +88,26 @@ describe('[devp2p eth/69 and eth/70] Status, BlockRangeUpdate, message codes', (
       assert.equal(a.statuses.length, 1)
     })
   }
+
+  it("Status bytes: go-ethereum's encoding of Status69/70 (fork id, range and hash set as in the vectors)", () => {
+    // Computed with a checked RLP encoder from go-ethereum's StatusPacket fields (issue notes): mainnet's
+    // genesis, fork id {0xdeadbeef, next}, earliest, latest 3333, latest hash 0x…feedbeef
+    const cases = [
+      [69, 0n, 0, 'f84f4501a0d4e56740f876aef8c010b86a40d5f56745a118d0906a34e69aec8c0db1cb8fa3c684deadbeef8080820d05a0'],
+      [
+        70,
+        1234n,
+        100,
+        'f8514601a0d4e56740f876aef8c010b86a40d5f56745a118d0906a34e69aec8c0db1cb8fa3c884deadbeef8204d264820d05a0',
+      ],
+    ] as const
+    for (const [version, next, earliest, prefix] of cases) {
+      const a = endpoint(version)
+      Object.assign(a.eth, { _forkHash: '0xdeadbeef', _nextForkBlock: next })
+      a.eth.sendStatus(status(3333, { earliestBlock: intToUnpaddedBytes(earliest) }))
+      assert.equal(bytesToHex(RLP.encode(a.sent[0].payload as never)), `0x${prefix}${'feedbeef'.padStart(64, '0')}`)
+    }
+  })
 
   it('an eth/69 Status with no earliest block says 0', () => {
     const a = endpoint(69)
