@@ -130,6 +130,21 @@ describe('[client eth/69] versions, Status, range updates, best peer', () => {
     assert.equal(sent.length, before + 2)
   })
 
+  it('BlockRangeAnnouncer before the merge: also every 4 s while the head moves (no eth/69 block propagation)', () => {
+    const config = new Config({ common: new Common({ chain: Mainnet, hardfork: Hardfork.London }) })
+    let range = { earliest: 0n, latest: 10n, latestHash: HASH(10) }
+    const sent: unknown[] = []
+    const pool = { peers: [{ eth: { version: 69, send: (_: string, r: unknown) => sent.push(r) } }] }
+    const announcer = new BlockRangeAnnouncer({ config, chain: { servedRange: () => range }, pool: pool as never })
+    const t0 = Date.now()
+    announcer.start()
+    range = { earliest: 0n, latest: 12n, latestHash: HASH(12) }
+    assert.equal(announcer.update(t0 + 3_000), false, '3 s: not yet')
+    assert.equal(announcer.update(t0 + 4_000), true, '4 s and a new head: due')
+    assert.equal(announcer.update(t0 + 9_000), false, 'the same head is not sent again')
+    assert.deepEqual(sent, [range])
+  })
+
   it("Peer.latest(): a range naming a higher block than the peer's known head asks for the named head", async () => {
     const c = new Common({ chain: Mainnet, hardfork: Hardfork.Paris })
     const head = (n: bigint) => createBlockHeader({ number: n, timestamp: 1n, gasLimit: 30_000_000n }, { common: c })
