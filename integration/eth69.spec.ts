@@ -11,8 +11,9 @@ import { strict as assert } from 'node:assert'
 import { MerklePatriciaTrie } from '@ethereumjs/mpt'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToBigInt, bytesToHex, hexToBytes } from '@ethereumjs/util'
+import { encodeReceipt } from '@ethereumjs/vm'
 
-import { consensusReceipt, connectEth } from './harness/ethpeer.js'
+import { connectEth } from './harness/ethpeer.js'
 import { ClientNode, startSnapNode, startSource, waitSnapDone } from './harness/index.js'
 import { chainInfo } from './snapPeer.js'
 
@@ -78,7 +79,7 @@ async function checkReceipts(node: ClientNode, b: RpcBlock, served: WireReceipt[
     )
   }
   const trie = new MerklePatriciaTrie()
-  for (const [i, r] of served.entries()) await trie.put(RLP.encode(i), consensusReceipt(r))
+  for (const [i, r] of served.entries()) await trie.put(RLP.encode(i), encodeReceipt(r as never, r.txType as never))
   assert.equal(bytesToHex(trie.root()), b.receiptsRoot, `${what}: receipts root of block ${b.number}`)
 }
 

@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto'
 
-import { RLP } from '@ethereumjs/rlp'
 import { bigIntToUnpaddedBytes, bytesToBigInt, hexToBytes, intToUnpaddedBytes } from '@ethereumjs/util'
 
 // The dist file of the patched devp2p (its types are the stock ones)
@@ -128,15 +127,4 @@ export async function connectEth(enode: string, chain: ChainInfo, version: 68 | 
       })
     },
   }
-}
-
-/** The consensus encoding of a receipt (the receipts trie's value): `type || rlp([status, gas, bloom, logs])` */
-export function consensusReceipt(r: WireReceipt): Uint8Array {
-  const status = r.stateRoot ?? (r.status === 1 ? Uint8Array.of(1) : new Uint8Array())
-  const body = RLP.encode([status, bigIntToUnpaddedBytes(r.cumulativeBlockGasUsed), r.bitvector, r.logs])
-  if (r.txType === 0) return body
-  const typed = new Uint8Array(body.length + 1)
-  typed[0] = r.txType
-  typed.set(body, 1)
-  return typed
 }
