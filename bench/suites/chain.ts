@@ -192,7 +192,7 @@ function signAndPack(
         value: tx.value,
         data: tx.data,
       },
-      { common: common as never },
+      { common },
     ).sign(signer.key)
     if (gas + tx.gasLimit > BigInt(spec.blockGas)) {
       groups.push([])

@@ -185,8 +185,7 @@ export async function buildChain(devnet: Devnet, plan: ChainPlan, dir: string): 
         to: to as `0x${string}`,
         value: BigInt(i + 1) * 10n ** 12n,
       },
-      // @ethereumjs/tx 10.1 types its own common 10.1; the common 10.0 of the rest of the stack serves it at run time
-      { common: common as never },
+      { common },
     ).sign(signerKey),
   )
   const sealed = await sealBlocks(vm, genesis, chunk(txs, plan.txsPerBlock ?? 500), signerKey, period)

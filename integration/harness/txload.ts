@@ -147,8 +147,7 @@ export class TxLoad {
         value: tx.value ?? 0n,
         data: tx.data,
       },
-      // @ethereumjs/tx 10.1 types its own common 10.1; the common 10.0 of the rest of the stack serves it at run time
-      { common: this.common as never },
+      { common: this.common },
     ).sign(this.key)
     const hash = await this.node.rpc<string>('eth_sendRawTransaction', [bytesToHex(signed.serialize())])
     this.sent.push(hash)

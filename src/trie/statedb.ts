@@ -1,7 +1,7 @@
 /**
  * The client's state DB layout, and batched writes into it.
  *
- * Facts, read from the installed packages (`@ethereumjs/mpt` 10.0.0, `@ethereumjs/statemanager` 10.0.0,
+ * Facts, read from the installed packages (`@ethereumjs/mpt` 10.1.3, `@ethereumjs/statemanager` 10.1.3,
  * `@ethereumjs/client` 0.10.5):
  * - The client opens `new Level(<dataDir>/<network>/state)` and wraps it in its `LevelDB`; the trie's
  *   `CheckpointDB` turns every key into an unprefixed lower-case hex string (`bytesToUnprefixedHex`)
