@@ -33,6 +33,7 @@ import type { Devnet } from '../../integration/harness/genesis.js'
 import type { StateLevel } from '../../integration/harness/state.js'
 import type { WalkStats } from '../../src/trie/walker.js'
 import type { FeeMarket1559Tx } from '@ethereumjs/tx'
+import type { Common } from '@ethereumjs/common'
 
 /** What the chain's transactions create */
 export interface ChainSpec {
@@ -168,7 +169,7 @@ function signAndPack(
   plan: PlannedTx[],
   spec: ChainSpec,
   signer: { key: Uint8Array; address: string },
-  common: unknown,
+  common: Common,
 ): FeeMarket1559Tx[][] {
   const from = createAddressFromString(signer.address)
   const nonces = new Map(plan.map((tx, nonce) => [tx, BigInt(nonce)]))
