@@ -116,10 +116,10 @@ describe('[common 10.1.3] a geth genesis with a blobSchedule for Osaka, BPO1 and
     ]) {
       common.setHardforkBy({ blockNumber: 1n, timestamp })
       const schedule = common.getBlobGasSchedule()
-      assert.deepEqual([schedule.targetBlobGasPerBlock, schedule.maxBlobGasPerBlock], [
-        BigInt(target) * BLOB_GAS,
-        BigInt(max) * BLOB_GAS,
-      ])
+      assert.deepEqual(
+        [schedule.targetBlobGasPerBlock, schedule.maxBlobGasPerBlock],
+        [BigInt(target) * BLOB_GAS, BigInt(max) * BLOB_GAS],
+      )
     }
   })
 
@@ -138,7 +138,12 @@ describe('[common 10.1.3] a geth genesis with a blobSchedule for Osaka, BPO1 and
       const eth = new ETH(68, { common, _socket: {}, _hello: null, disconnect: () => {} } as never, (_c: number, p) =>
         sent.push(RLP.decode(p) as Uint8Array[]),
       )
-      eth.sendStatus({ td: intToBytes(1), bestHash: GENESIS_HASH, genesisHash: GENESIS_HASH, latestBlock: intToBytes(1) })
+      eth.sendStatus({
+        td: intToBytes(1),
+        bestHash: GENESIS_HASH,
+        genesisHash: GENESIS_HASH,
+        latestBlock: intToBytes(1),
+      })
       const [hash, nextFork] = sent[0][5] as unknown as Uint8Array[]
       assert.equal(bytesToHex(hash), forkHash(passed), `at ${timestamp}`)
       assert.equal(nextFork.length === 0 ? 0 : Number(BigInt(bytesToHex(nextFork))), next, `at ${timestamp}`)
