@@ -31,7 +31,7 @@ const SCHEDULE = {
 }
 const BLOB_GAS = 131072n
 
-function devnetCommon(blobSchedule: object = SCHEDULE) {
+function devnetCommon(blobSchedule: object = SCHEDULE, forks: object = {}) {
   const genesis = {
     config: {
       chainId: 61234,
@@ -55,6 +55,7 @@ function devnetCommon(blobSchedule: object = SCHEDULE) {
       bpo2Time: TIMES.bpo2,
       depositContractAddress: `0x${'00'.repeat(20)}`,
       blobSchedule,
+      ...forks,
     },
     nonce: '0x0',
     timestamp: '0x0',
@@ -148,5 +149,16 @@ describe('[common 10.1.3] a geth genesis with a blobSchedule for Osaka, BPO1 and
       assert.equal(bytesToHex(hash), forkHash(passed), `at ${timestamp}`)
       assert.equal(nextFork.length === 0 ? 0 : Number(BigInt(bytesToHex(nextFork))), next, `at ${timestamp}`)
     }
+  })
+
+  it('BPO3–BPO5, which Common names but does not define, are defined by their blobSchedule entry', () => {
+    const bpo3 = { target: 15, max: 20, baseFeeUpdateFraction: 7000000 }
+    const common = devnetCommon({ ...SCHEDULE, bpo3 }, { bpo3Time: 4_000 })
+    common.setHardforkBy({ blockNumber: 1n, timestamp: 4_000 })
+    assert.equal(common.hardfork(), 'bpo3')
+    assert.equal(common.getBlobGasSchedule().maxBlobGasPerBlock, 20n * BLOB_GAS)
+    assert.equal(common.forkHash('bpo3'), forkHash([TIMES.osaka, TIMES.bpo1, TIMES.bpo2, 4_000]))
+    // a scheduled BPO fork without an entry: a clear error at start, not a failure deep in Common
+    assert.throws(() => devnetCommon(SCHEDULE, { bpo4Time: 5_000 }), /bpo4Time is set but bpo4 has no parameters/)
   })
 })
