@@ -57,6 +57,11 @@ const HEAD = 38
 const PIVOT_DISTANCE = 14
 /** Blocks with a blob transaction: two in Prague (one of them executed by B), Osaka, BPO1, BPO2 */
 const BLOB_BLOCKS = [5, 25, 28, 32, 36]
+/**
+ * The BPO1 block whose transaction carries two blobs: above the genesis's BPO1 target of one, so the next
+ * block's excess blob gas is one blob's gas; under Common's built-in BPO1 (target 10) it would stay 0
+ */
+const TWO_BLOBS_AT = 32
 /** Seconds from the genesis file's writing to Osaka: A's start and the Prague blocks fit in it */
 const OSAKA_MARGIN_S = 35
 const UNSUPPORTED_FORK = -38005
@@ -83,9 +88,11 @@ describe('[osaka] Prague → Osaka → BPO1 → BPO2 devnet: A builds over the e
   const blobKey = derive('osaka', 'blobber', 0)
   const blobSender = bytesToHex(privateToAddress(blobKey))
   let blobNonce = 0n
-  /** Per blob block: the versioned hash, and what the engine API answered about it */
-  const blobTxs = new Map<number, { hash: string; wrapper: number }>()
+  /** Per blob block: the first blob's versioned hash */
+  const blobTxs = new Map<number, string>()
   const engineChecks: string[] = []
+  /** What eth_sendRawTransaction answered for a blob transaction in the other fork's wrapper */
+  const wrongWrappers: string[] = []
   const bAnswers: string[] = []
   let pivot: number
   const followed: string[] = []
@@ -102,43 +109,60 @@ describe('[osaka] Prague → Osaka → BPO1 → BPO2 devnet: A builds over the e
   }
 
   /**
-   * One blob for each wrapper version, with its commitment and proofs: cell proofs take seconds to
-   * compute in JavaScript, so every version-1 transaction carries the same blob
+   * Blobs for each wrapper version, with their commitments and proofs. Cell proofs take seconds to compute
+   * in JavaScript, so every version-1 transaction carries the same blob (and the two-blob one a second)
    */
-  function blobOf(cells: boolean) {
-    const blobs = getBlobs(cells ? 'a blob sent after Osaka' : 'a blob sent before Osaka')
+  function blobsOf(cells: boolean, texts: string[]) {
+    const blobs = getBlobs(texts)
     const kzgCommitments = blobsToCommitments(kzg, blobs)
     const kzgProofs = cells ? blobsToCellProofs(kzg, blobs) : blobsToProofs(kzg, blobs, kzgCommitments)
     return { blobs, kzgCommitments, kzgProofs }
   }
-  let blobBeforeOsaka: ReturnType<typeof blobOf>
-  let blobAfterOsaka: ReturnType<typeof blobOf>
+  let beforeOsaka: ReturnType<typeof blobsOf>
+  let afterOsaka: ReturnType<typeof blobsOf>
 
-  /** Signs and sends a blob transaction with one blob, in the wrapper of the current fork */
-  async function sendBlobTx(n: number): Promise<void> {
+  /** A signed blob transaction with `count` blobs in the wrapper of `fork`'s rules */
+  function blobTx(fork: 'prague' | 'osaka', count: number, nonce: bigint) {
     const txCommon = common.copy()
-    txCommon.setHardforkBy({ blockNumber: BigInt(n), timestamp: BigInt(slot(n)) })
-    const cells = txCommon.isActivatedEIP(7594)
-    if (!cells && Date.now() / 1000 >= slot(OSAKA_AT))
-      throw new Error(`the wall clock passed Osaka before block ${n}'s Prague blob: A was slower than OSAKA_MARGIN_S`)
-    const { blobs, kzgCommitments, kzgProofs } = cells ? blobAfterOsaka : blobBeforeOsaka
-    const tx = createBlob4844Tx(
+    txCommon.setHardforkBy({ blockNumber: 1n, timestamp: BigInt(slot(fork === 'osaka' ? OSAKA_AT : 1)) })
+    const { blobs, kzgCommitments, kzgProofs } = fork === 'osaka' ? afterOsaka : beforeOsaka
+    const proofsPerBlob = fork === 'osaka' ? CELLS_PER_EXT_BLOB : 1
+    return createBlob4844Tx(
       {
-        nonce: blobNonce++,
+        nonce,
         maxFeePerGas: 10n * GWEI,
         maxPriorityFeePerGas: GWEI,
         maxFeePerBlobGas: 10n * GWEI,
         gasLimit: 21_000n,
         to: createAddressFromString(`0x${'b0'.repeat(20)}`),
-        blobs,
-        kzgCommitments,
-        kzgProofs,
-        blobVersionedHashes: kzgCommitments.map((c) => computeVersionedHash(c, 1)),
+        blobs: blobs.slice(0, count),
+        kzgCommitments: kzgCommitments.slice(0, count),
+        kzgProofs: kzgProofs.slice(0, count * proofsPerBlob),
+        blobVersionedHashes: kzgCommitments.slice(0, count).map((c) => computeVersionedHash(c, 1)),
       },
       { common: txCommon },
     ).sign(blobKey)
+  }
+
+  /** Sends block n's blob transaction in the wrapper of the fork the wall clock is in (the slot before n) */
+  async function sendBlobTx(n: number): Promise<void> {
+    const fork = slot(n) >= slot(OSAKA_AT) ? 'osaka' : 'prague'
+    if (fork === 'prague' && Date.now() / 1000 >= slot(OSAKA_AT))
+      throw new Error(`the wall clock passed Osaka before block ${n}'s Prague blob: A was slower than OSAKA_MARGIN_S`)
+    const tx = blobTx(fork, n === TWO_BLOBS_AT ? 2 : 1, blobNonce)
     await a.rpc('eth_sendRawTransaction', [bytesToHex(tx.serializeNetworkWrapper())])
-    blobTxs.set(n, { hash: tx.blobVersionedHashes[0], wrapper: tx.networkWrapperVersion ?? -1 })
+    blobNonce++
+    blobTxs.set(n, tx.blobVersionedHashes[0])
+  }
+
+  /** Sends a blob transaction in the wrapper of the fork the wall clock is not in; what the node answered */
+  async function sendWrongWrapper(): Promise<string> {
+    const now = Date.now() / 1000 >= slot(OSAKA_AT) ? 'osaka' : 'prague'
+    const tx = blobTx(now === 'osaka' ? 'prague' : 'osaka', 1, blobNonce)
+    return a
+      .rpc('eth_sendRawTransaction', [bytesToHex(tx.serializeNetworkWrapper())])
+      .then(() => `${now}: accepted`)
+      .catch((err: Error) => `${now}: ${err.message}`)
   }
 
   /** The engine API's error code for a call, or 'ok' */
@@ -156,8 +180,8 @@ describe('[osaka] Prague → Osaka → BPO1 → BPO2 devnet: A builds over the e
     this.timeout(600_000)
     const dir = makeTempDir('ejs-snap-osaka-')
     kzg = new KZG(trustedSetup)
-    blobBeforeOsaka = blobOf(false)
-    blobAfterOsaka = blobOf(true)
+    beforeOsaka = blobsOf(false, ['a blob sent before Osaka'])
+    afterOsaka = blobsOf(true, ['a blob sent after Osaka', 'a second blob sent after Osaka'])
     const devnet = generateDevnet({ accounts: 2_000, contracts: 20, slotsPerContract: 50, seed: 'osaka' })
     devnet.genesis.alloc[blobSender] = { balance: `0x${(10n ** 22n).toString(16)}` }
     // Osaka comes OSAKA_MARGIN_S from now: A starts and builds the blocks before it meanwhile (a
@@ -190,6 +214,18 @@ describe('[osaka] Prague → Osaka → BPO1 → BPO2 devnet: A builds over the e
         engineChecks.push(
           `block ${n} (${forkOf(slot(n))}): getPayloadV4 ${await codeOf('engine_getPayloadV4', [id])}, ` +
             `getPayloadV5 ${await codeOf('engine_getPayloadV5', [id])}`,
+        )
+      }
+      // the wrong wrapper, sent in the slot before Osaka and in the one after it
+      if (n === OSAKA_AT - 1 || n === OSAKA_AT + 1) wrongWrappers.push(await sendWrongWrapper())
+      if (n === OSAKA_AT - 1) {
+        // Prague: block 25's blob is served by getBlobsV1 with its one proof, and not by V2 (no cell proofs)
+        const v0 = blobTxs.get(25)!
+        const [got] = await a.engine.call<({ blob: string; proof: string } | null)[]>('engine_getBlobsV1', [[v0]])
+        const same = got?.blob === beforeOsaka.blobs[0] && got?.proof === beforeOsaka.kzgProofs[0]
+        engineChecks.push(
+          `getBlobsV1 in Prague: ${same ? 'the blob and its proof' : JSON.stringify(got).slice(0, 80)}, ` +
+            `getBlobsV2: ${JSON.stringify(await a.engine.call('engine_getBlobsV2', [[v0]]))}`,
         )
       }
       await untilSlot(slot(n))
@@ -238,31 +274,45 @@ describe('[osaka] Prague → Osaka → BPO1 → BPO2 devnet: A builds over the e
     for (const fork of ['osaka', 'bpo1', 'bpo2']) assert.deepEqual(methods(fork), ['engine_getPayloadV5'], fork)
     assert.deepEqual(engineChecks, [
       `block ${OSAKA_AT - 1} (prague): getPayloadV4 ok, getPayloadV5 ${UNSUPPORTED_FORK}`,
+      'getBlobsV1 in Prague: the blob and its proof, getBlobsV2: null',
       `block ${OSAKA_AT} (osaka): getPayloadV4 ${UNSUPPORTED_FORK}, getPayloadV5 ok`,
     ])
   })
 
-  it('blob transactions: a version-0 wrapper in Prague, version-1 (cell proofs) after; each in its block', async () => {
-    for (const [n, { wrapper }] of blobTxs) assert.equal(wrapper, slot(n) >= slot(OSAKA_AT) ? 1 : 0, `block ${n}`)
+  it('blob transactions: the wrapper of the other fork is refused; each sent one is in its block', async () => {
+    assert.equal(wrongWrappers.length, 2)
+    assert.match(wrongWrappers[0], /^prague: .*network wrapper version 1, the current fork \(prague\) takes version 0/)
+    assert.match(wrongWrappers[1], /^osaka: .*network wrapper version 0, the current fork \(osaka\) takes version 1/)
     for (const n of [...BLOB_BLOCKS, HEAD + 1, HEAD + 2]) {
       const block = await a.rpc<Block>('eth_getBlockByNumber', [`0x${n.toString(16)}`, false])
-      assert.equal(BigInt(block.blobGasUsed), 131072n, `block ${n} blobGasUsed`)
+      assert.equal(BigInt(block.blobGasUsed), BigInt(n === TWO_BLOBS_AT ? 2 : 1) * 131072n, `block ${n} blobGasUsed`)
     }
+  })
+
+  it("the excess blob gas follows the genesis's BPO1 schedule (target 1), not Common's built-in one (10)", async () => {
+    const excess = async (n: number) =>
+      BigInt((await a.rpc<Block>('eth_getBlockByNumber', [`0x${n.toString(16)}`, false])).excessBlobGas)
+    assert.equal(forkOf(slot(TWO_BLOBS_AT + 1)), 'bpo1')
+    assert.deepEqual(
+      [await excess(TWO_BLOBS_AT), await excess(TWO_BLOBS_AT + 1), await excess(TWO_BLOBS_AT + 2)],
+      [0n, 131072n, 0n],
+    )
   })
 
   it('the blobs bundle of getPayloadV5 has 128 cell proofs per blob that verify; V4 has one proof per blob', () => {
     for (const n of BLOB_BLOCKS) {
       const { blobsBundle } = producer.blocks[n - 1].payload
-      assert.equal(blobsBundle.blobs.length, 1, `block ${n}`)
+      assert.equal(blobsBundle.blobs.length, n === TWO_BLOBS_AT ? 2 : 1, `block ${n}`)
       if (slot(n) < slot(OSAKA_AT)) {
         assert.equal(blobsBundle.proofs.length, 1, `block ${n}`)
         assert.ok(kzg.verifyBlobProof(blobsBundle.blobs[0], blobsBundle.commitments[0], blobsBundle.proofs[0]))
         continue
       }
-      assert.equal(blobsBundle.proofs.length, CELLS_PER_EXT_BLOB, `block ${n}`)
-      const cells = kzg.computeCells(blobsBundle.blobs[0])
-      const indices = cells.map((_, i) => i)
-      const commitments = cells.map(() => blobsBundle.commitments[0])
+      assert.equal(blobsBundle.proofs.length, CELLS_PER_EXT_BLOB * blobsBundle.blobs.length, `block ${n}`)
+      // osaka.md: every cell of every blob against its commitment, blob after blob
+      const cells = blobsBundle.blobs.flatMap((blob) => kzg.computeCells(blob))
+      const indices = cells.map((_, i) => i % CELLS_PER_EXT_BLOB)
+      const commitments = cells.map((_, i) => blobsBundle.commitments[Math.floor(i / CELLS_PER_EXT_BLOB)])
       assert.ok(kzg.verifyCellKzgProofBatch(commitments, indices, cells, blobsBundle.proofs), `block ${n}`)
     }
     const empty = producer.blocks.find((blk) => !BLOB_BLOCKS.includes(blk.number) && blk.number > OSAKA_AT)!
@@ -270,12 +320,12 @@ describe('[osaka] Prague → Osaka → BPO1 → BPO2 devnet: A builds over the e
   })
 
   it('getBlobsV2 gives the blob and its 128 cell proofs; getBlobsV1 is refused after Osaka', async () => {
-    const v1 = blobTxs.get(HEAD + 2)!.hash
-    const v0 = blobTxs.get(5)!.hash
+    const v1 = blobTxs.get(HEAD + 2)!
+    const v0 = blobTxs.get(5)!
     const got = await a.engine.call<{ blob: string; proofs: string[] }[] | null>('engine_getBlobsV2', [[v1]])
     assert.ok(got !== null && got.length === 1)
     assert.equal(got[0].proofs.length, CELLS_PER_EXT_BLOB)
-    assert.equal(got[0].blob, blobAfterOsaka.blobs[0])
+    assert.equal(got[0].blob, afterOsaka.blobs[0])
     // a blob that has no cell proofs (version-0 wrapper), or an unknown one: null for the whole request
     assert.equal(await a.engine.call('engine_getBlobsV2', [[v1, v0]]), null)
     assert.equal(await a.engine.call('engine_getBlobsV2', [[v1, `0x01${'00'.repeat(31)}`]]), null)

@@ -34,15 +34,16 @@ export interface BlobSchedule {
 }
 
 /**
- * The blob schedule of the devnet. BPO1 and BPO2 differ from Common's built-in values (10/15, 14/21)
- * so that a node that ignored the genesis would build other blocks.
+ * The blob schedule of the devnet. BPO1 and BPO2 lower the blob counts far below Common's built-in
+ * values (10/15, 14/21), so that two blobs in a block move the excess blob gas: a node that ignored the
+ * genesis would build and accept other headers.
  */
 export const DEVNET_BLOB_SCHEDULE: { [fork: string]: BlobSchedule } = {
   cancun: { target: 3, max: 6, baseFeeUpdateFraction: 3338477 },
   prague: { target: 6, max: 9, baseFeeUpdateFraction: 5007716 },
   osaka: { target: 6, max: 9, baseFeeUpdateFraction: 5007716 },
-  bpo1: { target: 9, max: 12, baseFeeUpdateFraction: 5007716 },
-  bpo2: { target: 12, max: 16, baseFeeUpdateFraction: 5007716 },
+  bpo1: { target: 1, max: 2, baseFeeUpdateFraction: 5007716 },
+  bpo2: { target: 2, max: 3, baseFeeUpdateFraction: 5007716 },
 }
 
 /** `devnet` (a clique devnet from generateDevnet) made proof-of-stake from genesis with `times` */

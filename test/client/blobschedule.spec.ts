@@ -13,10 +13,9 @@ import { crc32 } from 'node:zlib'
 
 import { paramsBlock } from '@ethereumjs/block'
 import { createCommonFromGethGenesis } from '@ethereumjs/common'
-import { RLP } from '@ethereumjs/rlp'
-import { bytesToHex, concatBytes, hexToBytes, intToBytes, setLengthLeft } from '@ethereumjs/util'
+import { concatBytes, hexToBytes, intToBytes, setLengthLeft } from '@ethereumjs/util'
 
-import { ETH } from '../../node_modules/@ethereumjs/devp2p/dist/esm/protocol/eth.js'
+import { statusForkId } from '../helpers/statusforkid.js'
 
 import type { GethGenesis } from '@ethereumjs/common'
 
@@ -135,19 +134,8 @@ describe('[common 10.1.3] a geth genesis with a blobSchedule for Osaka, BPO1 and
     for (const [timestamp, passed, next] of cases) {
       const common = devnetCommon()
       common.setHardforkBy({ blockNumber: 1n, timestamp })
-      const sent: Uint8Array[][] = []
-      const eth = new ETH(68, { common, _socket: {}, _hello: null, disconnect: () => {} } as never, (_c: number, p) =>
-        sent.push(RLP.decode(p) as Uint8Array[]),
-      )
-      eth.sendStatus({
-        td: intToBytes(1),
-        bestHash: GENESIS_HASH,
-        genesisHash: GENESIS_HASH,
-        latestBlock: intToBytes(1),
-      })
-      const [hash, nextFork] = sent[0][5] as unknown as Uint8Array[]
-      assert.equal(bytesToHex(hash), forkHash(passed), `at ${timestamp}`)
-      assert.equal(nextFork.length === 0 ? 0 : Number(BigInt(bytesToHex(nextFork))), next, `at ${timestamp}`)
+      const got = statusForkId(common, GENESIS_HASH)
+      assert.deepEqual([got.hash, got.next], [forkHash(passed), next], `at ${timestamp}`)
     }
   })
 

@@ -3,15 +3,16 @@
  * carries, computed by `@ethereumjs/devp2p` from the Common of `@ethereumjs/common` 10.1.3, against
  * go-ethereum's `core/forkid/forkid_test.go` (TestCreation, from Prague on), and the check of a
  * go-ethereum peer's fork id on the same chain (TestValidation's rules for a remote that is level,
- * syncing or stale).
+ * syncing or stale). For these chains Common carries each fork's hash in its chain config, so this
+ * checks those hashes and the next-fork times it computes; the CRC32 itself is checked on a devnet in
+ * test/client/blobschedule.spec.ts.
  */
 import { strict as assert } from 'node:assert'
 
 import { Common, Hoodi, Holesky, Mainnet, Sepolia } from '@ethereumjs/common'
-import { RLP } from '@ethereumjs/rlp'
-import { bigIntToUnpaddedBytes, bytesToHex, hexToBytes, intToBytes } from '@ethereumjs/util'
+import { bigIntToUnpaddedBytes, hexToBytes } from '@ethereumjs/util'
 
-import { ETH } from '../../node_modules/@ethereumjs/devp2p/dist/esm/protocol/eth.js'
+import { statusForkId } from '../helpers/statusforkid.js'
 
 import type { ChainConfig } from '@ethereumjs/common'
 
@@ -81,14 +82,7 @@ const CHAINS: { name: string; chain: ChainConfig; cases: Case[] }[] = [
 function endpoint(chain: ChainConfig, head: number, time: number) {
   const common = new Common({ chain })
   common.setHardforkBy({ blockNumber: BigInt(head), timestamp: BigInt(time) })
-  const sent: Uint8Array[][] = []
-  const eth = new ETH(68, { common, _socket: {}, _hello: null, disconnect: () => {} } as never, (_c: number, p) =>
-    sent.push(RLP.decode(p) as Uint8Array[]),
-  )
-  const genesisHash = hexToBytes(`0x${'11'.repeat(32)}`)
-  eth.sendStatus({ td: intToBytes(1), bestHash: genesisHash, genesisHash, latestBlock: intToBytes(head) })
-  const [hash, next] = sent[0][5] as unknown as Uint8Array[]
-  return { eth, common, hash: bytesToHex(hash), next: next.length === 0 ? 0 : Number(BigInt(bytesToHex(next))) }
+  return { common, ...statusForkId(common, hexToBytes(`0x${'11'.repeat(32)}`), head) }
 }
 
 /** Runs the Status check of `local` on a remote fork id; the error message, or undefined if accepted */
