@@ -176,14 +176,17 @@ function fakeChain(blocks: { txs: number; stored: boolean }[]) {
       return { header: { receiptTrie: blocks[i].txs === 0 ? KECCAK256_RLP : hash('77') }, transactions: txs }
     },
   }
+  /** The `calcBloom` argument of each getReceipts call */
+  const blooms: boolean[] = []
   const manager = {
-    async getReceipts(h: Uint8Array) {
+    async getReceipts(h: Uint8Array, calcBloom = false) {
+      blooms.push(calcBloom)
       const i = byHash.get(bytesToHex(h))!
       if (!blocks[i].stored) return []
       return Array.from({ length: blocks[i].txs }, (_, j) => ({ ...receiptOf(i, j), txType: undefined }))
     },
   }
-  return { chain: chain as never, manager: manager as never, hashes }
+  return { chain: chain as never, manager: manager as never, hashes, blooms }
 }
 
 describe('[receipts serving] one list per block, in request order (caps/eth.md)', () => {
@@ -200,6 +203,12 @@ describe('[receipts serving] one list per block, in request order (caps/eth.md)'
     )
     assert.equal(receipts[0][0].txType, 2, 'the type comes from the block')
     assert.equal(lastBlockIncomplete, false)
+  })
+
+  it('asks the receipts manager for blooms on eth/66–68 only: eth/69+ sends none', async () => {
+    const { chain, manager, hashes, blooms } = fakeChain([{ txs: 2, stored: true }])
+    for (const version of [66, 68, 69, 70]) await serveReceipts(chain, manager, [hashes[0]], version)
+    assert.deepEqual(blooms, [true, true, false, false])
   })
 
   it('ends at the first block not here or whose receipts are not here, and at a malformed hash', async () => {
