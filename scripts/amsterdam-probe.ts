@@ -28,6 +28,8 @@ import {
 } from '@ethereumjs/util'
 import { buildBlock, createVM, runBlock } from '@ethereumjs/vm'
 
+import { LONDON_AT_GENESIS } from '../integration/harness/genesis.js'
+
 import type { Block } from '@ethereumjs/block'
 import type { VM } from '@ethereumjs/vm'
 
@@ -72,11 +74,8 @@ async function main(): Promise<void> {
   const gethGenesis = {
     config: {
       chainId: 61234,
-      ...Object.fromEntries(
-        ['homestead', 'eip150', 'eip155', 'eip158', 'byzantium', 'constantinople', 'petersburg', 'istanbul']
-          .concat(['berlin', 'london', 'mergeNetsplit'])
-          .map((fork) => [`${fork}Block`, 0]),
-      ),
+      ...LONDON_AT_GENESIS,
+      mergeNetsplitBlock: 0,
       terminalTotalDifficulty: 0,
       shanghaiTime: 0,
       cancunTime: 0,

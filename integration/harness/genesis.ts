@@ -49,6 +49,20 @@ export interface Devnet {
 
 export const DEVNET_CHAIN_ID = 61_234
 
+/** The block-numbered forks of a geth genesis config, every one from Homestead to London at block 0 */
+export const LONDON_AT_GENESIS = {
+  homesteadBlock: 0,
+  eip150Block: 0,
+  eip155Block: 0,
+  eip158Block: 0,
+  byzantiumBlock: 0,
+  constantinopleBlock: 0,
+  petersburgBlock: 0,
+  istanbulBlock: 0,
+  berlinBlock: 0,
+  londonBlock: 0,
+}
+
 /** 32 deterministic bytes for a seed, a label and an index */
 export function derive(seed: string, label: string, index: number): Uint8Array {
   return keccak256(concatBytes(new TextEncoder().encode(`${seed}/${label}/`), intToBytes(index)))
@@ -111,16 +125,7 @@ export function generateDevnet(spec: DevnetSpec): Devnet {
   const genesis = {
     config: {
       chainId: DEVNET_CHAIN_ID,
-      homesteadBlock: 0,
-      eip150Block: 0,
-      eip155Block: 0,
-      eip158Block: 0,
-      byzantiumBlock: 0,
-      constantinopleBlock: 0,
-      petersburgBlock: 0,
-      istanbulBlock: 0,
-      berlinBlock: 0,
-      londonBlock: 0,
+      ...LONDON_AT_GENESIS,
       clique: { period: spec.period ?? 1, epoch: 30000 },
     },
     nonce: '0x0',

@@ -15,6 +15,7 @@ import { paramsBlock } from '@ethereumjs/block'
 import { createCommonFromGethGenesis } from '@ethereumjs/common'
 import { concatBytes, hexToBytes, intToBytes, setLengthLeft } from '@ethereumjs/util'
 
+import { LONDON_AT_GENESIS } from '../../integration/harness/genesis.js'
 import { statusForkId } from '../helpers/statusforkid.js'
 
 import type { GethGenesis } from '@ethereumjs/common'
@@ -34,16 +35,7 @@ function devnetCommon(blobSchedule: object = SCHEDULE, forks: object = {}) {
   const genesis = {
     config: {
       chainId: 61234,
-      homesteadBlock: 0,
-      eip150Block: 0,
-      eip155Block: 0,
-      eip158Block: 0,
-      byzantiumBlock: 0,
-      constantinopleBlock: 0,
-      petersburgBlock: 0,
-      istanbulBlock: 0,
-      berlinBlock: 0,
-      londonBlock: 0,
+      ...LONDON_AT_GENESIS,
       mergeNetsplitBlock: 0,
       terminalTotalDifficulty: 0,
       shanghaiTime: 0,

@@ -16,6 +16,8 @@ import { bytesToHex, createAddressFromPrivateKey, createAddressFromString, hexTo
 import { buildBlock, runBlock } from '@ethereumjs/vm'
 import { MemoryLevel } from 'memory-level'
 
+import { LONDON_AT_GENESIS } from '../../integration/harness/genesis.js'
+
 import type { GethGenesis } from '@ethereumjs/common'
 
 const SIGNER_KEY = hexToBytes(`0x${'11'.repeat(32)}`)
@@ -28,16 +30,7 @@ function cliqueCommon() {
   const genesis = {
     config: {
       chainId: 61_999,
-      homesteadBlock: 0,
-      eip150Block: 0,
-      eip155Block: 0,
-      eip158Block: 0,
-      byzantiumBlock: 0,
-      constantinopleBlock: 0,
-      petersburgBlock: 0,
-      istanbulBlock: 0,
-      berlinBlock: 0,
-      londonBlock: 0,
+      ...LONDON_AT_GENESIS,
       clique: { period: 1, epoch: 30000 },
     },
     nonce: '0x0',

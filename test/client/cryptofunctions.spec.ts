@@ -23,6 +23,7 @@ import {
 } from '@ethereumjs/util'
 import { ecdsaRecover, publicKeyCreate } from 'ethereum-cryptography/secp256k1-compat.js'
 
+import { LONDON_AT_GENESIS } from '../../integration/harness/genesis.js'
 import { rsvSignature } from '../../node_modules/@ethereumjs/devp2p/dist/esm/util.js'
 
 import type { GethGenesis } from '@ethereumjs/common'
@@ -31,11 +32,10 @@ const KEY = hexToBytes(`0x${'2b'.repeat(32)}`)
 const SIGNER = createAddressFromPrivateKey(KEY).toString()
 
 function cliqueGenesis() {
-  const forks = ['homestead', 'eip150', 'eip155', 'eip158', 'byzantium', 'constantinople', 'petersburg']
   return {
     config: {
       chainId: 61_998,
-      ...Object.fromEntries([...forks, 'istanbul', 'berlin', 'london'].map((fork) => [`${fork}Block`, 0])),
+      ...LONDON_AT_GENESIS,
       clique: { period: 1, epoch: 30000 },
     },
     nonce: '0x0',
