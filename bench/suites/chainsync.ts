@@ -5,7 +5,7 @@
  * syncing process until it has executed the chain's head (the snap sync's handoff included), its
  * progress sampled every second for the chart, its peak RSS the kernel's VmHWM at the end.
  */
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 
@@ -16,6 +16,7 @@ import { count } from '../../src/sync/report/reporter.js'
 import { cachedChain, copySourceDataDir } from './chain.js'
 import { BENCH_CHAIN, BENCH_CHAIN_2X } from './chainspecs.js'
 import { progressChart } from './chart.js'
+import { procMemory } from './procmem.js'
 
 import type { BenchChain } from './chain.js'
 
@@ -48,10 +49,8 @@ const SAMPLE_MS = 1000
 
 /** The kernel's peak resident set of a process (VmHWM), in bytes */
 function peakRssOf(pid: number | undefined): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1]
-  if (kb === undefined) throw new Error(`no VmHWM for process ${pid}`)
-  return Number(kb) * 1024
+  if (pid === undefined) throw new Error('no process')
+  return procMemory(pid).peakRss
 }
 
 /** Bytes of the files under `dir`, `.log` files left out */
@@ -191,13 +190,8 @@ export async function chainSyncFigures(out: string | undefined): Promise<{ [name
     say(`full sync: ${full.seconds.toFixed(0)} s; snap sync`)
     return { full, snap: await snapRuns(source, chain) }
   })
-  const chain2x = await cachedChain(BENCH_CHAIN_2X, say)
-  const snap2x = await withSource(chain2x, (source) => snapRuns(source, chain2x))
-  const mib = (b: number) => (b / 2 ** 20).toFixed(0)
-  say(
-    `snap sync of the 2x chain: ${snap2x.run.seconds.toFixed(0)} s; ` +
-      `peak RSS 1x ${snap.rss.map(mib).join(', ')} MiB, 2x ${snap2x.rss.map(mib).join(', ')} MiB`,
-  )
+  // SNAP_BENCH_CHAIN_2X=0: the 1x chain only (full against snap sync), without the 2x chain's figures
+  const twice = process.env.SNAP_BENCH_CHAIN_2X === '0' ? {} : await chain2xFigures(snap)
   const chart = out === undefined ? 'sync-progress.svg' : `${out.replace(/\.json$/, '')}.svg`
   writeFileSync(
     chart,
@@ -236,6 +230,20 @@ export async function chainSyncFigures(out: string | undefined): Promise<{ [name
     snapPeakRssBytes: snap.peakRssBytes,
     snapPeakRssBytesMin: Math.min(...snap.rss),
     snapPeakRssBytesMax: Math.max(...snap.rss),
+    ...twice,
+  }
+}
+
+/** Snap sync of `BENCH_CHAIN_2X`, beside the 1x chain's `snap` runs */
+async function chain2xFigures(snap: Awaited<ReturnType<typeof snapRuns>>): Promise<{ [name: string]: number }> {
+  const chain2x = await cachedChain(BENCH_CHAIN_2X, say)
+  const snap2x = await withSource(chain2x, (source) => snapRuns(source, chain2x))
+  const mib = (b: number) => (b / 2 ** 20).toFixed(0)
+  say(
+    `snap sync of the 2x chain: ${snap2x.run.seconds.toFixed(0)} s; ` +
+      `peak RSS 1x ${snap.rss.map(mib).join(', ')} MiB, 2x ${snap2x.rss.map(mib).join(', ')} MiB`,
+  )
+  return {
     chain2xAccounts: chain2x.counts.accounts,
     chain2xSlots: chain2x.counts.slots,
     snapSyncSeconds2x: snap2x.run.seconds,

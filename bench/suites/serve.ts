@@ -168,13 +168,17 @@ export function startServer(stateDir: string, root: Uint8Array, port: number) {
   const flags = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]
   const args = [...flags, '--import', 'tsx', script, stateDir, bytesToHex(root), String(port)]
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  // Seconds the server spent generating its flat state before it listened (undefined: it held it already)
+  let flatGenerateSeconds: number | undefined
+  let buffered = ''
   const enode = new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
-      const line = d
-        .toString()
-        .split('\n')
-        .find((l) => l.startsWith('enode://'))
-      if (line !== undefined) resolve(line.trim())
+      const lines = (buffered + d.toString()).split('\n')
+      buffered = lines.pop() ?? ''
+      for (const line of lines) {
+        if (line.startsWith('flat-generated ')) flatGenerateSeconds = Number(line.split(' ')[1])
+        if (line.startsWith('enode://')) resolve(line.trim())
+      }
     })
     child.once('exit', (code) => reject(new Error(`bench server exited (${code})`)))
   })
@@ -185,7 +189,7 @@ export function startServer(stateDir: string, root: Uint8Array, port: number) {
       child.kill('SIGTERM')
       setTimeout(() => child.kill('SIGKILL'), 10_000).unref()
     })
-  return { enode, stop, pid: child.pid }
+  return { enode, stop, pid: child.pid, flatGenerateSeconds: () => flatGenerateSeconds }
 }
 
 export async function serveSuite(): Promise<{ [name: string]: number }> {

@@ -15,7 +15,7 @@
  * `peakHeapUsedBytes*` (V8 heap), sampled per range, show what the builder itself holds.
  */
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -33,6 +33,8 @@ import { decodeNode } from '../../src/trie/node.js'
 import { verifyAccountRange } from '../../src/trie/responses.js'
 import { EMPTY_ROOT, StackTrieBuilder } from '../../src/trie/stackbuilder.js'
 import { STATE_ENCODINGS, StateWriter, nodeKey } from '../../src/trie/statedb.js'
+
+import { procMemory } from './procmem.js'
 
 import type { BackendLevel, DbBackend } from '../../src/db/backend.js'
 import type { AccountBody } from '../../src/trie/account.js'
@@ -63,8 +65,7 @@ export interface ChildResult {
 const peaks = { anon: 0, heap: 0 }
 
 function samplePeaks(): void {
-  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))
-  if (m !== null) peaks.anon = Math.max(peaks.anon, Number(m[1]) * 1024)
+  peaks.anon = Math.max(peaks.anon, procMemory().rssAnon)
   peaks.heap = Math.max(peaks.heap, process.memoryUsage().heapUsed)
 }
 

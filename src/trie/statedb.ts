@@ -15,7 +15,7 @@
  * - Code is stored in the same DB under `'c'` (0x63) ++ codeHash (`CODEHASH_PREFIX`, `prefixCodeHashes`).
  */
 import { TrieVerifyError } from './errors.js'
-import { toHex, toHex0x } from './hex.js'
+import { toHex, toHex0x, toHexPrefixed } from './hex.js'
 import { keccak256 } from './keccak.js'
 import { compareBytes } from './nibbles.js'
 
@@ -74,7 +74,7 @@ export type StateBatchStore = Pick<StateStore, 'batch'>
 /** DB key of a node: `owner` is the account hash for a storage-trie node, undefined for the account trie. */
 export function nodeKey(hash: Uint8Array, owner?: Uint8Array): string {
   if (owner === undefined) return toHex(hash)
-  return toHex(owner.subarray(0, STORAGE_PREFIX_LENGTH)) + toHex(hash)
+  return toHexPrefixed(owner, STORAGE_PREFIX_LENGTH, hash)
 }
 
 /** DB key of a bytecode. */

@@ -101,4 +101,29 @@ describe('[devp2p message guard]', () => {
       })
     }
   })
+
+  it('range replies are decoded as views into the message, other messages as copies', () => {
+    const snap = new SNAP(1, { _socket: {} } as never, () => {})
+    const payloads = new Map<number, Uint8Array[][]>()
+    snap.events.on('message', (code: number, payload: unknown) => {
+      payloads.set(code, payload as Uint8Array[][])
+    })
+    const hash = new Uint8Array(32).fill(7)
+    // AccountRange (0x01), StorageRanges (0x03), ByteCodes (0x05), TrieNodes (0x07): [reqId, items, ...]
+    const messages = new Map([
+      [1, RLP.encode([1, [[hash, [1, 2, new Uint8Array(0), new Uint8Array(0)]]], [new Uint8Array(40)]])],
+      [3, RLP.encode([1, [[[hash, Uint8Array.of(5)]]], []])],
+      [5, RLP.encode([1, [new Uint8Array(40).fill(1)]])],
+      [7, RLP.encode([1, [new Uint8Array(40).fill(2)]])],
+    ])
+    for (const [code, data] of messages) snap._handleMessage(code as never, data)
+    const first = (code: number) => payloads.get(code)?.[1][0] as unknown as Uint8Array | Uint8Array[]
+    const leaf = (code: number) => {
+      const item = first(code)
+      return (Array.isArray(item) ? (Array.isArray(item[0]) ? item[0][0] : item[0]) : item) as Uint8Array
+    }
+    for (const code of [1, 3]) assert.equal(leaf(code).buffer, messages.get(code)?.buffer, `code ${code}`)
+    for (const code of [5, 7]) assert.notEqual(leaf(code).buffer, messages.get(code)?.buffer, `code ${code}`)
+    assert.deepEqual(leaf(3), hash)
+  })
 })

@@ -1,7 +1,8 @@
 /**
- * `RLP.encode` and `RLP.decode` as patched in `@ethereumjs/rlp` (patches/@ethereumjs+rlp+10.0.0.patch):
+ * `RLP.encode` and `RLP.decode` as patched in `@ethereumjs/rlp` (patches/@ethereumjs+rlp+10.1.3.patch):
  * encode makes one size pass, then one write into one buffer, instead of concatenating every item at
- * every level; decode reads by offsets instead of copying each list and passing views of the rest on.
+ * every level; decode reads by offsets instead of copying each list and passing views of the rest on;
+ * decodeViews (new) does the same and returns views into the input instead of copies.
  * Every message the node sends or receives goes through them, so encode must give byte for byte what
  * the definition gives (Yellow Paper, appendix B), for every input type the library takes, decode must
  * give the items back, and both must throw where the library threw.
@@ -15,7 +16,7 @@ import { createRequire } from 'node:module'
 import { RLP as esmRLP } from '../../node_modules/@ethereumjs/rlp/dist/esm/index.js'
 import { rng } from '../helpers/rng.js'
 
-import type { Input } from '@ethereumjs/rlp'
+import type { Input, NestedUint8Array } from '@ethereumjs/rlp'
 
 const concat = (...parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
@@ -175,6 +176,27 @@ for (const [dist, RLP] of [
         ['c2820102', /out-of-bounds/],
       ]
       for (const [hex, error] of refused) assert.throws(() => RLP.decode(Buffer.from(hex, 'hex')), error, hex)
+    })
+
+    it('decodeViews: the items decode gives, as views into the input, and the same errors', () => {
+      const item: Input = [Uint8Array.of(1), [new Uint8Array(60).fill(2), []], new Uint8Array(0), Uint8Array.of(0x80)]
+      const encoded = RLP.encode(item)
+      const viewed = RLP.decodeViews(encoded) as NestedUint8Array
+      assert.ok(same(viewed, item))
+      const copied = RLP.decode(encoded) as NestedUint8Array
+      const flat = (x: Uint8Array | NestedUint8Array): Uint8Array[] => (Array.isArray(x) ? x.flatMap(flat) : [x])
+      // Every non-empty string shares the input's memory under decodeViews, none under decode
+      for (const b of flat(viewed).filter((b) => b.length > 0)) assert.equal(b.buffer, encoded.buffer)
+      for (const b of flat(copied)) assert.notEqual(b.buffer, encoded.buffer)
+      const refused: [string, RegExp][] = [
+        ['8100', /single byte < 0x80 are not prefixed/],
+        ['b83700', /expected string length to be greater than 55/],
+        ['c4010203', /out-of-bounds/],
+        ['f83801', /total length is larger than the data/],
+        ['0102', /remainder must be zero/],
+        ['c2820102', /out-of-bounds/],
+      ]
+      for (const [hex, error] of refused) assert.throws(() => RLP.decodeViews(Buffer.from(hex, 'hex')), error, hex)
     })
 
     it('throws where the library throws: a negative number, a type it does not take', () => {

@@ -30,8 +30,9 @@ import { PeerTracker } from '../peers/peertracker.js'
 import { RequestRate } from './requestrate.js'
 import { StorageQueue } from '../work/storagequeue.js'
 import { pickHedge } from './hedge.js'
+import { measurePendingWork } from './pendingwork.js'
 import { TrieSync } from '../work/triesync.js'
-import { AccountRanges } from '../work/accounts.js'
+import { AccountRanges, MAX_PENDING_BATCHES } from '../work/accounts.js'
 import { ByteCodes } from '../work/codes.js'
 import { StorageRanges } from '../work/storage.js'
 import { TrieNodes } from '../work/trienodes.js'
@@ -43,6 +44,7 @@ import type { PeerJudgeEvents } from '../peers/peerjudge.js'
 import type { SnapPeerSource } from '../peers/snappeer.js'
 import type { SnapSyncCounters } from '../report/status.js'
 import type { AnyKind, HedgeGroup, InFlight } from './hedge.js'
+import type { PendingWork } from './pendingwork.js'
 import type { SyncContext } from '../work/kind.js'
 import type { StateStore } from '../../trie/index.js'
 
@@ -67,6 +69,8 @@ export interface StateSyncOptions {
   readonly idleWaitMs: number
   /** `--snapRequestRate`: requests a second at most, over all peers; 0 or absent: no cap */
   readonly requestsPerSecond?: number
+  /** Account batches held in memory at most; absent: {@link MAX_PENDING_BATCHES} */
+  readonly maxPendingBatches?: number
 }
 
 export const DEFAULT_STATE_SYNC_OPTIONS: StateSyncOptions = Object.freeze({
@@ -126,6 +130,7 @@ export class StateSync {
       codes,
       trie: new TrieSync(reads, writer, codes),
       requestBytes: opts.requestBytes,
+      maxPendingBatches: opts.maxPendingBatches ?? MAX_PENDING_BATCHES,
     }
     this.rootHex = toHex(root)
     this.accounts = new AccountRanges(this.ctx, tasks)
@@ -153,6 +158,11 @@ export class StateSync {
   /** Trie nodes waiting to be fetched or written */
   get healPending(): number {
     return this.ctx.trie.pending
+  }
+
+  /** What the sync holds in memory for work not yet written (pendingwork.ts) */
+  pendingWork(): PendingWork {
+    return measurePendingWork(this.accounts.tasks, this.ctx, this.pending.size + this.results.length)
   }
 
   /** The root being synced */

@@ -24,6 +24,7 @@ export interface AccountWork {
 /**
  * Why 32: each batch holds up to a reply's worth of accounts (~512 KiB) in memory until its storage
  * is stored; 32 of them bound that memory near 16 MiB while keeping every peer busy.
+ * The default of `StateSyncOptions.maxPendingBatches`.
  */
 export const MAX_PENDING_BATCHES = 32
 
@@ -50,7 +51,7 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
   }
 
   pick(): AccountWork | undefined {
-    if (this.pendingBatches >= MAX_PENDING_BATCHES) return undefined
+    if (this.pendingBatches >= this.ctx.maxPendingBatches) return undefined
     const task = this.tasks.find((t) => !t.covered && !t.inFlight)
     if (task === undefined) return undefined
     task.inFlight = true
@@ -147,7 +148,8 @@ export class AccountRanges implements WorkKind<AccountWork, ReceivedAccountRange
       if (storageKey !== '' && found.get(storageKey) !== true) {
         batch.pending++
         const resumed = this.ctx.storage.add({
-          account: hashes[i],
+          // A copy: the reply's items may be views into its whole message, which must not live as long
+          account: hashes[i].slice(),
           root: accounts[i].storageRoot,
           generation,
           onStored: release,

@@ -67,4 +67,6 @@ export interface SyncContext {
    * PeerTracker.bytesFor); replies are checked against it
    */
   readonly requestBytes: number
+  /** Verified account batches held at most until their storage and code are stored (accounts.ts) */
+  readonly maxPendingBatches: number
 }

@@ -11,6 +11,7 @@ import { equalsBytes } from '@ethereumjs/util'
 
 import { EMPTY_ROOT, verifyAccountRange, verifyStorageRange } from '../../trie/index.js'
 import { toHex } from '../../trie/hex.js'
+import { compareBytes } from '../../trie/nibbles.js'
 import { checkReplySize, PeerFault, RootUnavailable } from '../peers/faults.js'
 import { MAX_HASH, hashBytes, hashNumber } from './hashrange.js'
 import { splitLargeStorage } from './storagequeue.js'
@@ -161,9 +162,11 @@ export class StorageRanges implements WorkKind<StorageWork, StorageReply> {
     const items = reply.slots.reduce((n, l) => n + l.length, 0)
     if (work.kind === 'subrange') {
       await this.applySubrange(work, reply)
-      // The slot past the sub-range's limit that a server adds is the next sub-range's to count
-      const last = hashNumber(work.limit)
-      this.ctx.counters.slots += (reply.slots[0] ?? []).filter((s) => hashNumber(s.hash) <= last).length
+      // The slot past the sub-range's limit that a server adds is the next sub-range's to count; the
+      // slots are verified in order, so only the last one can be past it
+      const slots = reply.slots[0] ?? []
+      const past = slots.length > 0 && compareBytes(slots[slots.length - 1].hash, work.limit) > 0
+      this.ctx.counters.slots += past ? slots.length - 1 : slots.length
     } else {
       await this.applyWhole(work, reply)
       this.ctx.counters.slots += items

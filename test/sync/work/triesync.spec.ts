@@ -30,6 +30,7 @@ function context(root: Uint8Array): SyncContext {
     codes,
     trie: new TrieSync(db, writer, codes),
     requestBytes: 512 * 1024,
+    maxPendingBatches: 32,
   }
 }
 
