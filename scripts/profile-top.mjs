@@ -28,7 +28,7 @@ if (profile.head !== undefined) {
 } else {
   // CPU profile: samples of node ids, each with the time since the previous sample
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
-  profile.samples.forEach((id, i) => add(name(byId.get(id)), profile.timeDeltas[i] ?? 0))
+  for (const [i, id] of profile.samples.entries()) add(name(byId.get(id)), profile.timeDeltas[i] ?? 0)
 }
 const unit = profile.head !== undefined ? (v) => `${(v / 2 ** 20).toFixed(1)} MiB` : (v) => `${(v / 1e6).toFixed(2)} s`
 console.log(`total ${unit(total)}`)
