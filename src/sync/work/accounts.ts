@@ -22,8 +22,9 @@ export interface AccountWork {
 }
 
 /**
- * Why 32: each batch holds up to a reply's worth of accounts (~512 KiB) in memory until its storage
- * is stored; 32 of them bound that memory near 16 MiB while keeping every peer busy.
+ * Why 32: each batch holds the nodes of one reply's accounts (a 512 KiB reply's are ~1.5-2 MB: full
+ * bodies, hashes, branches) in memory until its storage is stored; 32 of them bound that memory near
+ * 60 MiB while keeping every peer busy.
  * The default of `StateSyncOptions.maxPendingBatches`.
  */
 export const MAX_PENDING_BATCHES = 32
